@@ -1,0 +1,26 @@
+"""linnet: exact gradient-descent dynamics of the two-layer linear network f(x) = α aᵀWx.
+
+Companion to Li, Wang & Li, "Analyzing Sharpness along GD Trajectory: Progressive Sharpening
+and Edge of Stability" (NeurIPS 2022). See README.md and ../shared/THEORY.md.
+"""
+from .data import make_data
+from .gram import (a_norm_update, data_kernel, e_hat, gram, gram_parts, gram_tilde, gram_update,
+                   kernel_eigh, lambda_tilde, sharpness)
+from .hessian import hessian_sharpness, hessian_vector_product
+from .init import SCHEMES, init_params
+from .lanczos import LanczosResult, lanczos
+from .model import gd_step, gradients, loss, outputs, resolve_alpha, residual
+from .spectral import DataSpectrum, spectrum
+from .train import train
+from .trajectory import Trajectory, load_trajectory
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "outputs", "residual", "loss", "gradients", "gd_step", "resolve_alpha",
+    "data_kernel", "kernel_eigh", "gram", "gram_parts", "gram_tilde", "gram_update",
+    "a_norm_update", "e_hat", "lambda_tilde", "sharpness",
+    "hessian_vector_product", "hessian_sharpness", "lanczos", "LanczosResult",
+    "init_params", "SCHEMES", "spectrum", "DataSpectrum", "train", "Trajectory",
+    "load_trajectory", "make_data",
+]

@@ -1,0 +1,214 @@
+"""The two exact implementations of GD on the linear network that ``train`` can run.
+
+* :class:`SpectralEngine` (default): state (Z_v, a) with Z_v = Z V = W U diag(s) (m×r), the
+  features in K's eigenbasis. Per step O(m·r), independent of d (THEORY.md §2):
+  D_v = α Z_vᵀ a − Y_v,  a⁺ = a − ηα Z_v D_v / n,  Z_v⁺ = Z_v − ηα a (λ ⊙ D_v)ᵀ   (eq. 6 via I1).
+  The residual's null part −(I − VVᵀ)Y never moves (Lemma E.10) and is kept exactly.
+* :class:`LiteralEngine`: W and a updated literally by eq. 6, Z = W X formed every step,
+  O(m·d·n). The reference the fast engine is tested against.
+
+Both expose the same small interface: ``observe()`` returns the quantities at the current
+state, ``step(eta, obs)`` advances it, and matrix–vector products with G, Ê and the Hessian
+(restricted to the data span for the spectral engine, where the rest of the spectrum is 0)
+feed the Lanczos eigensolver.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._backend import namespace
+from .hessian import _hvp
+from .spectral import DataSpectrum
+
+
+@dataclass
+class Observation:
+    """Quantities at one state; ``D`` and ``F`` are in the engine's own coordinates."""
+    D: object
+    F: object
+    loss: float
+    fd: float
+    a_norm2: float
+    lambda_tilde: float
+    d_top: object
+    f_top: object
+
+
+class SpectralEngine:
+    name = "spectral"
+
+    def __init__(self, spec: DataSpectrum, W0, a0, alpha: float, dtype, top_k: int):
+        xp = namespace(W0)
+        self.xp, self.spec, self.al, self.k = xp, spec, alpha, min(top_k, spec.r)
+        self.n = spec.n
+        self.lam = spec.lam.astype(dtype)
+        self.s = spec.s.astype(dtype)
+        self.Yv = spec.Yv.astype(dtype)
+        self.U = spec.U.astype(dtype)
+        self.W0 = W0
+        self.Zv = xp.ascontiguousarray((W0 @ self.U) * self.s)
+        self.Zv0 = self.Zv.copy()
+        self.a = a0
+        self._ger = None
+        if xp is np:
+            from scipy.linalg import blas
+            self._ger = blas.dger if self.Zv.dtype == np.float64 else blas.sger
+        self.dim = spec.r
+
+    def observe(self) -> Observation:
+        al, n = self.al, self.n
+        F = al * (self.Zv.T @ self.a)
+        D = F - self.Yv
+        a2 = float(self.a @ self.a)
+        z1 = self.Zv[:, 0]
+        return Observation(D, F, (float(D @ D) + self.spec.y_null2) / (2 * n), float(F @ D), a2,
+                           al**2 * (float(z1 @ z1) / n + a2 * float(self.lam[0])),
+                           D[: self.k], F[: self.k])
+
+    def step(self, eta: float, obs: Observation) -> bool:
+        """Advance in place; returns False (state untouched) if the update is not finite."""
+        c = eta * self.al
+        da = (c / self.n) * (self.Zv @ obs.D)
+        lamD = (-c) * (self.lam * obs.D)
+        if not (math.isfinite(float(da @ da)) and math.isfinite(float(lamD @ lamD))):
+            return False
+        if self._ger is not None:
+            # Z_v ← Z_v − c a (λ⊙D)ᵀ as one in-place BLAS rank-1 update on the F-ordered view
+            self._ger(1.0, lamD, self.a, a=self.Zv.T, overwrite_a=1)
+        else:
+            self.Zv += self.xp.outer(self.a, lamD)
+        self.a = self.a - da
+        return True
+
+    def gram_matvec(self, obs: Observation):
+        Zv, c, lam_a2 = self.Zv, self.al**2 / self.n, self.al**2 * obs.a_norm2 * self.lam
+        return lambda x: c * (Zv.T @ (Zv @ x)) + lam_a2 * x
+
+    def e_hat_matvec(self):
+        Zv, c, lam = self.Zv, self.al**2 / self.n, self.lam
+        return lambda x: c * (Zv.T @ (Zv @ x)) - lam * x
+
+    def hessian_matvec(self, obs: Observation):
+        """H on (δR, δa), δW = δR Uᵀ (the rest of W-space is in H's kernel). Dimension m·r + m."""
+        xp, al, n, Zv, a, s = self.xp, self.al, self.n, self.Zv, self.a, self.s
+        m, r = Zv.shape
+        sD = s * obs.D
+
+        def matvec(v):
+            dR, da = v[: m * r].reshape(m, r), v[m * r:]
+            u = al * (s * (dR.T @ a) + Zv.T @ da)
+            HR = (al / n) * (xp.outer(a, s * u) + xp.outer(da, sD))
+            Ha = (al / n) * (Zv @ u + dR @ sD)
+            return xp.concatenate([HR.ravel(), Ha])
+        return matvec, m * r + m
+
+    def v1(self):
+        e = self.xp.zeros(self.dim, dtype=self.Zv.dtype)
+        e[0] = 1
+        return e
+
+    def params(self):
+        W = self.W0 + ((self.Zv - self.Zv0) / self.s) @ self.U.T
+        return W, self.a
+
+    def residual_full(self, obs: Observation):
+        return self.spec.to_full(obs.D) - self.spec.y_null()
+
+    # gradient flow on the same state
+    def get_state(self):
+        return self.xp.concatenate([self.Zv.ravel(), self.a])
+
+    def set_state(self, z):
+        m = self.a.shape[0]
+        self.Zv, self.a = z[:-m].reshape(m, self.dim), z[-m:]
+
+    def flow_rhs(self, z):
+        m = self.a.shape[0]
+        Zv, a = z[:-m].reshape(m, self.dim), z[-m:]
+        D = self.al * (Zv.T @ a) - self.Yv
+        return self.xp.concatenate([(-self.al) * self.xp.outer(a, self.lam * D).ravel(),
+                                    (-self.al / self.n) * (Zv @ D)])
+
+
+class LiteralEngine:
+    name = "literal"
+
+    def __init__(self, spec: DataSpectrum, W0, a0, alpha: float, dtype, top_k: int):
+        xp = namespace(W0)
+        self.xp, self.al, self.spec = xp, alpha, spec
+        self.X = spec.X.astype(dtype)
+        self.Y = spec.Y.astype(dtype)
+        self.n = spec.n
+        self.k = min(top_k, spec.r)
+        self.Vk = spec.V(self.k).astype(dtype)
+        self.lam1 = float(spec.lam[0])
+        self.W, self.a = W0, a0
+        self.dim = spec.n
+
+    def observe(self) -> Observation:
+        al, n = self.al, self.n
+        self.Z = self.W @ self.X
+        F = al * (self.Z.T @ self.a)
+        D = F - self.Y
+        a2 = float(self.a @ self.a)
+        z1 = self.Z @ self.Vk[:, 0]
+        return Observation(D, F, float(D @ D) / (2 * n), float(F @ D), a2,
+                           al**2 * (float(z1 @ z1) / n + a2 * self.lam1),
+                           self.Vk.T @ D, self.Vk.T @ F)
+
+    def step(self, eta: float, obs: Observation) -> bool:
+        """Eq. 6 with the old values; returns False (state untouched) if the update is not finite."""
+        c = eta * self.al / self.n
+        XD = self.X @ obs.D
+        a_new = self.a - c * (self.Z @ obs.D)
+        W_new = self.W - c * self.xp.outer(self.a, XD)
+        if not (bool(self.xp.all(self.xp.isfinite(W_new))) and bool(self.xp.all(self.xp.isfinite(a_new)))):
+            return False
+        self.W, self.a = W_new, a_new
+        return True
+
+    def gram_matvec(self, obs: Observation):
+        Z, X, c, a2 = self.Z, self.X, self.al**2 / self.n, obs.a_norm2
+        return lambda x: c * (Z.T @ (Z @ x) + a2 * (X.T @ (X @ x)))
+
+    def e_hat_matvec(self):
+        Z, X, c, n = self.Z, self.X, self.al**2 / self.n, self.n
+        return lambda x: c * (Z.T @ (Z @ x)) - (X.T @ (X @ x)) / n
+
+    def hessian_matvec(self, obs: Observation):
+        xp, W, a, X, Y, al = self.xp, self.W, self.a, self.X, self.Y, self.al
+        m, d = W.shape
+        Z, XD = self.Z, X @ obs.D
+
+        def matvec(v):
+            HW, Ha = _hvp(W, a, X, Y, v[: m * d].reshape(m, d), v[m * d:], al, Z, XD)
+            return xp.concatenate([HW.ravel(), Ha])
+        return matvec, m * d + m
+
+    def v1(self):
+        return self.Vk[:, 0]
+
+    def params(self):
+        return self.W, self.a
+
+    def residual_full(self, obs: Observation):
+        return obs.D
+
+    def get_state(self):
+        return self.xp.concatenate([self.W.ravel(), self.a])
+
+    def set_state(self, z):
+        m = self.a.shape[0]
+        self.W, self.a = z[:-m].reshape(m, -1), z[-m:]
+
+    def flow_rhs(self, z):
+        m, al, n = self.a.shape[0], self.al, self.n
+        W, a = z[:-m].reshape(m, -1), z[-m:]
+        XD = self.X @ (al * (self.X.T @ (W.T @ a)) - self.Y)
+        return self.xp.concatenate([(-al / n) * self.xp.outer(a, XD).ravel(), (-al / n) * (W @ XD)])
+
+
+ENGINES = {"spectral": SpectralEngine, "literal": LiteralEngine}

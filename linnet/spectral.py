@@ -1,0 +1,114 @@
+"""One-off spectral decomposition of the data, the basis of the d-free engine (THEORY.md §2).
+
+X = U diag(s) Vᵀ with s = √(n λ): λ are the non-zero eigenvalues of K = XᵀX/n (descending),
+V (n×r) its eigenvectors and U (d×r) an orthonormal basis of span(X). When n ≤ d the n×n
+matrix K is decomposed; when n > d the d×d matrix XXᵀ/n (same non-zero spectrum) is, and V is
+never formed unless asked for. The labels split into Y_v = Vᵀ Y and a null part that GD can
+never change (Lemma E.10): ‖D_null‖² = ‖Y − V Y_v‖² is a constant of the run.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._backend import namespace
+from ._checks import check_finite, check_matrix, check_vector
+
+
+def available_memory_bytes() -> int | None:
+    """MemAvailable from /proc/meminfo (None where unknown)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def require_memory(nbytes: float, what: str, fix: str) -> None:
+    """Raise MemoryError naming the need when ``nbytes`` exceeds the available memory."""
+    avail = available_memory_bytes()
+    if avail is not None and nbytes > avail:
+        raise MemoryError(f"{what} needs about {nbytes / 2**30:.1f} GiB but only "
+                          f"{avail / 2**30:.1f} GiB is available: {fix}")
+
+
+@dataclass(frozen=True)
+class DataSpectrum:
+    """Eigen-structure of the data: ``lam`` (r,), ``s`` = √(nλ), ``U`` (d×r), ``Yv`` = VᵀY,
+    ``y_null2`` = ‖(I − VVᵀ)Y‖², the sizes, which matrix was decomposed, and X, Y themselves."""
+    lam: object
+    s: object
+    U: object
+    Yv: object
+    y_null2: float
+    n: int
+    d: int
+    path: str
+    X: object
+    Y: object
+
+    @property
+    def r(self) -> int:
+        return int(self.lam.shape[0])
+
+    def V(self, k: int | None = None):
+        """The first ``k`` (default all r) eigenvectors of K, V = Xᵀ U diag(1/s) (n×k)."""
+        k = self.r if k is None else min(k, self.r)
+        return (self.X.T @ self.U[:, :k]) / self.s[:k]
+
+    def to_full(self, coords_v):
+        """Vector in R^n from its V-coordinates (the null part set to 0)."""
+        return self.V() @ coords_v
+
+    def y_null(self):
+        """(I − VVᵀ) Y, the part of the labels outside the data span."""
+        return self.Y - self.to_full(self.Yv)
+
+
+def spectrum(X, Y, *, rank_rtol: float | None = None) -> DataSpectrum:
+    """Decompose the data once: eigh of K (n ≤ d) or of XXᵀ/n (n > d), cost O(min(n,d)² max(n,d)).
+
+    Eigenvalues below ``rank_rtol`` · λ_max (default max(n, d) · machine ε, as
+    ``numpy.linalg.matrix_rank``) count as zero: those directions are the frozen null space.
+    """
+    check_matrix("X", X)
+    check_finite("X", X)
+    d, n = X.shape
+    check_vector("Y", Y, length=n, length_name=f"X (d×n = {d}×{n}, one label per column)")
+    check_finite("Y", Y)
+    xp = namespace(X, Y)
+    p = min(n, d)
+    require_memory(8 * p * p * 4 + 8 * d * p, f"the eigendecomposition of a {p}×{p} data matrix",
+                   "use fewer samples or features (the engine needs min(n, d)² memory)")
+    X64 = X.astype(xp.float64, copy=False)
+    Y64 = Y.astype(xp.float64, copy=False)
+    if n <= d:
+        lam, V = xp.linalg.eigh((X64.T @ X64) / n)
+        path = "K"
+    else:
+        lam, U = xp.linalg.eigh((X64 @ X64.T) / n)
+        path = "XXt"
+    lam = lam[::-1]
+    rtol = max(n, d) * np.finfo(np.float64).eps if rank_rtol is None else float(rank_rtol)
+    top = float(lam[0]) if lam.shape[0] else 0.0
+    if not top > 0:
+        raise ValueError("X is all zeros: the data has no span to train on")
+    r = int(xp.sum(lam > rtol * top))
+    lam = xp.ascontiguousarray(lam[:r])
+    s = xp.sqrt(n * lam)
+    if path == "K":
+        V = xp.ascontiguousarray(V[:, ::-1][:, :r])
+        U = (X64 @ V) / s
+        Yv = V.T @ Y64
+        y_null2 = float(xp.sum((Y64 - V @ Yv) ** 2))
+    else:
+        U = xp.ascontiguousarray(U[:, ::-1][:, :r])
+        Yv = (U.T @ (X64 @ Y64)) / s
+        y_null2 = max(float(Y64 @ Y64) - float(Yv @ Yv), 0.0)
+    return DataSpectrum(lam=lam, s=s, U=U, Yv=Yv, y_null2=y_null2, n=n, d=d, path=path,
+                        X=X64, Y=Y64)

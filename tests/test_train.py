@@ -1,0 +1,219 @@
+"""train(): engines, init schemes, flow, persistence, divergence and bad input."""
+import numpy as np
+import pytest
+
+import linnet
+from conftest import problem, rel_err
+
+
+def eos_problem(n=60, d=80, m=40, seed=0):
+    """Small CIFAR-like problem whose run from symmetric init sharpens and enters the EoS."""
+    X, Y = linnet.make_data("cifar-like", n=n, d=d, seed=seed)
+    W, a = linnet.init_params(m, X, scheme="symmetric", scale=0.5, seed=seed)
+    eta = 1.9 / linnet.sharpness(W, a, X)
+    return X, Y, W, a, eta
+
+
+def first_crossing(traj):
+    above = np.flatnonzero(traj.eta * traj.sharpness > 2)
+    return int(above[0]) if above.size else None
+
+
+def test_spectral_engine_equals_literal_updates_through_ps_and_into_eos():
+    X, Y, W, a, eta = eos_problem()
+    kw = dict(eta=eta, steps=400, W0=W, a0=a, e_hat_every=1, hessian_every=50)
+    fast = linnet.train(X, Y, engine="spectral", **kw)
+    lit = linnet.train(X, Y, engine="literal", **kw)
+    t1 = first_crossing(lit)
+    assert t1 is not None and t1 < 300, "the test problem must reach the edge of stability"
+    # Agreement to roundoff up to shortly after ηΛ first crosses 2 (THEORY.md fact (a)).
+    h = t1 + 20
+    for name in ("loss", "sharpness", "a_norm2", "lambda_tilde", "fd"):
+        x, y = getattr(fast, name)[:h], getattr(lit, name)[:h]
+        assert np.max(np.abs(x - y) / np.abs(y).max()) < 1e-9, name
+    assert rel_err(fast.d_top[:h], lit.d_top[:h]) < 1e-9
+    assert rel_err(fast.e_hat_norm[:h], lit.e_hat_norm[:h]) < 1e-9
+    assert rel_err(fast.hessian_sharpness[:3], lit.hessian_sharpness[:3]) < 1e-7
+    assert fast.hessian_step.tolist() == list(range(0, 401, 50))
+
+
+def test_full_residual_and_final_parameters_match_literal():
+    X, Y, W, a, eta = eos_problem()
+    kw = dict(eta=eta, steps=60, W0=W, a0=a, e_hat_every=0)
+    fast = linnet.train(X, Y, **kw)
+    lit = linnet.train(X, Y, engine="literal", **kw)
+    assert rel_err(fast.W_final, lit.W_final) < 1e-10
+    assert rel_err(fast.a_final, lit.a_final) < 1e-10
+    D_fast = linnet.residual(fast.W_final, fast.a_final, X, Y)
+    D_lit = linnet.residual(lit.W_final, lit.a_final, X, Y)
+    assert rel_err(D_fast, D_lit) < 1e-10
+    assert abs(0.5 * D_lit @ D_lit / X.shape[1] - lit.loss[-1]) < 1e-12
+
+
+def test_sharpness_every_step_equals_dense_eigvalsh_of_G():
+    X, Y, W, a, eta = eos_problem(n=30, d=40, m=20, seed=1)
+    Wt, at = W, a
+    traj = linnet.train(X, Y, eta=eta, steps=150, W0=W, a0=a, e_hat_every=1)
+    for t in range(151):
+        ev = np.linalg.eigvalsh(linnet.gram(Wt, at, X))
+        assert abs(traj.sharpness[t] - ev[-1]) < 1e-10 * ev[-1], t
+        assert abs(traj.e_hat_norm[t] - np.abs(np.linalg.eigvalsh(linnet.e_hat(Wt, X))).max()) < 1e-9
+        assert abs(traj.loss[t] - linnet.loss(Wt, at, X, Y)) < 1e-12
+        Wt, at = linnet.gd_step(Wt, at, X, Y, eta)
+    assert np.all(traj.sharpness_residual <= 1e-10 * traj.sharpness)
+
+
+def test_n_greater_than_d_path_matches_literal():
+    X, Y = linnet.make_data("gaussian", n=50, d=12, seed=3)
+    sp = linnet.spectrum(X, Y)
+    assert sp.path == "XXt" and sp.r == 12 and sp.y_null2 > 0
+    W, a = linnet.init_params(10, X, scheme="gaussian", seed=3)
+    eta = 1.5 / linnet.sharpness(W, a, X)
+    kw = dict(eta=eta, steps=80, W0=W, a0=a)
+    fast, lit = linnet.train(X, Y, spectrum=sp, **kw), linnet.train(X, Y, engine="literal", **kw)
+    for name in ("loss", "sharpness", "a_norm2", "fd", "e_hat_norm"):
+        assert rel_err(getattr(fast, name), getattr(lit, name)) < 1e-10, name
+    assert rel_err(fast.d_top, lit.d_top) < 1e-10
+
+
+def test_init_schemes():
+    X, _ = linnet.make_data("gaussian", n=6, d=9, seed=0)
+    W, a = linnet.init_params(8, X, scheme="symmetric", seed=1)
+    assert np.array_equal(W[:4], W[4:]) and np.array_equal(a[:4], -a[4:])
+    assert np.max(np.abs(linnet.outputs(W, a, X))) < 1e-12
+    W, a = linnet.init_params(12, X, scheme="symmetric-isometric", seed=2, scale=0.7)
+    assert np.max(np.abs(linnet.e_hat(W, X))) < 1e-12
+    G = linnet.gram(W, a, X)
+    kappa = 1 + (a @ a) / 12
+    assert rel_err(G, kappa * linnet.data_kernel(X)) < 1e-12
+    W, a = linnet.init_params(12, X, scheme="symmetric-isometric", alpha=1.0, seed=2)
+    assert np.max(np.abs(linnet.e_hat(W, X, alpha=1.0))) < 1e-12
+    W, a = linnet.init_params(7, X, scheme="torch", seed=0)
+    assert np.abs(W).max() <= 1 / np.sqrt(9) and np.abs(a).max() <= 1 / np.sqrt(7)
+    W1, a1 = linnet.init_params(7, X, scheme="gaussian", seed=5)
+    W2, a2 = linnet.init_params(7, X, scheme="gaussian", seed=5)
+    assert np.array_equal(W1, W2) and np.array_equal(a1, a2)
+
+
+def test_flow_is_the_small_step_limit_of_gd():
+    X, Y = linnet.make_data("cifar-like", n=20, d=30, seed=2)
+    W, a = linnet.init_params(10, X, scheme="symmetric", seed=2)
+    T = 2.0
+    flow = linnet.train(X, Y, eta=T / 10, steps=10, W0=W, a0=a, method="flow", e_hat_every=0)
+    errs = []
+    for k in (100, 200, 400):
+        gd = linnet.train(X, Y, eta=T / k, steps=k, W0=W, a0=a, e_hat_every=0, sharpness_every=k)
+        errs.append(abs(gd.loss[-1] - flow.loss[-1]) / flow.loss[-1])
+    assert errs[-1] < 1e-3
+    ratios = np.array(errs[:-1]) / np.array(errs[1:])
+    assert np.all(np.abs(ratios - 2) < 0.1), ratios  # first-order convergence in η
+    lit = linnet.train(X, Y, eta=T / 10, steps=10, W0=W, a0=a, method="flow", engine="literal",
+                       e_hat_every=0)
+    assert rel_err(flow.loss, lit.loss) < 1e-8
+
+
+def test_npz_round_trip_is_exact(tmp_path):
+    X, Y, W, a, eta = eos_problem()
+    traj = linnet.train(X, Y, eta=eta, steps=30, W0=W, a0=a, hessian_every=10)
+    path = tmp_path / "run.npz"
+    traj.save(path)
+    back = linnet.load_trajectory(path)
+    assert back.config == traj.config and back.stopped == traj.stopped
+    for name in linnet.trajectory._ARRAYS:
+        x, y = getattr(traj, name), getattr(back, name)
+        assert x.dtype == y.dtype and np.array_equal(x, y), name
+
+
+def test_resume_from_saved_parameters_continues_the_run():
+    X, Y, W, a, eta = eos_problem()
+    whole = linnet.train(X, Y, eta=eta, steps=40, W0=W, a0=a, e_hat_every=0)
+    first = linnet.train(X, Y, eta=eta, steps=20, W0=W, a0=a, e_hat_every=0)
+    second = linnet.train(X, Y, eta=eta, steps=20, W0=first.W_final, a0=first.a_final, e_hat_every=0)
+    assert whole.stopped is None and second.steps == 20
+    assert rel_err(second.loss, whole.loss[20:]) < 1e-10
+
+
+def test_divergence_stops_cleanly():
+    X, Y, W, a, _ = eos_problem(n=20, d=25, m=10)
+    eta = 20 / linnet.sharpness(W, a, X)
+    for engine in ("spectral", "literal"):
+        traj = linnet.train(X, Y, eta=eta, steps=500, W0=W, a0=a, engine=engine)
+        assert traj.stopped is not None and traj.stopped.startswith("diverged at step")
+        assert traj.steps < 500
+        for name in ("loss", "sharpness", "a_norm2", "fd", "e_hat_norm", "d_top"):
+            assert np.all(np.isfinite(getattr(traj, name))), name
+        assert np.all(np.isfinite(traj.W_final)) and np.all(np.isfinite(traj.a_final))
+        assert str(traj.steps) in traj.stopped
+
+
+def test_float32_run_tracks_float64():
+    X, Y, W, a, eta = eos_problem(n=30, d=40, m=20)
+    t64 = linnet.train(X, Y, eta=eta, steps=50, W0=W, a0=a)
+    t32 = linnet.train(X.astype(np.float32), Y.astype(np.float32), eta=eta, steps=50,
+                       W0=W.astype(np.float32), a0=a.astype(np.float32), dtype="float32",
+                       sharpness_tol=1e-4)
+    assert t32.W_final.dtype == np.float32 and t32.config["dtype"] == "float32"
+    # float32 roundoff (6e-8) grows over 50 steps of an amplifying map; 1e-4 is ~1000 ulps.
+    assert rel_err(t32.loss, t64.loss) < 1e-4
+    assert rel_err(t32.sharpness, t64.sharpness) < 1e-4
+
+
+def test_summary_and_progress(capsys):
+    X, Y, W, a, eta = eos_problem(n=20, d=25, m=10)
+    traj = linnet.train(X, Y, eta=eta, steps=5, W0=W, a0=a, progress=True)
+    assert "train[spectral]" in capsys.readouterr().err
+    s = traj.summary()
+    assert "sharpness" in s and "steps run: 5" in s
+
+
+W_, a_, X_, Y_ = problem(5, 4, 6)
+BAD = [
+    (dict(X=X_.T), ValueError, "Y has length 4 but X"),
+    (dict(Y=np.ones(3)), ValueError, "Y has length 3"),
+    (dict(Y=Y_[:, None]), ValueError, "Y must be 1-D"),
+    (dict(a0=np.ones(5)), ValueError, "a0 has length 5"),
+    (dict(X=np.where(np.eye(5, 4) > 0, np.nan, X_)), ValueError, "X contains NaN"),
+    (dict(Y=np.array([1, np.inf, 0, 0.])), ValueError, "Y contains NaN or inf"),
+    (dict(eta=0.0), ValueError, "eta must be"),
+    (dict(eta=-1.0), ValueError, "eta must be"),
+    (dict(eta="big"), TypeError, "eta must be"),
+    (dict(engine="magic"), ValueError, "engine="),
+    (dict(backend="torch"), ValueError, "backend="),
+    (dict(method="adam"), ValueError, "method="),
+    (dict(dtype="int8"), TypeError, "dtype"),
+    (dict(steps=-1), ValueError, "steps"),
+]
+
+
+@pytest.mark.parametrize("override, exc, msg", BAD)
+def test_bad_input_to_train_is_named(override, exc, msg):
+    kw = dict(X=X_, Y=Y_, eta=0.1, steps=3, W0=W_, a0=a_)
+    kw.update(override)
+    with pytest.raises(exc, match=msg):
+        linnet.train(kw.pop("X"), kw.pop("Y"), **kw)
+
+
+@pytest.mark.parametrize("kw, msg", [
+    (dict(m=1), "m \\(the width\\) must be an integer ≥ 2"),
+    (dict(m=5, scheme="symmetric"), "m must be even"),
+    (dict(m=4, scheme="symmetric-isometric"), "rank\\(X\\) = 4"),
+    (dict(m=4, scheme="xavier"), "scheme="),
+    (dict(m=4, scale=-1.0), "scale"),
+])
+def test_bad_input_to_init_is_named(kw, msg):
+    X = np.random.default_rng(0).standard_normal((6, 4))
+    with pytest.raises(ValueError, match=msg):
+        linnet.init_params(X=X, **kw)
+
+
+def test_bad_input_to_pure_functions_is_named():
+    with pytest.raises(ValueError, match="eta must be"):
+        linnet.gd_step(W_, a_, X_, Y_, 0)
+    with pytest.raises(ValueError, match="W has 5 columns"):
+        linnet.gram(W_, a_, X_.T)
+    with pytest.raises(TypeError, match="must be a NumPy or CuPy array"):
+        linnet.outputs(W_.tolist(), a_, X_)
+    with pytest.raises(ValueError, match="give both W0 and a0"):
+        linnet.train(X_, Y_, eta=0.1, steps=1, W0=W_)
+    with pytest.raises(ValueError, match="m=3 disagrees"):
+        linnet.train(X_, Y_, eta=0.1, steps=1, W0=W_, a0=a_, m=3)
