@@ -9,17 +9,17 @@ LABELS = ("class", "random", "top", "bottom")
 
 def make_data(kind: str = "cifar-like", *, n: int = 1000, d: int = 3072, seed=0,
               labels: str = "class", mean_strength: float = 1.0, class_strength: float = 0.5,
-              decay: float = 1.0, unit_norm: bool | None = None):
+              decay: float = 1.0, column_norm: float | None = None):
     """Synthetic (X, Y) in float64.
 
     * ``"cifar-like"``: two classes (Y = ±1, half each), xᵢ = mean_strength·μ + yᵢ·class_strength·ν
       + ξᵢ with ξ ~ N(0, Σ), Σ's eigenvalues ∝ j^(−decay) (trace 1), μ, ν random unit vectors;
-      columns scaled to unit norm. A strong common direction plus a power-law spectrum, as in
-      CIFAR-10 (App. D.2.1, Fig. 18).
+      columns scaled to norm ``column_norm`` (default 1). A strong common direction plus a
+      power-law spectrum, as in CIFAR-10 (App. D.2.1, Fig. 18).
     * ``"gaussian"``: xᵢ ~ N(0, I_d) (App. B.1.4, Fig. 11); ``"power-law"``: xᵢ ~ N(0, Σ), no mean.
     ``labels``: ``"class"`` (the classes above; random ±1 for the mean-free kinds), ``"random"``
     (±1 uniform), ``"top"``/``"bottom"`` (Y = √n·v for K's top / bottom non-zero eigenvector, Fig. 12).
-    ``unit_norm`` defaults to True for cifar-like only.
+    ``column_norm`` rescales every column to that norm (default: 1 for cifar-like, unscaled otherwise).
     """
     if kind not in KINDS:
         raise ValueError(f"kind={kind!r} is unknown: use one of {KINDS}")
@@ -42,8 +42,12 @@ def make_data(kind: str = "cifar-like", *, n: int = 1000, d: int = 3072, seed=0,
             nu -= (nu @ mu) * mu
             nu /= np.linalg.norm(nu)
             X += mean_strength * mu[:, None] + class_strength * nu[:, None] * y[None, :]
-    if unit_norm if unit_norm is not None else kind == "cifar-like":
-        X /= np.linalg.norm(X, axis=0, keepdims=True)
+    if column_norm is None and kind == "cifar-like":
+        column_norm = 1.0
+    if column_norm is not None:
+        if not column_norm > 0:
+            raise ValueError(f"column_norm must be > 0, got {column_norm}")
+        X *= column_norm / np.linalg.norm(X, axis=0, keepdims=True)
     if labels == "random" or (labels == "class" and kind != "cifar-like"):
         Y = rng.choice([-1.0, 1.0], size=n)
     elif labels == "class":

@@ -24,6 +24,55 @@ from .hessian import _hvp
 from .spectral import DataSpectrum
 
 
+class _LowRank:
+    """A matrix A = B + P Q kept as a base B (m×r) and its last j ≤ k rank-1 updates P (m×j),
+    Q (j×r), folded into B by one matrix product every k updates.
+
+    A GD step changes Z_v by a rank-1 term (I1). Applying it at once costs an elementwise pass
+    over m×r numbers, several times a matrix–vector product here; deferring it makes the step
+    cost two small products and moves the work into one BLAS call per k steps.
+    """
+
+    def __init__(self, xp, B, k: int = 16):
+        self.xp, self.B, self.k, self.j = xp, B, k, 0
+        m, r = B.shape
+        self.P = xp.zeros((m, k), dtype=B.dtype)
+        self.Q = xp.zeros((k, r), dtype=B.dtype)
+
+    def add(self, x, y) -> bool:
+        """A += x yᵀ; True when the buffer is full and must be folded."""
+        self.P[:, self.j] = x
+        self.Q[self.j] = y
+        self.j += 1
+        return self.j == self.k
+
+    def fold(self):
+        if self.j:
+            self.B += self.P[:, : self.j] @ self.Q[: self.j]
+            self.j = 0
+        return self.B
+
+    def mv(self, v):
+        """A v."""
+        out = self.B @ v
+        if self.j:
+            out += self.P[:, : self.j] @ (self.Q[: self.j] @ v)
+        return out
+
+    def rmv(self, w):
+        """Aᵀ w."""
+        out = self.B.T @ w
+        if self.j:
+            out += self.Q[: self.j].T @ (self.P[:, : self.j].T @ w)
+        return out
+
+    def col0(self):
+        out = self.B[:, 0]
+        if self.j:
+            out = out + self.P[:, : self.j] @ self.Q[: self.j, 0]
+        return out
+
+
 @dataclass
 class Observation:
     """Quantities at one state; ``D`` and ``F`` are in the engine's own coordinates."""
@@ -49,21 +98,36 @@ class SpectralEngine:
         self.Yv = spec.Yv.astype(dtype)
         self.U = spec.U.astype(dtype)
         self.W0 = W0
-        self.Zv = xp.ascontiguousarray((W0 @ self.U) * self.s)
-        self.Zv0 = self.Zv.copy()
+        self.Zv0 = xp.ascontiguousarray((W0 @ self.U) * self.s)
         self.a = a0
-        self._ger = None
-        if xp is np:
-            from scipy.linalg import blas
-            self._ger = blas.dger if self.Zv.dtype == np.float64 else blas.sger
         self.dim = spec.r
+        # float32 mirror of Z_v for the first phase of the eigensolver (see train._Eig): it is
+        # re-cast from the exact state at every fold, so its roundoff cannot accumulate.
+        self.mixed = self.Zv0.dtype == np.float64
+        self.lam32 = self.lam.astype(np.float32)
+        self.Zv = self.Zv0.copy()
+
+    @property
+    def Zv(self):
+        """Z_v = Z V (m×r) with every pending update applied."""
+        self._z.fold()
+        if self.mixed:
+            self._z32.B[...] = self._z.B
+            self._z32.j = 0
+        return self._z.B
+
+    @Zv.setter
+    def Zv(self, value):
+        self._z = _LowRank(self.xp, self.xp.ascontiguousarray(value))
+        if self.mixed:
+            self._z32 = _LowRank(self.xp, self._z.B.astype(np.float32))
 
     def observe(self) -> Observation:
         al, n = self.al, self.n
-        F = al * (self.Zv.T @ self.a)
+        F = al * self._z.rmv(self.a)
         D = F - self.Yv
         a2 = float(self.a @ self.a)
-        z1 = self.Zv[:, 0]
+        z1 = self._z.col0()
         return Observation(D, F, (float(D @ D) + self.spec.y_null2) / (2 * n), float(F @ D), a2,
                            al**2 * (float(z1 @ z1) / n + a2 * float(self.lam[0])),
                            D[: self.k], F[: self.k])
@@ -71,25 +135,38 @@ class SpectralEngine:
     def step(self, eta: float, obs: Observation) -> bool:
         """Advance in place; returns False (state untouched) if the update is not finite."""
         c = eta * self.al
-        da = (c / self.n) * (self.Zv @ obs.D)
+        da = (c / self.n) * self._z.mv(obs.D)
         lamD = (-c) * (self.lam * obs.D)
         if not (math.isfinite(float(da @ da)) and math.isfinite(float(lamD @ lamD))):
             return False
-        if self._ger is not None:
-            # Z_v ← Z_v − c a (λ⊙D)ᵀ as one in-place BLAS rank-1 update on the F-ordered view
-            self._ger(1.0, lamD, self.a, a=self.Zv.T, overwrite_a=1)
-        else:
-            self.Zv += self.xp.outer(self.a, lamD)
+        full = self._z.add(self.a, lamD)  # Z_v ← Z_v − c a (λ⊙D)ᵀ
+        if self.mixed:
+            self._z32.add(self.a, lamD)
+        if full:
+            self.Zv  # fold, and re-cast the float32 mirror
         self.a = self.a - da
         return True
 
     def gram_matvec(self, obs: Observation):
-        Zv, c, lam_a2 = self.Zv, self.al**2 / self.n, self.al**2 * obs.a_norm2 * self.lam
-        return lambda x: c * (Zv.T @ (Zv @ x)) + lam_a2 * x
+        z, c, lam_a2 = self._z, self.al**2 / self.n, self.al**2 * obs.a_norm2 * self.lam
+        return lambda x: c * z.rmv(z.mv(x)) + lam_a2 * x
 
     def e_hat_matvec(self):
-        Zv, c, lam = self.Zv, self.al**2 / self.n, self.lam
-        return lambda x: c * (Zv.T @ (Zv @ x)) - lam * x
+        z, c, lam = self._z, self.al**2 / self.n, self.lam
+        return lambda x: c * z.rmv(z.mv(x)) - lam * x
+
+    def gram_matvec_lo(self, obs: Observation):
+        if not self.mixed:
+            return None
+        z, c = self._z32, np.float32(self.al**2 / self.n)
+        lam_a2 = (self.al**2 * obs.a_norm2) * self.lam32
+        return lambda x: c * z.rmv(z.mv(x)) + lam_a2 * x
+
+    def e_hat_matvec_lo(self):
+        if not self.mixed:
+            return None
+        z, c, lam = self._z32, np.float32(self.al**2 / self.n), self.lam32
+        return lambda x: c * z.rmv(z.mv(x)) - lam * x
 
     def hessian_matvec(self, obs: Observation):
         """H on (δR, δa), δW = δR Uᵀ (the rest of W-space is in H's kernel). Dimension m·r + m."""
@@ -187,6 +264,12 @@ class LiteralEngine:
             HW, Ha = _hvp(W, a, X, Y, v[: m * d].reshape(m, d), v[m * d:], al, Z, XD)
             return xp.concatenate([HW.ravel(), Ha])
         return matvec, m * d + m
+
+    def gram_matvec_lo(self, obs):
+        return None
+
+    def e_hat_matvec_lo(self):
+        return None
 
     def v1(self):
         return self.Vk[:, 0]

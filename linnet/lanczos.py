@@ -1,25 +1,34 @@
 """Extremal eigenpair of a symmetric operator given only v ↦ A v (Lanczos, full reorthogonalisation).
 
 Backend-agnostic: vectors live in ``xp`` (NumPy or CuPy); only the small tridiagonal
-problem goes to the host. The stop rule is the Ritz residual ‖A u − θ u‖ = |β_k s_k|, which
-bounds the distance from θ to the spectrum (Bauer–Fike for symmetric A).
+problem goes to the host. The stop rule is the Ritz residual ρ = ‖A u − θ u‖ = |β_k s_k|, which
+bounds the distance from θ to the spectrum by ρ (Bauer–Fike for symmetric A) and the distance to
+the eigenvalue it approximates by ρ²/gap (Kato–Temple), gap being its distance to the rest.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg.lapack import dstev
 
 
 @dataclass(frozen=True)
 class LanczosResult:
     """Ritz pair (value, vector) with ``residual`` = ‖A u − θ u‖ (absolute), the Krylov
-    dimension used, and whether the relative residual reached ``tol``."""
+    dimension used, whether the relative residual reached ``tol``, and ``gap`` = θ − θ₂ (the
+    distance to the next Ritz value, an estimate of the spectral gap; inf for one iteration)."""
     value: float
     vector: object
     residual: float
     iterations: int
     converged: bool
+    gap: float = math.inf
+
+
+def _dot(x, y) -> float:
+    return float(x @ y)
 
 
 def lanczos(matvec, *, n: int, xp=np, dtype=np.float64, v0=None, which: str = "LA",
@@ -36,43 +45,44 @@ def lanczos(matvec, *, n: int, xp=np, dtype=np.float64, v0=None, which: str = "L
         raise ValueError(f"tol must be > 0, got {tol}")
     k_max = max(1, min(int(maxiter), n))
     if v0 is None:
-        v0 = xp.asarray(np.random.default_rng(seed).standard_normal(n), dtype=dtype)
-    nrm = float(xp.linalg.norm(v0))
-    if not np.isfinite(nrm) or nrm == 0.0:
+        v0 = np.random.default_rng(seed).standard_normal(n)
+    v0 = xp.asarray(v0, dtype=dtype)
+    nrm = math.sqrt(_dot(v0, v0))
+    if not math.isfinite(nrm) or nrm == 0.0:
         raise ValueError("v0 must be a finite non-zero vector")
     eps = float(np.finfo(dtype).eps)
     Q = xp.empty((k_max, n), dtype=dtype)
-    T = np.zeros((min(k_max, 32),) * 2)  # grown on demand; warm starts rarely need 10
+    alphas, betas = np.zeros(k_max), np.zeros(k_max)
     Q[0] = v0 / nrm
-    theta, s, resid, j = 0.0, np.ones(1), np.inf, 0
+    theta, s, resid, gap, j = 0.0, np.ones(1), math.inf, math.inf, 0
     for j in range(k_max):
-        if j == T.shape[0]:
-            T = np.pad(T, (0, min(T.shape[0], k_max - j)))
-        q = Q[j]
-        w = matvec(q)
-        alpha = float(q @ w)
-        T[j, j] = alpha
-        w = w - alpha * q
-        if j:
-            w = w - T[j, j - 1] * Q[j - 1]
-        # Full reorthogonalisation, repeated only when cancellation was severe (DGKS test).
-        before = float(xp.linalg.norm(w))
+        w = matvec(Q[j])
+        before = math.sqrt(_dot(w, w))
         Qj = Q[: j + 1]
-        w = w - Qj.T @ (Qj @ w)
-        beta = float(xp.linalg.norm(w))
-        if beta < 0.7 * before:
-            w = w - Qj.T @ (Qj @ w)
-            beta = float(xp.linalg.norm(w))
-        evals, evecs = np.linalg.eigh(T[: j + 1, : j + 1])
+        # Classical Gram–Schmidt against the whole basis; h[j] is the Lanczos α_j.
+        h = Qj @ w
+        w = w - Qj.T @ h
+        beta = math.sqrt(_dot(w, w))
+        if beta < 0.7 * before:  # severe cancellation: orthogonalise once more (DGKS)
+            h2 = Qj @ w
+            w = w - Qj.T @ h2
+            h = h + h2
+            beta = math.sqrt(_dot(w, w))
+        alphas[j], betas[j] = float(h[j]), beta
+        if j == 0:
+            evals, evecs = alphas[:1], np.ones((1, 1))
+        else:
+            evals, evecs, info = dstev(alphas[: j + 1], betas[:j], compute_v=1)
+            if info != 0:
+                raise np.linalg.LinAlgError(f"tridiagonal eigensolver failed (info={info})")
         idx = j if which == "LA" else int(np.argmax(np.abs(evals)))
         theta, s = float(evals[idx]), evecs[:, idx]
+        if j:  # evals ascend: the neighbours of idx are the nearest other Ritz values
+            gap = min(abs(theta - float(evals[i])) for i in (idx - 1, idx + 1) if 0 <= i <= j)
         resid = abs(beta * s[-1])
         scale = max(float(np.max(np.abs(evals))), np.finfo(np.float64).tiny)
         if resid <= tol * abs(theta) or beta <= 10 * eps * scale:
-            return LanczosResult(theta, Qj.T @ xp.asarray(s, dtype=dtype), resid, j + 1, True)
+            return LanczosResult(theta, Qj.T @ xp.asarray(s, dtype=dtype), resid, j + 1, True, gap)
         if j + 1 < k_max:
-            if j + 1 == T.shape[0]:
-                T = np.pad(T, (0, min(T.shape[0], k_max - j - 1)))
-            T[j, j + 1] = T[j + 1, j] = beta
             Q[j + 1] = w / beta
-    return LanczosResult(theta, Q[: j + 1].T @ xp.asarray(s, dtype=dtype), resid, j + 1, False)
+    return LanczosResult(theta, Q[: j + 1].T @ xp.asarray(s, dtype=dtype), resid, j + 1, False, gap)

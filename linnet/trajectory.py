@@ -91,10 +91,17 @@ class Trajectory:
         return "\n".join(lines)
 
     # ---- persistence -------------------------------------------------------------
-    def save(self, path) -> None:
-        """Write one ``.npz`` holding every array, the configuration and ``stopped``."""
+    def save(self, path, *, data=None) -> None:
+        """Write one ``.npz`` holding every array, the configuration and ``stopped``.
+
+        ``data=(X, Y)`` stores the training data too (as extras "X", "Y"), so that
+        ``python -m theory check`` can replay the run from the file alone."""
         arrays = {name: getattr(self, name) for name in _ARRAYS}
-        arrays.update({f"extra__{k}": v for k, v in self.extras.items()})
+        extras = dict(self.extras)
+        if data is not None:
+            from ._backend import to_numpy
+            extras["X"], extras["Y"] = (np.asarray(to_numpy(v), dtype=np.float64) for v in data)
+        arrays.update({f"extra__{k}": v for k, v in extras.items()})
         np.savez(path, config=np.array(json.dumps(self.config)),
                  stopped=np.array("" if self.stopped is None else self.stopped), **arrays)
 

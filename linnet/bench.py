@@ -1,0 +1,153 @@
+"""``python -m linnet bench``: speed and memory of the spectral engine against the literal W, a path.
+
+Prints one table (and ``--json`` writes the numbers). Every figure in a row is measured in the
+same process on the same data, so ratios are like for like. Steps/s are with Λ = λ_max(G)
+computed every step (warm-started Lanczos at train's default relative residual 1e-6), without
+‖Ê‖ or the Hessian; the fast engine's figure is the best of three runs (this machine is shared).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+from ._backend import namespace, synchronize
+from .data import make_data
+from .engines import ENGINES
+from .init import init_params
+from .spectral import spectrum
+from .train import _Eig, train
+
+
+def _data(n, d, xp, seed=0):
+    X, Y = make_data("cifar-like", n=n, d=d, seed=seed, column_norm=0.2)
+    return xp.asarray(X), xp.asarray(Y)
+
+
+def _peak_mib(fn):
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def _hessian_seconds(engine_cls, sp, W, a, xp, tol=1e-8):
+    eng = engine_cls(sp, W, a, 1.0, W.dtype, 5)
+    obs = eng.observe()
+    mv, dim = eng.hessian_matvec(obs)
+    eig = _Eig(xp, W.dtype, dim, "LA", tol, 400, 3)
+    t0 = time.perf_counter()
+    eig(mv)
+    synchronize(xp)
+    return time.perf_counter() - t0, eig.iterations
+
+
+def bench_size(n, d, m, *, steps_fast, steps_literal, xp, literal=True, hessian=True):
+    X, Y = _data(n, d, xp)
+    W, a = init_params(m, X, scheme="torch", seed=0)
+    row = dict(n=n, d=d, m=m)
+    t0 = time.perf_counter()
+    sp = spectrum(X, Y)
+    synchronize(xp)
+    row["setup_s"] = time.perf_counter() - t0
+    kw = dict(eta=10.0, alpha=1.0, W0=W, a0=a, spectrum=sp, e_hat_every=0, progress=False)
+    for path, st, on in (("fast", steps_fast, True), ("literal", steps_literal, literal)):
+        if not on:
+            continue
+        engine = "spectral" if path == "fast" else "literal"
+        train(X, Y, steps=2, engine=engine, **kw)  # warm-up (BLAS threads, CuPy kernels)
+        best = 0.0
+        for _ in range(3 if path == "fast" else 1):
+            t0 = time.perf_counter()
+            tr = train(X, Y, steps=st, engine=engine, **kw)
+            synchronize(xp)
+            best = max(best, tr.steps / (time.perf_counter() - t0))
+        row[f"{path}_steps_per_s"] = best
+        row[f"{path}_stopped"] = tr.stopped
+        if hessian:
+            row[f"{path}_hessian_s"], row[f"{path}_hessian_iters"] = _hessian_seconds(
+                ENGINES[engine], sp, xp.asarray(tr.W_final), xp.asarray(tr.a_final), xp)
+        if xp is np:
+            row[f"{path}_peak_mib"] = _peak_mib(lambda: train(X, Y, steps=3, engine=engine, **{
+                **kw, "spectrum": spectrum(X, Y) if path == "fast" else sp}))
+    if literal:
+        row["ratio"] = row["fast_steps_per_s"] / row["literal_steps_per_s"]
+    return row
+
+
+def torch_eta10_run(xp):
+    """The paper-size run of Fig. 1: torch init, η = 10, 1000 steps, set-up included."""
+    X, Y = _data(1000, 3072, xp)
+    t0 = time.perf_counter()
+    tr = train(X, Y, eta=10.0, steps=1000, m=200, init="torch", alpha=1.0, seed=0,
+               e_hat_every=0, progress=False)
+    synchronize(xp)
+    wall = time.perf_counter() - t0
+    above = tr.sharpness * tr.eta > 2
+    ups = np.flatnonzero(np.diff(above.astype(int)) == 1) + 1
+    return dict(wall_s=wall, max_eta_lambda=float(tr.eta * tr.sharpness.max()),
+                crossings=ups.tolist(), loss_final=float(tr.loss[-1]), stopped=tr.stopped)
+
+
+def _fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m linnet bench", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="only the paper size and a short d sweep")
+    p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
+    p.add_argument("--json", help="also write the numbers to this file")
+    args = p.parse_args(argv)
+    xp = namespace(backend=args.backend)
+    sizes = [(1000, 3072, 200, True)] if args.quick else [
+        (1000, 3072, 200, True), (5000, 3072, 200, True), (50000, 3072, 200, True)]
+    rows = []
+    for n, d, m, lit in sizes:
+        print(f"measuring n={n} d={d} m={m} ...", file=sys.stderr, flush=True)
+        rows.append(bench_size(n, d, m, steps_fast=500 if n <= 5000 else 300,
+                               steps_literal=5 if n <= 1000 else 2, xp=xp, literal=lit))
+    sweep = []
+    for d in ((768, 3072) if args.quick else (768, 3072, 12288)):
+        print(f"measuring d sweep d={d} ...", file=sys.stderr, flush=True)
+        sweep.append(bench_size(1000, d, 200, steps_fast=500, steps_literal=0, xp=xp,
+                                literal=False, hessian=False))
+    run = torch_eta10_run(xp)
+
+    dev = platform.processor() or platform.machine()
+    print(f"\nlinnet bench — backend {args.backend}, {dev}, Python {platform.python_version()}, "
+          f"NumPy {np.__version__}")
+    print("Λ every step (Lanczos, rel. residual 1e-6); Hessian λ_max cold Lanczos to 1e-8; "
+          "peak = tracemalloc peak of set-up + 3 steps (NumPy only)\n")
+    hdr = (f"{'n':>6} {'d':>6} {'m':>4} | {'setup s':>8} | {'fast st/s':>9} {'lit st/s':>9} {'ratio':>7} | "
+           f"{'fast H s':>8} {'lit H s':>8} | {'fast MiB':>8} {'lit MiB':>8}")
+    print(hdr + "\n" + "-" * len(hdr))
+    for r in rows:
+        print(f"{r['n']:6d} {r['d']:6d} {r['m']:4d} | {r['setup_s']:8.2f} | "
+              f"{r['fast_steps_per_s']:9.0f} {_fmt(r.get('literal_steps_per_s'), '9.2f')} "
+              f"{_fmt(r.get('ratio'), '7.0f')} | {_fmt(r.get('fast_hessian_s'), '8.3f')} "
+              f"{_fmt(r.get('literal_hessian_s'), '8.2f')} | {_fmt(r.get('fast_peak_mib'), '8.0f')} "
+              f"{_fmt(r.get('literal_peak_mib'), '8.0f')}")
+    print("\nper-step cost against d (n=1000, m=200, fast engine):")
+    for r in sweep:
+        print(f"  d={r['d']:6d}: setup {r['setup_s']:6.2f} s, {r['fast_steps_per_s']:6.0f} steps/s")
+    print(f"\n1000-step paper-size run (torch init, alpha=1, eta=10), set-up included: "
+          f"{run['wall_s']:.2f} s; max eta*Lambda {run['max_eta_lambda']:.3f}; "
+          f"crossings of 2/eta at steps {run['crossings']}; final loss {run['loss_final']:.3g}"
+          + (f"; STOPPED {run['stopped']}" if run["stopped"] else ""))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(dict(rows=rows, d_sweep=sweep, torch_eta10=run, backend=args.backend), fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

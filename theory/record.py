@@ -1,0 +1,234 @@
+"""Everything the checks need, step by step, in K's eigenbasis: a :class:`TheoryRecord`.
+
+A record is built by replaying a GD run exactly (:func:`record_run`, from a
+:class:`linnet.Trajectory` or from an initialisation) or from parameters produced by your own
+code (:func:`record_params`). Both go through one function, so a check sees the same
+quantities whatever produced them. Vectors are coordinates on K's eigenvectors v_1..v_r
+(D_i = ⟨D, v_i⟩); the part of D outside span(X) is frozen (Lemma E.10) and enters only through
+``y_null2`` = ‖D_null‖².
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import linnet
+from linnet._backend import to_numpy
+from linnet.engines import SpectralEngine
+from linnet.lanczos import lanczos
+from linnet.spectral import DataSpectrum, spectrum as data_spectrum
+from linnet.train import _Eig
+
+RECORD_TOL = 1e-10  # relative Lanczos residual for the record's eigenpairs (pure float64)
+
+
+@dataclass(frozen=True, eq=False)
+class TheoryRecord:
+    """Per-step arrays (rows t = 0 … T) of one GD trajectory of the linear network.
+
+    Scalars per step: ``loss``, ``sharpness`` Λ = λ_max(G), ``lambda2`` = λ₂(G),
+    ``lambda_tilde`` Λ̃ = v₁ᵀGv₁, ``a_norm2`` ‖a‖², ``fd`` ⟨F, D⟩, ``zd_norm2`` ‖Z D‖²,
+    ``d_norm`` ‖D‖ (null part included), ``e_hat_norm`` ‖Ê‖₂.
+    Vectors per step (T+1 × r, K's eigenbasis): ``D``, ``F``, ``u1`` (G's top eigenvector, signs
+    aligned step to step), ``GD`` = G D and ``EhatD`` = Ê D (computed by matrix-vector products,
+    not through the identities the checks test).
+    ``c12`` (T+1 × 3): Λ̃(t+1) − Λ̃(t) as a quadratic A·D₁² + B·D₁ + C in D₁ with everything
+    else held fixed (Lemma C.12). ``lemma35_gap`` ‖D̃(t) − D̄(t)‖ of Lemma 3.5's recursion
+    D̄(t+1) = (I − ηG_⊥(t))D̄(t), restarted at each entry t₀ into ηΛ > 2 (``lemma35_t0``; −1
+    before the first). ``flow_D``: D of gradient flow at t = ηk from the same start (A3.3), if computed.
+    """
+    eta: float
+    alpha: float
+    n: int
+    m: int
+    lam: np.ndarray
+    y_v: np.ndarray
+    y_null2: float
+    f0_norm: float
+    symmetric_init: bool
+    loss: np.ndarray
+    sharpness: np.ndarray
+    lambda2: np.ndarray
+    lambda_tilde: np.ndarray
+    a_norm2: np.ndarray
+    fd: np.ndarray
+    zd_norm2: np.ndarray
+    d_norm: np.ndarray
+    e_hat_norm: np.ndarray
+    D: np.ndarray
+    F: np.ndarray
+    u1: np.ndarray
+    GD: np.ndarray
+    EhatD: np.ndarray
+    c12: np.ndarray
+    lemma35_gap: np.ndarray
+    lemma35_t0: np.ndarray
+    flow_D: np.ndarray | None = None
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def T(self) -> int:
+        return int(self.loss.shape[0]) - 1
+
+    @property
+    def y_norm(self) -> float:
+        return math.sqrt(float(self.y_v @ self.y_v) + self.y_null2)
+
+    @property
+    def kappa_G(self) -> np.ndarray:
+        """κ_G = 1 + α²‖a‖², so that G = κ_G K + Ê."""
+        return 1 + self.alpha**2 * self.a_norm2
+
+    @property
+    def kappa(self) -> np.ndarray:
+        """κ = 1 + α²‖a‖² − (ηα²/n)⟨F, D⟩, so that G̃ = κ K + Ê (eq. 11)."""
+        return self.kappa_G - self.eta * self.alpha**2 * self.fd / self.n
+
+
+def _is_symmetric(W, a) -> bool:
+    m = a.shape[0]
+    if m % 2:
+        return False
+    h = m // 2
+    return bool(np.array_equal(W[:h], W[h:]) and np.array_equal(a[:h], -a[h:]))
+
+
+def _states_from_engine(eng: SpectralEngine, eta: float, steps: int):
+    for t in range(steps + 1):
+        obs = eng.observe()
+        yield obs
+        if t < steps and not eng.step(eta, obs):
+            return
+
+
+def record_run(X, Y, traj: "linnet.Trajectory | None" = None, *, W0=None, a0=None, eta=None,
+               steps=None, alpha=None, flow: bool = False,
+               spectrum: DataSpectrum | None = None) -> TheoryRecord:
+    """Replay GD exactly (spectral engine, float64) and record what the checks need.
+
+    Give a :class:`linnet.Trajectory` (its W0, a0, η, α and length are used) or W0, a0, eta,
+    steps, alpha. ``flow=True`` also integrates gradient flow from the same start (A3.3).
+    """
+    if traj is not None:
+        W0, a0, eta = traj.W0, traj.a0, traj.eta
+        steps = traj.steps if steps is None else steps
+        alpha = traj.config["alpha"]
+    if W0 is None or a0 is None or eta is None or steps is None:
+        raise ValueError("give a trajectory, or all of W0, a0, eta and steps")
+    X = np.asarray(to_numpy(X), dtype=np.float64)
+    Y = np.asarray(to_numpy(Y), dtype=np.float64)
+    W0 = np.asarray(W0, dtype=np.float64)
+    a0 = np.asarray(a0, dtype=np.float64)
+    sp = data_spectrum(X, Y) if spectrum is None else spectrum
+    al = linnet.resolve_alpha(alpha, W0.shape[0])
+    eng = SpectralEngine(sp, W0, a0, al, np.float64, 1)
+    eng.mixed = False  # the record's eigenpairs are solved in float64 only
+    rec = _record(eng, _states_from_engine(eng, eta, steps), sp, eta, al, _is_symmetric(W0, a0))
+    if flow:
+        ft = linnet.train(X, Y, eta=eta, steps=rec.T, W0=W0, a0=a0, alpha=alpha, method="flow",
+                          sharpness_every=0, e_hat_every=0, spectrum=sp)
+        flow_D = _flow_residuals(sp, W0, a0, al, ft)
+        rec = _replace(rec, flow_D=flow_D)
+    return rec
+
+
+def _flow_residuals(sp, W0, a0, al, ft):
+    # The flow trajectory keeps d_top only; re-integrate its D_v through the engine's ODE.
+    from linnet.train import _integrate_flow
+    eng = SpectralEngine(sp, W0, a0, al, np.float64, 1)
+    sol = _integrate_flow(eng, np, ft.eta, ft.steps, 1e-10, 1e-12)
+    out = []
+    for k in range(sol.y.shape[1]):
+        eng.set_state(sol.y[:, k])
+        out.append(to_numpy(eng.observe().D))
+    return np.array(out)
+
+
+def record_params(X, Y, Ws, as_, *, eta: float, alpha=None) -> TheoryRecord:
+    """Record from parameters of your own GD run: ``Ws[t]``, ``as_[t]`` for t = 0 … T (step size η)."""
+    X = np.asarray(to_numpy(X), dtype=np.float64)
+    Y = np.asarray(to_numpy(Y), dtype=np.float64)
+    sp = data_spectrum(X, Y)
+    W0 = np.asarray(Ws[0], dtype=np.float64)
+    al = linnet.resolve_alpha(alpha, W0.shape[0])
+    eng = SpectralEngine(sp, W0, np.asarray(as_[0], dtype=np.float64), al, np.float64, 1)
+    eng.mixed = False
+
+    def states():
+        for W, a in zip(Ws, as_):
+            eng.Zv = (np.asarray(W, dtype=np.float64) @ sp.U) * sp.s
+            eng.a = np.asarray(a, dtype=np.float64)
+            yield eng.observe()
+    return _record(eng, states(), sp, eta, al, _is_symmetric(W0, np.asarray(as_[0])))
+
+
+def _replace(rec, **kw):
+    import dataclasses
+    return dataclasses.replace(rec, **kw)
+
+
+def _record(eng: SpectralEngine, states, sp: DataSpectrum, eta: float, al: float,
+            symmetric: bool) -> TheoryRecord:
+    n, lam = sp.n, to_numpy(sp.lam)
+    r = lam.shape[0]
+    eig_G = _Eig(np, np.float64, r, "LA", RECORD_TOL, 300, 1)
+    eig_E = _Eig(np, np.float64, r, "LM", RECORD_TOL, 300, 2)
+    eig_2 = _Eig(np, np.float64, r, "LA", RECORD_TOL, 300, 4)
+    cols = {k: [] for k in ("loss", "sharpness", "lambda2", "lambda_tilde", "a_norm2", "fd",
+                            "zd_norm2", "d_norm", "e_hat_norm", "D", "F", "u1", "GD", "EhatD",
+                            "c12", "lemma35_gap", "lemma35_t0")}
+    Dbar, t0, prev_above = None, -1, False
+    prev = None
+    for t, obs in enumerate(states):
+        Zv, a = eng.Zv, eng.a
+        if not math.isfinite(obs.loss):
+            break
+        Gmv = eng.gram_matvec(obs)
+        Lam, _, u1 = eig_G(Gmv)
+        u1 = np.asarray(u1)
+
+        def deflated(x, u1=u1, Gmv=Gmv):
+            x = x - u1 * (u1 @ x)
+            y = Gmv(x)
+            return y - u1 * (u1 @ y)
+        lam2 = eig_2(deflated)[0] if r > 1 else 0.0
+        e_norm = abs(eig_E(eng.e_hat_matvec())[0])
+        D, F = np.asarray(obs.D), np.asarray(obs.F)
+        ZD = Zv @ D
+        GD = Gmv(D)
+        EhatD = eng.e_hat_matvec()(D)
+        # Lemma C.12: Λ̃⁺ − Λ̃ from I5 with D₁ free, F₁ = D₁ + Y₁, the rest held fixed.
+        c = eta * al**2 * lam[0] / n
+        z1 = Zv[:, 0]
+        zrest = ZD - D[0] * z1
+        fd_rest = float(F[1:] @ D[1:])
+        y1 = float(sp.Yv[0])
+        A = -2 * c * 2 + c * eta * al**2 * (lam[0] * obs.a_norm2 + float(z1 @ z1) / n)
+        B = -2 * c * 2 * y1 + c * eta * al**2 * 2 * float(z1 @ zrest) / n
+        C = -2 * c * fd_rest + c * eta * al**2 * float(zrest @ zrest) / n
+        # Lemma 3.5: D̄ restarted at each entry into ηΛ > 2, D̃ = P_{u1(t)} D.
+        above = eta * Lam > 2
+        Dt = D - u1 * (u1 @ D)
+        if above and not prev_above:
+            Dbar, t0 = Dt.copy(), t
+        gap35 = float(np.linalg.norm(Dt - Dbar)) if Dbar is not None else math.nan
+        if Dbar is not None:
+            # D̄ ← (I − η G_⊥) D̄ with G_⊥ = G − Λ u₁u₁ᵀ at this step
+            Dbar = Dbar - eta * (Gmv(Dbar) - Lam * u1 * (u1 @ Dbar))
+        prev_above = above
+        vals = dict(loss=obs.loss, sharpness=Lam, lambda2=lam2, lambda_tilde=obs.lambda_tilde,
+                    a_norm2=obs.a_norm2, fd=obs.fd, zd_norm2=float(ZD @ ZD),
+                    d_norm=math.sqrt(2 * n * obs.loss), e_hat_norm=e_norm, D=D.copy(), F=F.copy(),
+                    u1=u1.copy(), GD=GD, EhatD=EhatD, c12=np.array([A, B, C]),
+                    lemma35_gap=gap35, lemma35_t0=t0)
+        for k, v in vals.items():
+            cols[k].append(v)
+        prev = obs
+    del prev
+    arr = {k: np.array(v) for k, v in cols.items()}
+    arr["lemma35_t0"] = arr["lemma35_t0"].astype(np.int64)
+    return TheoryRecord(eta=float(eta), alpha=float(al), n=n, m=int(eng.a.shape[0]), lam=lam,
+                        y_v=to_numpy(sp.Yv).copy(), y_null2=float(sp.y_null2),
+                        f0_norm=float(np.linalg.norm(arr["F"][0])), symmetric_init=symmetric, **arr)
