@@ -19,6 +19,7 @@ class Constants:
     a42_delta: float = 1e-3        # A4.2: |Yᵢ| ≥ δ ‖Y‖ for the top ``a41_top`` directions
     a43_C: float = 10.0            # A4.3: ‖Ê(t)‖ ≤ C · max over phase I of ‖Ê‖
     a45_c: float = 1e-3            # A4.5: |D₁(t₀)| ≥ c ‖D(t₀)‖ at each start of phase II
+    c13_T: int = 1000              # Lemma C.13: every excursion above 2/η ends within T steps
     lemma31_overlap: float = 0.99  # Lemma 3.1's "eigenvectors fixed": |⟨u₁(t), u₁(0)⟩| ≥ this
     theorem1_near: float = 0.05    # Theorem 1 applies while ηΛ̃ < 2 − near …
     theorem1_loss: float = 1e-3    # … and the loss is above this fraction of L(0)

@@ -25,6 +25,13 @@ def _full_norm(rec, Dv):
     return np.sqrt(np.sum(Dv**2, axis=-1) + rec.y_null2)
 
 
+def _operand_scale(rec):
+    """Size of the numbers a step's residual change is computed from: D = F − Y is a difference,
+    so near convergence its roundoff is ε(‖F‖ + ‖Y‖), not ε‖D‖."""
+    F = _rows_norm(rec.F)
+    return _rows_norm(rec.D[1:]) + _rows_norm(rec.D[:-1]) + F[1:] + F[:-1] + 2 * np.linalg.norm(rec.y_v)
+
+
 def _identity(name, statement, steps, err, scale, fitted_name="max_rel_err"):
     rel = err / np.maximum(scale, 1e-300)
     return make_result(name, statement, "identity", steps, True, rel <= IDENTITY_RTOL,
@@ -39,7 +46,7 @@ def identity_residual(rec: TheoryRecord, c: Constants):
     pred = rec.D[:-1] - eta * rec.GD[:-1] + (eta**2 * al**2 / n) * rec.fd[:-1, None] * (rec.lam * rec.D[:-1])
     err = _rows_norm(rec.D[1:] - pred)
     return _identity("I2 / Lemma C.1", "D⁺ = (I − ηG̃)D, G̃ = G − (ηα²/n)⟨F,D⟩K", np.arange(rec.T),
-                     err, _rows_norm(rec.D[1:]) + _rows_norm(rec.D[:-1]))
+                     err, _operand_scale(rec))
 
 
 def identity_a_norm(rec: TheoryRecord, c: Constants):
@@ -226,13 +233,13 @@ def lemma_c3(rec: TheoryRecord, c: Constants):
     eta = rec.eta
     kap = rec.kappa[:-1, None]
     pred = (1 - eta * kap * rec.lam) * rec.D[:-1] - eta * rec.EhatD[:-1]
-    err = _rows_norm(rec.D[1:] - pred) / (_rows_norm(rec.D[1:]) + _rows_norm(rec.D[:-1]) + 1e-300)
+    err = _rows_norm(rec.D[1:] - pred) / (_operand_scale(rec) + 1e-300)
     p2 = make_result("Lemma C.3 (2) / I6", "Dᵢ⁺ = (1 − ηκλᵢ)Dᵢ − η vᵢᵀÊD", "identity", t, True,
                      err <= IDENTITY_RTOL, IDENTITY_RTOL - err, fitted={"max_rel_err": float(err.max()) if t.size else 0.0})
     x = eta * kap * rec.lam
     inside = (x >= 0) & (x <= 2)
     slack = np.abs(rec.D[:-1]) + eta * _rows_norm(rec.EhatD[:-1])[:, None] - np.abs(rec.D[1:])
-    scale = np.abs(rec.D[:-1]).max(axis=1, keepdims=True) + 1e-300
+    scale = _operand_scale(rec)[:, None] + 1e-300
     ok = np.all(~inside | (slack >= -FP_RTOL * scale), axis=1)
     marg = np.min(np.where(inside, slack / scale, np.inf), axis=1)
     p3 = make_result("Lemma C.3 (3)", "|Dᵢ⁺| ≤ |Dᵢ| + η‖ÊD‖ for every i with 0 ≤ ηκλᵢ ≤ 2", "rigorous", t,
@@ -304,6 +311,7 @@ def lemma_c10(rec: TheoryRecord, c: Constants):
     lam_perp = lam.copy()
     lam_perp[0] = 0.0
     contracting = (rec.kappa >= 0) & (eta * rec.kappa * (lam[1] if lam.size > 1 else 0.0) <= 2)
+    op = _operand_scale(rec) if T else np.ones(1)  # roundoff of each computed D, accumulated
     for i, t0 in enumerate(starts):
         stop = starts[i + 1] if i + 1 < len(starts) else T + 1
         Dbar = rec.D[t0].copy()
@@ -314,7 +322,7 @@ def lemma_c10(rec: TheoryRecord, c: Constants):
             Dt[0] = 0.0
             gap = float(np.linalg.norm(Dt - Dbar))
             prem[t] = valid
-            ok[t] = gap <= acc + FP_RTOL * rec.d_norm[t]
+            ok[t] = gap <= acc + FP_RTOL * (t - t0 + 1) * op[min(t, T - 1)]
             marg[t] = (acc - gap) / (rec.d_norm[t] + 1e-300)
             valid = valid and bool(contracting[t])
             acc += eta * rec.e_hat_norm[t] * rec.d_norm[t]
@@ -332,7 +340,7 @@ def lemma_c11(rec: TheoryRecord, c: Constants):
     prem = (eta * rec.lambda_tilde[:-1] > 2) & (beta > 1)
     lhs, rhs = D1[1:], beta * D1[:-1]
     return make_result("Theorem 2.2 / Lemma C.11", "Λ̃ > 2/η and β > 1 ⇒ |D₁⁺| ≥ β|D₁|, β = ηκλ₁ − 1 − η‖Ê‖‖D‖/|D₁|",
-                       "rigorous", t, prem, lhs >= rhs - FP_RTOL * rec.d_norm[:-1],
+                       "rigorous", t, prem, lhs >= rhs - FP_RTOL * _operand_scale(rec),
                        (lhs - rhs) / (rec.d_norm[:-1] + 1e-300),
                        fitted={"min_beta": float(beta[prem].min()) if prem.any() else np.nan})
 
@@ -358,15 +366,18 @@ def lemma_c12(rec: TheoryRecord, c: Constants):
 
 
 def lemma_c13(rec: TheoryRecord, c: Constants):
+    """Theorem 2 (1): an excursion of Λ̃ above 2/η starting at t₀ ends by t₀ + T. An excursion
+    still open at the end of the run is not applicable unless it has already outlasted T."""
     exc = excursions(rec.eta * rec.lambda_tilde, 2.0)
     starts = np.array([s for s, _ in exc], dtype=np.int64)
+    lengths = np.array([(e if e is not None else rec.T + 1) - s for s, e in exc], dtype=float)
     closed = np.array([e is not None for _, e in exc], dtype=bool)
-    lengths = np.array([(e - s) if e is not None else rec.T + 1 - s for s, e in exc], dtype=float)
-    return make_result("Theorem 2.1 / Lemma C.13", "every excursion of Λ̃ above 2/η ends", "theorem",
-                       starts, closed, closed, np.where(closed, 0.0, np.nan),
-                       fitted={"T_max": float(lengths[closed].max()) if closed.any() else np.nan,
+    prem = closed | (lengths > c.c13_T)
+    return make_result("Theorem 2.1 / Lemma C.13", f"every excursion of Λ̃ above 2/η ends within T = {c.c13_T} steps",
+                       "theorem", starts, prem, closed & (lengths <= c.c13_T), c.c13_T - lengths,
+                       fitted={"T": float(lengths[closed].max()) if closed.any() else np.nan,
                                "excursions": int(len(exc)), "open_at_end": int((~closed).sum())},
-                       detail="an excursion still open when the run ends is not applicable")
+                       detail="margin = T − length; an excursion open at the end and shorter than T is not applicable")
 
 
 def theorem_1(rec: TheoryRecord, c: Constants, data_ok: bool | None = None):

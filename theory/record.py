@@ -180,9 +180,9 @@ def _record(eng: SpectralEngine, states, sp: DataSpectrum, eta: float, al: float
                             "zd_norm2", "d_norm", "e_hat_norm", "D", "F", "u1", "GD", "EhatD",
                             "c12", "lemma35_gap", "lemma35_t0")}
     Dbar, t0, prev_above = None, -1, False
-    prev = None
     for t, obs in enumerate(states):
-        Zv, a = eng.Zv, eng.a
+        z = eng._z  # the engine's deferred-update form: reading it folds nothing, so the
+        # replay performs exactly the operations of the original run
         if not math.isfinite(obs.loss):
             break
         Gmv = eng.gram_matvec(obs)
@@ -196,12 +196,12 @@ def _record(eng: SpectralEngine, states, sp: DataSpectrum, eta: float, al: float
         lam2 = eig_2(deflated)[0] if r > 1 else 0.0
         e_norm = abs(eig_E(eng.e_hat_matvec())[0])
         D, F = np.asarray(obs.D), np.asarray(obs.F)
-        ZD = Zv @ D
+        ZD = z.mv(D)
         GD = Gmv(D)
         EhatD = eng.e_hat_matvec()(D)
         # Lemma C.12: Λ̃⁺ − Λ̃ from I5 with D₁ free, F₁ = D₁ + Y₁, the rest held fixed.
         c = eta * al**2 * lam[0] / n
-        z1 = Zv[:, 0]
+        z1 = z.col0()
         zrest = ZD - D[0] * z1
         fd_rest = float(F[1:] @ D[1:])
         y1 = float(sp.Yv[0])
@@ -225,8 +225,6 @@ def _record(eng: SpectralEngine, states, sp: DataSpectrum, eta: float, al: float
                     lemma35_gap=gap35, lemma35_t0=t0)
         for k, v in vals.items():
             cols[k].append(v)
-        prev = obs
-    del prev
     arr = {k: np.array(v) for k, v in cols.items()}
     arr["lemma35_t0"] = arr["lemma35_t0"].astype(np.int64)
     return TheoryRecord(eta=float(eta), alpha=float(al), n=n, m=int(eng.a.shape[0]), lam=lam,

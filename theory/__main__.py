@@ -1,0 +1,42 @@
+"""``python -m theory identities`` | ``python -m theory check TRAJECTORY.npz``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m theory")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("identities", help="verify I1–I12 and the flow equations with SymPy")
+    c = sub.add_parser("check", help="run every check on a saved trajectory")
+    c.add_argument("trajectory", help=".npz written by Trajectory.save(path, data=(X, Y))")
+    c.add_argument("--no-flow", action="store_true", help="skip the gradient-flow integration (A3.3)")
+    c.add_argument("--markdown", action="store_true")
+    args = p.parse_args(argv)
+    if args.cmd == "identities":
+        from .identities import verify
+        results = verify()
+        width = max(len(r.name) for r in results)
+        for r in results:
+            print(f"{r.name:<{width}}  {'verified' if r.verified else 'FAILED':8}  "
+                  f"({r.seconds:5.1f}s, sizes d,n,m = {', '.join(map(str, r.sizes))})  {r.statement}")
+        return 0 if all(r.verified for r in results) else 1
+    import linnet
+    from .checks import check_all
+    try:
+        traj = linnet.load_trajectory(args.trajectory)
+    except (OSError, ValueError) as exc:
+        print(f"cannot read {args.trajectory}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        table = check_all(traj, flow=not args.no_flow)
+    except ValueError as exc:
+        print(f"{args.trajectory}: {exc}", file=sys.stderr)
+        return 2
+    print(table.markdown() if args.markdown else table.format())
+    return 1 if table.failures() else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
