@@ -1,11 +1,11 @@
-"""``python -m linnet``: a demo run that prints a trajectory's summary (``--help`` for options)."""
+"""``python -m linnet``: a demo run that prints a trajectory's summary (``--help`` for options);
+``python -m linnet bench`` the benchmark table; ``python -m linnet sweep CONFIG.toml`` a sweep."""
 from __future__ import annotations
 
 import argparse
 import sys
 import time
 
-import numpy as np
 
 from .data import KINDS, make_data
 from .gram import sharpness
@@ -58,6 +58,9 @@ def main(argv=None) -> int:
     if argv and argv[0] == "bench":
         from .bench import main as bench_main
         return bench_main(argv[1:])
+    if argv and argv[0] == "sweep":
+        from .sweep import main as sweep_main
+        return sweep_main(argv[1:])
     if argv and argv[0] == "demo":
         argv = argv[1:]
     return demo(argv)

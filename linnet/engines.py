@@ -107,13 +107,17 @@ class SpectralEngine:
         self.lam32 = self.lam.astype(np.float32)
         self.Zv = self.Zv0.copy()
 
-    @property
-    def Zv(self):
-        """Z_v = Z V (m×r) with every pending update applied."""
+    def _fold(self):
+        """Apply the pending updates, and re-cast the float32 mirror from the exact state."""
         self._z.fold()
         if self.mixed:
             self._z32.B[...] = self._z.B
             self._z32.j = 0
+
+    @property
+    def Zv(self):
+        """Z_v = Z V (m×r) with every pending update applied."""
+        self._fold()
         return self._z.B
 
     @Zv.setter
@@ -143,7 +147,7 @@ class SpectralEngine:
         if self.mixed:
             self._z32.add(self.a, lamD)
         if full:
-            self.Zv  # fold, and re-cast the float32 mirror
+            self._fold()
         self.a = self.a - da
         return True
 

@@ -8,7 +8,6 @@ never change (Lemma E.10): ‖D_null‖² = ‖Y − V Y_v‖² is a constant of
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np

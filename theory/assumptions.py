@@ -76,11 +76,11 @@ def a3_3(rec: TheoryRecord, c: Constants):
     name, st = "A3.3", "while ηΛ < 2 (phase I), GD's D follows gradient flow dD/dt = −GD"
     if rec.flow_D is None:
         return not_evaluated(name, st, "assumption", "no flow integration in the record (flow=True)")
-    t = np.arange(rec.T + 1)
+    t = np.arange(rec.flow_D.shape[0])
     above = rec.eta * rec.sharpness > 2
     first = int(np.argmax(above)) if above.any() else rec.T + 1
     prem = t < first
-    dev = np.linalg.norm(rec.D - rec.flow_D, axis=1) / np.maximum(
+    dev = np.linalg.norm(rec.D[: t.size] - rec.flow_D, axis=1) / np.maximum(
         np.sqrt(np.sum(rec.flow_D**2, axis=1) + rec.y_null2), 1e-300)
     return make_result(name, st, "assumption", t, prem, dev <= c.a33_rel, c.a33_rel - dev,
                        fitted={"max_rel_dev": float(dev[prem].max()) if prem.any() else np.nan},

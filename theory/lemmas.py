@@ -11,7 +11,7 @@ import numpy as np
 
 from .assumptions import _a36_ratio, first_order_parts, fitted_eps
 from .constants import Constants
-from .phases import excursions, phase_two_starts
+from .phases import excursions
 from .record import TheoryRecord
 from .results import FP_RTOL, IDENTITY_RTOL, make_result
 

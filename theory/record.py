@@ -17,7 +17,6 @@ import numpy as np
 import linnet
 from linnet._backend import to_numpy
 from linnet.engines import SpectralEngine
-from linnet.lanczos import lanczos
 from linnet.spectral import DataSpectrum, spectrum as data_spectrum
 from linnet.train import _Eig
 
@@ -37,7 +36,9 @@ class TheoryRecord:
     ``c12`` (T+1 × 3): Λ̃(t+1) − Λ̃(t) as a quadratic A·D₁² + B·D₁ + C in D₁ with everything
     else held fixed (Lemma C.12). ``lemma35_gap`` ‖D̃(t) − D̄(t)‖ of Lemma 3.5's recursion
     D̄(t+1) = (I − ηG_⊥(t))D̄(t), restarted at each entry t₀ into ηΛ > 2 (``lemma35_t0``; −1
-    before the first). ``flow_D``: D of gradient flow at t = ηk from the same start (A3.3), if computed.
+    before the first). ``ga_norm`` ‖G_A‖ = λ_max(α²ZᵀZ/n) (§3.2); ``w_move`` ‖W(t) − W(0)‖_F.
+    ``flow_D``: D of gradient flow at t = ηk from the same start (A3.3), if computed: rows
+    k = 0 … up to the first step with ηΛ > 2 (phase I, where A3.3 applies).
     """
     eta: float
     alpha: float
@@ -65,6 +66,8 @@ class TheoryRecord:
     c12: np.ndarray
     lemma35_gap: np.ndarray
     lemma35_t0: np.ndarray
+    ga_norm: np.ndarray
+    w_move: np.ndarray
     flow_D: np.ndarray | None = None
     extras: dict = field(default_factory=dict)
 
@@ -127,18 +130,18 @@ def record_run(X, Y, traj: "linnet.Trajectory | None" = None, *, W0=None, a0=Non
     eng.mixed = False  # the record's eigenpairs are solved in float64 only
     rec = _record(eng, _states_from_engine(eng, eta, steps), sp, eta, al, _is_symmetric(W0, a0))
     if flow:
-        ft = linnet.train(X, Y, eta=eta, steps=rec.T, W0=W0, a0=a0, alpha=alpha, method="flow",
-                          sharpness_every=0, e_hat_every=0, spectrum=sp)
-        flow_D = _flow_residuals(sp, W0, a0, al, ft)
-        rec = _replace(rec, flow_D=flow_D)
+        # A3.3 concerns phase I only: integrate up to the first step with ηΛ > 2.
+        above = np.flatnonzero(rec.eta * rec.sharpness > 2)
+        horizon = int(above[0]) if above.size else rec.T
+        rec = _replace(rec, flow_D=_flow_residuals(sp, W0, a0, al, eta, horizon))
     return rec
 
 
-def _flow_residuals(sp, W0, a0, al, ft):
-    # The flow trajectory keeps d_top only; re-integrate its D_v through the engine's ODE.
+def _flow_residuals(sp, W0, a0, al, eta, steps):
+    """D_v of gradient flow (eq. 1) at t = ηk, k = 0 … steps, integrated with SciPy."""
     from linnet.train import _integrate_flow
     eng = SpectralEngine(sp, W0, a0, al, np.float64, 1)
-    sol = _integrate_flow(eng, np, ft.eta, ft.steps, 1e-10, 1e-12)
+    sol = _integrate_flow(eng, np, eta, steps, 1e-10, 1e-12)
     out = []
     for k in range(sol.y.shape[1]):
         eng.set_state(sol.y[:, k])
@@ -176,9 +179,11 @@ def _record(eng: SpectralEngine, states, sp: DataSpectrum, eta: float, al: float
     eig_G = _Eig(np, np.float64, r, "LA", RECORD_TOL, 300, 1)
     eig_E = _Eig(np, np.float64, r, "LM", RECORD_TOL, 300, 2)
     eig_2 = _Eig(np, np.float64, r, "LA", RECORD_TOL, 300, 4)
+    eig_A = _Eig(np, np.float64, r, "LA", RECORD_TOL, 300, 5)
+    Zv0 = None
     cols = {k: [] for k in ("loss", "sharpness", "lambda2", "lambda_tilde", "a_norm2", "fd",
                             "zd_norm2", "d_norm", "e_hat_norm", "D", "F", "u1", "GD", "EhatD",
-                            "c12", "lemma35_gap", "lemma35_t0")}
+                            "c12", "lemma35_gap", "lemma35_t0", "ga_norm", "w_move")}
     Dbar, t0, prev_above = None, -1, False
     for t, obs in enumerate(states):
         z = eng._z  # the engine's deferred-update form: reading it folds nothing, so the
@@ -195,6 +200,11 @@ def _record(eng: SpectralEngine, states, sp: DataSpectrum, eta: float, al: float
             return y - u1 * (u1 @ y)
         lam2 = eig_2(deflated)[0] if r > 1 else 0.0
         e_norm = abs(eig_E(eng.e_hat_matvec())[0])
+        ga = eig_A(lambda x, z=z: (al**2 / n) * z.rmv(z.mv(x)))[0]
+        Zv_now = z.B + z.P[:, : z.j] @ z.Q[: z.j] if z.j else z.B.copy()
+        if Zv0 is None:
+            Zv0 = Zv_now
+        w_move = float(np.linalg.norm((Zv_now - Zv0) / sp.s))
         D, F = np.asarray(obs.D), np.asarray(obs.F)
         ZD = z.mv(D)
         GD = Gmv(D)
@@ -222,7 +232,7 @@ def _record(eng: SpectralEngine, states, sp: DataSpectrum, eta: float, al: float
                     a_norm2=obs.a_norm2, fd=obs.fd, zd_norm2=float(ZD @ ZD),
                     d_norm=math.sqrt(2 * n * obs.loss), e_hat_norm=e_norm, D=D.copy(), F=F.copy(),
                     u1=u1.copy(), GD=GD, EhatD=EhatD, c12=np.array([A, B, C]),
-                    lemma35_gap=gap35, lemma35_t0=t0)
+                    lemma35_gap=gap35, lemma35_t0=t0, ga_norm=ga, w_move=w_move)
         for k, v in vals.items():
             cols[k].append(v)
     arr = {k: np.array(v) for k, v in cols.items()}

@@ -1,0 +1,353 @@
+"""Sweeps over (η, width, init scale, n, seed, …): per-run summaries, resumable, local or on Dask.
+
+    summary = linnet.sweep.run_sweep(config, out="sweep-out")          # all local cores
+    python -m linnet sweep CONFIG.toml [--scheduler tcp://host:8786]   # or a Dask cluster
+
+Every finished run is written at once to ``OUT/done/<run id>.json`` (atomically), so an
+interrupted sweep (Ctrl-C, a killed worker or driver) loses no finished run; started again it
+runs only the missing ones. A run that raises is recorded with its error and does not stop the
+sweep. ``OUT/summary.csv`` gathers the rows; ``OUT/runs/<id>.npz`` holds trajectories on request.
+
+Outcome of a run (the phase-diagram colour): ``diverged`` (stopped by divergence), ``catapult``
+(the loss rose above its initial value, then converged), ``eos`` (ηΛ went above 2 without that),
+``monotone`` (ηΛ stayed ≤ 2).
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import itertools
+import json
+import math
+import os
+import sys
+import time
+import traceback
+import uuid
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+import numpy as np
+
+GRID_KEYS = ("eta", "eta_lambda0", "m", "scale", "n", "d", "seed", "init", "alpha", "steps", "kind",
+             "labels", "column_norm")
+DEFAULTS = dict(kind="cifar-like", n=200, d=768, labels="class", column_norm=None, init="symmetric",
+                alpha=None, scale=1.0, seed=0, steps=500, m=100)
+OUTCOMES = ("monotone", "eos", "catapult", "diverged")
+
+
+def expand_grid(config: dict) -> list[dict]:
+    """Run specs: the defaults, then ``config["fixed"]``, then each point of ``config["grid"]``."""
+    grid = dict(config.get("grid", {}))
+    fixed = dict(config.get("fixed", {}))
+    for k in list(grid) + list(fixed):
+        if k not in GRID_KEYS:
+            raise ValueError(f"unknown sweep parameter {k!r}: use {GRID_KEYS}")
+    if "eta" in {**grid, **fixed} and "eta_lambda0" in {**grid, **fixed}:
+        raise ValueError("give eta or eta_lambda0 (η as a multiple of 1/Λ(0)), not both")
+    if "eta" not in {**grid, **fixed} and "eta_lambda0" not in {**grid, **fixed}:
+        raise ValueError("the sweep needs eta or eta_lambda0 in [grid] or [fixed]")
+    keys = list(grid)
+    for k in keys:
+        if not isinstance(grid[k], list) or not grid[k]:
+            raise ValueError(f"grid.{k} must be a non-empty list, got {grid[k]!r}")
+    specs = []
+    for values in itertools.product(*(grid[k] for k in keys)):
+        spec = {**DEFAULTS, **fixed, **dict(zip(keys, values))}
+        specs.append(spec)
+    return specs
+
+
+def run_id(spec: dict) -> str:
+    return hashlib.sha1(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def run_one(spec: dict, *, check: bool = False, save_dir: str | None = None) -> dict:
+    """Train one configuration and summarise it (never raises: errors become the row's ``error``)."""
+    t0 = time.perf_counter()
+    row = {"run_id": run_id(spec), **spec}
+    try:
+        row.update(_run(spec, check=check, save_dir=save_dir))
+        row["status"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - recorded, not fatal
+        row.update(status="error", error=f"{type(exc).__name__}: {exc}",
+                   traceback=traceback.format_exc(limit=3))
+    row["seconds"] = time.perf_counter() - t0
+    return row
+
+
+def _run(spec, *, check, save_dir):
+    import linnet
+    X, Y = linnet.make_data(spec["kind"], n=int(spec["n"]), d=int(spec["d"]), seed=int(spec["seed"]),
+                            labels=spec["labels"], column_norm=spec["column_norm"])
+    alpha = None if spec["alpha"] in (None, "theory") else float(spec["alpha"])
+    W, a = linnet.init_params(int(spec["m"]), X, scheme=spec["init"], scale=float(spec["scale"]),
+                              seed=int(spec["seed"]), alpha=alpha)
+    lam0 = linnet.sharpness(W, a, X, alpha=alpha)
+    eta = float(spec["eta"]) if spec.get("eta") is not None else float(spec["eta_lambda0"]) / lam0
+    tr = linnet.train(X, Y, eta=eta, steps=int(spec["steps"]), W0=W, a0=a, alpha=alpha, progress=False)
+    out = summarize(tr, lam0)
+    if check:
+        import theory
+        table = theory.check_all(tr, X, Y, flow=False)
+        out["rigorous_failures"] = len(table.failures())
+        out["eps"] = table["A3.5"].fitted.get("eps")
+        out["a36_c"] = table["A3.6"].fitted.get("c")
+        out["max_eta_lambda2"] = table["A3.7"].fitted.get("max_eta_lambda2")
+    if save_dir is not None:
+        os.makedirs(save_dir, exist_ok=True)
+        tr.save(os.path.join(save_dir, f"{run_id(spec)}.npz"), data=(X, Y))
+    return out
+
+
+def summarize(tr, lam0: float) -> dict:
+    """Per-run numbers from a trajectory alone (no replay)."""
+    from theory.phases import excursions, phase_fractions, phase_labels
+    eta = tr.eta
+    S, L = tr.sharpness, tr.loss
+    above = eta * S > 2
+    exc = excursions(eta * S, 2.0)
+    lens = [(e if e is not None else len(S)) - s for s, e in exc]
+    diverged = tr.stopped is not None and tr.stopped.startswith("diverged")
+    if diverged:
+        outcome = "diverged"
+    elif L.max() > L[0] * (1 + 1e-9):
+        outcome = "catapult"
+    elif above.any():
+        outcome = "eos"
+    else:
+        outcome = "monotone"
+    agree = np.sign(np.diff(tr.a_norm2)) == np.sign(np.diff(S))
+    fr = phase_fractions(phase_labels(S, L, eta))
+    first = int(np.argmax(above)) if above.any() else len(S)
+    ps = tr.e_hat_norm[:first]
+    return dict(eta_used=eta, lambda0=lam0, outcome=outcome, stopped=tr.stopped or "",
+                steps_run=tr.steps, final_loss=float(L[-1]), max_eta_lambda=float(eta * S.max()),
+                final_eta_lambda=float(eta * S[-1]), time_in_eos=float(above.mean()),
+                excursions=len(exc), excursion_mean=float(np.mean(lens)) if lens else 0.0,
+                excursion_max=int(max(lens)) if lens else 0,
+                **{f"phase_{k}": v for k, v in fr.items()},
+                a31_agreement=float(agree.mean()) if agree.size else math.nan,
+                K_fitted=float(eta * S.max()),
+                a43_C=float(tr.e_hat_norm[first:].max() / ps.max()) if ps.size and first < len(S) and ps.max() > 0 else math.nan,
+                B_D_over_Y=float(tr.d_norm.max() / tr.config["y_norm"]))
+
+
+# ---- storage -----------------------------------------------------------------------------------
+
+def _done_dir(out):
+    return os.path.join(out, "done")
+
+
+def finished(out) -> dict:
+    """run id → row for every run recorded in ``out``."""
+    d = _done_dir(out)
+    rows = {}
+    if os.path.isdir(d):
+        for f in os.listdir(d):
+            if f.endswith(".json"):
+                with open(os.path.join(d, f)) as fh:
+                    row = json.load(fh)
+                rows[row["run_id"]] = row
+    return rows
+
+
+def record(out, row) -> None:
+    """Write one finished run atomically (a crash mid-write leaves no half file)."""
+    d = _done_dir(out)
+    os.makedirs(d, exist_ok=True)
+    tmp = os.path.join(d, f".{row['run_id']}.tmp")
+    with open(tmp, "w") as fh:
+        json.dump(row, fh, default=_json_default)
+    os.replace(tmp, os.path.join(d, f"{row['run_id']}.json"))
+
+
+def _json_default(v):
+    if isinstance(v, (np.floating, np.integer)):
+        return v.item()
+    return str(v)
+
+
+def write_summary(out, rows) -> str:
+    path = os.path.join(out, "summary.csv")
+    cols = []
+    for r in rows:
+        cols += [k for k in r if k not in cols and k != "traceback"]
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow(r)
+    return path
+
+
+# ---- execution ---------------------------------------------------------------------------------
+
+def run_sweep(config: dict, out: str, *, scheduler: str | None = None, client=None, workers: int | None = None,
+              check: bool | None = None, save_trajectories: bool | None = None, retry_errors: bool = False,
+              on_result=None, progress: bool = True) -> list[dict]:
+    """Run every missing configuration of ``config``; returns the summary rows (all runs, in grid order).
+
+    ``scheduler``: address of a running Dask scheduler (or pass ``client``); default: a local
+    process pool with ``workers`` processes (all cores). ``on_result(row)`` is called in the driver
+    after each run is recorded. Runs recorded with an error are retried only with ``retry_errors``.
+    """
+    opts = config.get("sweep", {})
+    check = bool(opts.get("check", False)) if check is None else check
+    save = bool(opts.get("save_trajectories", False)) if save_trajectories is None else save_trajectories
+    specs = expand_grid(config)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "config.json"), "w") as fh:
+        json.dump(config, fh, indent=1, default=str)
+    done = finished(out)
+    todo = [s for s in specs if run_id(s) not in done or (retry_errors and done[run_id(s)]["status"] != "ok")]
+    save_dir = os.path.join(out, "runs") if save else None
+    say = (lambda s: print(s, file=sys.stderr, flush=True)) if progress else (lambda s: None)
+    say(f"sweep: {len(specs)} runs, {len(specs) - len(todo)} already done, {len(todo)} to run")
+
+    def handle(row, k):
+        record(out, row)
+        say(f"  [{k}/{len(todo)}] {row['run_id']} {row.get('outcome', row['status'])}"
+            + (f" ({row['error']})" if row["status"] != "ok" else ""))
+        if on_result is not None:
+            on_result(row)
+
+    if todo:
+        if client is not None or scheduler is not None:
+            _run_dask(todo, client, scheduler, check, save_dir, handle)
+        else:
+            with ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
+                futs = [pool.submit(run_one, s, check=check, save_dir=save_dir) for s in todo]
+                try:
+                    for k, f in enumerate(as_completed(futs), 1):
+                        handle(f.result(), k)
+                except BaseException:
+                    for f in futs:
+                        f.cancel()
+                    raise
+    done = finished(out)
+    rows = [done[run_id(s)] for s in specs if run_id(s) in done]
+    write_summary(out, rows)
+    return rows
+
+
+def _run_dask(todo, client, scheduler, check, save_dir, handle):
+    from distributed import Client, as_completed as das_completed
+    own = client is None
+    client = client or Client(scheduler)
+    try:
+        # a fresh key per submission: a cancelled future of an interrupted sweep can linger on
+        # the scheduler under its old key
+        token = uuid.uuid4().hex[:8]
+        futs = [client.submit(run_one, s, check=check, save_dir=save_dir, key=f"linnet-{run_id(s)}-{token}",
+                              pure=False) for s in todo]
+        try:
+            for k, f in enumerate(das_completed(futs), 1):
+                handle(f.result(), k)
+        except BaseException:
+            client.cancel(futs)
+            raise
+    finally:
+        if own:
+            client.close()
+
+
+# ---- figures -----------------------------------------------------------------------------------
+
+def plot_phase_diagram(rows, out, *, x="eta_lambda0", y="m", title=None) -> list[str]:
+    """Outcome of every run on the (x, y) plane, and the fitted constants across the grid."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    ok = [r for r in rows if r.get("status") == "ok"]
+    colors = dict(monotone="#2a9d8f", eos="#e9c46a", catapult="#f4a261", diverged="#e76f51")
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for oc in OUTCOMES:
+        pts = [(float(r[x]), float(r[y])) for r in ok if r["outcome"] == oc]
+        if pts:
+            ax.scatter(*zip(*pts), s=60, color=colors[oc], label=oc, edgecolor="k", lw=0.5)
+    if x == "eta_lambda0":
+        for v, ls in ((2, "--"), (4, ":")):
+            ax.axvline(v, color="k", ls=ls, lw=1)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    if len({float(r[y]) for r in ok}) > 2 and min(float(r[y]) for r in ok) > 0:
+        ax.set_yscale("log")
+    ax.legend(fontsize=8, loc="best")
+    ax.set_title(title or "outcome of GD across the grid")
+    fig.tight_layout()
+    p1 = os.path.join(out, "phase_diagram.png")
+    fig.savefig(p1, dpi=110)
+    plt.close(fig)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for a, key, lab in zip(axes, ("max_eta_lambda", "a31_agreement", "time_in_eos"),
+                           ("fitted K = max ηΛ (A3.4)", "A3.1 agreement rate", "fraction of steps with ηΛ > 2")):
+        conv = [r for r in ok if r["outcome"] != "diverged"]
+        sc = a.scatter([float(r[x]) for r in conv], [float(r[y]) for r in conv],
+                       c=[float(r[key]) for r in conv], s=60, cmap="viridis", edgecolor="k", lw=0.5)
+        fig.colorbar(sc, ax=a)
+        a.set_title(lab, fontsize=10)
+        a.set_xlabel(x)
+        a.set_ylabel(y)
+    fig.tight_layout()
+    p2 = os.path.join(out, "constants.png")
+    fig.savefig(p2, dpi=110)
+    plt.close(fig)
+    return [p1, p2]
+
+
+def boundaries(rows, *, x="eta_lambda0", group="m") -> dict:
+    """Per value of ``group``: the smallest x that catapulted and the smallest that diverged."""
+    out = {}
+    for g in sorted({r[group] for r in rows if r.get("status") == "ok"}, key=float):
+        rs = [r for r in rows if r.get("status") == "ok" and r[group] == g]
+        cat = [float(r[x]) for r in rs if r["outcome"] == "catapult"]
+        div = [float(r[x]) for r in rs if r["outcome"] == "diverged"]
+        conv = [float(r[x]) for r in rs if r["outcome"] != "diverged"]
+        out[g] = dict(catapult_from=min(cat) if cat else None, diverges_from=min(div) if div else None,
+                      converges_up_to=max(conv) if conv else None)
+    return out
+
+
+def load_config(path) -> dict:
+    import tomllib
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the sweep config ({exc})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML ({exc})") from exc
+
+
+def main(argv=None) -> int:
+    import argparse
+    p = argparse.ArgumentParser(prog="python -m linnet sweep", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("config", help="TOML file with [grid] (and optional [fixed], [sweep], [plot])")
+    p.add_argument("--out", help="output folder (default: the config's sweep.out, else sweep-out)")
+    p.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--workers", type=int, help="local processes (default: all cores)")
+    p.add_argument("--check", action="store_true", help="also run theory.check_all on every run (slower)")
+    p.add_argument("--retry-errors", action="store_true")
+    args = p.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        out = args.out or config.get("sweep", {}).get("out", "sweep-out")
+        t0 = time.perf_counter()
+        rows = run_sweep(config, out, scheduler=args.scheduler, workers=args.workers,
+                         check=True if args.check else None, retry_errors=args.retry_errors)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    plot = config.get("plot", {})
+    figs = plot_phase_diagram(rows, out, x=plot.get("x", "eta_lambda0"), y=plot.get("y", "m"),
+                              title=plot.get("title"))
+    counts = {oc: sum(r.get("outcome") == oc for r in rows) for oc in OUTCOMES}
+    errors = sum(r.get("status") != "ok" for r in rows)
+    print(f"{len(rows)} runs in {out}/summary.csv ({time.perf_counter() - t0:.1f}s this session): {counts}, "
+          f"{errors} errors; figures {', '.join(figs)}")
+    if plot.get("boundaries"):
+        for g, b in boundaries(rows, x=plot.get("x", "eta_lambda0"), group=plot.get("y", "m")).items():
+            print(f"  {plot.get('y', 'm')}={g}: catapult from {b['catapult_from']}, diverges from "
+                  f"{b['diverges_from']} (largest converging {b['converges_up_to']})")
+    return 0

@@ -1,0 +1,93 @@
+"""linnet.sweep: grids, outcomes, resumability on a Dask LocalCluster, failures, CLI."""
+import csv
+import os
+
+import pytest
+
+from linnet import sweep
+
+ONE_POINT = dict(fixed=dict(kind="gaussian", n=1, d=3, init="gaussian", steps=1500, seed=0, m=1024),
+                 grid=dict(eta_lambda0=[1.5, 3.0, 5.0]))
+
+
+def small_grid():
+    return dict(fixed=dict(kind="cifar-like", n=16, d=24, init="symmetric", scale=0.5, steps=60),
+                grid=dict(eta_lambda0=[0.5, 1.0, 1.5, 1.9], m=[8, 16], seed=[0]))
+
+
+def test_expand_grid_and_ids():
+    specs = sweep.expand_grid(small_grid())
+    assert len(specs) == 8 and specs[0]["n"] == 16 and specs[0]["eta_lambda0"] == 0.5
+    assert len({sweep.run_id(s) for s in specs}) == 8
+    assert sweep.run_id(dict(specs[0])) == sweep.run_id(specs[0])
+    with pytest.raises(ValueError, match="unknown sweep parameter 'lr'"):
+        sweep.expand_grid(dict(grid=dict(lr=[1])))
+    with pytest.raises(ValueError, match="needs eta or eta_lambda0"):
+        sweep.expand_grid(dict(grid=dict(m=[4])))
+    with pytest.raises(ValueError, match="not both"):
+        sweep.expand_grid(dict(grid=dict(eta=[1.0], eta_lambda0=[1.0])))
+
+
+def test_one_point_outcomes_follow_the_catapult_boundaries(tmp_path):
+    rows = sweep.run_sweep(ONE_POINT, str(tmp_path), workers=1, progress=False)
+    assert [r["outcome"] for r in rows] == ["monotone", "catapult", "diverged"]
+    assert rows[1]["final_eta_lambda"] < 2 and rows[2]["stopped"].startswith("diverged")
+    b = sweep.boundaries(rows)
+    assert b[1024] == dict(catapult_from=3.0, diverges_from=5.0, converges_up_to=3.0)
+
+
+def test_failing_run_is_recorded_not_fatal(tmp_path):
+    cfg = dict(fixed=dict(kind="cifar-like", n=8, d=10, init="symmetric", steps=5),
+               grid=dict(eta_lambda0=[1.0], m=[5, 6]))
+    rows = sweep.run_sweep(cfg, str(tmp_path), workers=1, progress=False)
+    bad = [r for r in rows if r["status"] == "error"]
+    assert len(bad) == 1 and "m must be even" in bad[0]["error"] and bad[0]["m"] == 5
+    assert [r for r in rows if r["status"] == "ok"][0]["m"] == 6
+    with open(tmp_path / "summary.csv") as fh:
+        assert len(list(csv.DictReader(fh))) == 2
+
+
+def test_interrupted_sweep_on_a_local_cluster_resumes_without_rerunning(tmp_path):
+    distributed = pytest.importorskip("distributed", reason="Dask distributed is in the test extra")
+    cfg = small_grid()
+    out = str(tmp_path)
+    first = []
+
+    def stop_after_three(row):
+        first.append(row["run_id"])
+        if len(first) == 3:
+            raise KeyboardInterrupt  # what Ctrl-C does to the driver mid-sweep
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        with pytest.raises(KeyboardInterrupt):
+            sweep.run_sweep(cfg, out, client=client, on_result=stop_after_three, progress=False)
+        assert sorted(sweep.finished(out)) == sorted(first)
+        second = []
+        rows = sweep.run_sweep(cfg, out, client=client, on_result=lambda r: second.append(r["run_id"]),
+                               progress=False)
+    all_ids = {sweep.run_id(s) for s in sweep.expand_grid(cfg)}
+    assert not set(first) & set(second), "a finished run was run again"
+    assert set(first) | set(second) == all_ids and len(second) == len(all_ids) - 3
+    assert len(rows) == len(all_ids) and all(r["status"] == "ok" for r in rows)
+    third = []
+    sweep.run_sweep(cfg, out, workers=1, on_result=lambda r: third.append(r), progress=False)
+    assert third == []
+
+
+def test_cli_writes_summary_and_phase_diagram(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[fixed]\nkind = "cifar-like"\nn = 12\nd = 16\ninit = "symmetric"\nsteps = 40\n'
+                   '[grid]\neta_lambda0 = [0.5, 1.9, 6.0]\nm = [8]\n[plot]\nboundaries = true\n')
+    out = tmp_path / "o"
+    assert sweep.main([str(cfg), "--out", str(out), "--workers", "1", "--check"]) == 0
+    assert "3 runs" in capsys.readouterr().out
+    for f in ("summary.csv", "phase_diagram.png", "constants.png", "config.json"):
+        assert os.path.getsize(out / f) > 0
+    with open(out / "summary.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["outcome"] for r in rows} <= set(sweep.OUTCOMES) and "rigorous_failures" in rows[0]
+    assert all(r["rigorous_failures"] == "0" for r in rows if r["status"] == "ok")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[grid\n")
+    assert sweep.main([str(bad)]) == 2

@@ -1,0 +1,66 @@
+"""``python -m validation`` (or ``linnet-validate``): run the paper's experiments and write a report."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from . import data as vdata
+from .experiments import EXPERIMENTS, QUICK_SKIP, Context
+from .report import write
+
+
+def run(out="report", *, quick=False, only=None, seed=0, backend="numpy", data=None, progress=True):
+    """Run the suite; returns (results, failures)."""
+    loader = vdata.parse_data_arg(data)
+    names = list(EXPERIMENTS) if not only else only
+    unknown = [n for n in names if n not in EXPERIMENTS]
+    if unknown:
+        raise ValueError(f"--only {unknown}: unknown; choose from {list(EXPERIMENTS)}")
+    if quick and not only:
+        names = [n for n in names if n not in QUICK_SKIP]
+    os.makedirs(out, exist_ok=True)
+    say = (lambda s: print(s, file=sys.stderr, flush=True)) if progress else (lambda s: None)
+    ctx = Context(out, quick=quick, seed=seed, backend=backend, loader=loader, progress=say)
+    results = []
+    t_all = time.perf_counter()
+    for i, name in enumerate(names, 1):
+        say(f"[{i}/{len(names)}] {name} ...")
+        t0 = time.perf_counter()
+        res = EXPERIMENTS[name](ctx)
+        res.seconds = time.perf_counter() - t0
+        results.append(res)
+        bad = res.failures()
+        say(f"[{i}/{len(names)}] {name} done in {res.seconds:.1f}s"
+            + (f"  FAILED: {[c.name for _, c in bad]}" if bad else ""))
+    header = dict(mode="quick" if quick else "full", seconds=time.perf_counter() - t_all, seed=seed,
+                  backend=backend, data=data or "built-in synthetic (CIFAR-like, Gaussian)")
+    failures = write(out, results, header=header)
+    return results, failures
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m validation", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="small sizes, about a minute on 2 cores")
+    p.add_argument("--only", nargs="+", metavar="NAME", help=f"run only these: {', '.join(EXPERIMENTS)}")
+    p.add_argument("--out", default="report", help="output folder (default: report/)")
+    p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", help="cifar10:PATH or mnist:PATH (default: built-in synthetic data)")
+    args = p.parse_args(argv)
+    try:
+        results, failures = run(args.out, quick=args.quick, only=args.only, seed=args.seed,
+                                backend=args.backend, data=args.data)
+    except (vdata.DataError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {os.path.join(args.out, 'index.html')} and index.md "
+          f"({len(results)} experiments; {'no' if not failures else len(failures)} failed identities/inequalities)")
+    for exp, table, check in failures:
+        print(f"FAILED: {exp} / {table} / {check}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
