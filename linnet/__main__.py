@@ -59,7 +59,7 @@ def main(argv=None) -> int:
         from .bench import main as bench_main
         return bench_main(argv[1:])
     if argv and argv[0] == "sweep":
-        from .sweep import main as sweep_main
+        from .sweeps import main as sweep_main
         return sweep_main(argv[1:])
     if argv and argv[0] == "demo":
         argv = argv[1:]

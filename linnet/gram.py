@@ -6,6 +6,8 @@ G̃ = G − (η α² / n) ⟨F, D⟩ K, so that D⁺ = (I − η G̃) D exactly 
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ._backend import namespace
 from ._checks import check_eta, check_matrix, check_problem
 from .lanczos import lanczos
@@ -104,6 +106,22 @@ def lambda_tilde(W, a, X, *, alpha=None, v1=None) -> float:
     Zv = W @ (X @ v1)
     Xv = X @ v1
     return al**2 * (float(Zv @ Zv) / n + float(a @ a) * float(Xv @ Xv) / n)
+
+
+def gram_spectrum(W, a, X, *, alpha=None):
+    """All non-zero-space eigenvalues of G, descending, from the r×r matrix
+    G_v = α² (Z_vᵀZ_v/n + ‖a‖² diag(λ)) in K's eigenbasis (G is 0 on the rest of R^n).
+    Cost O(min(n,d)³): for the occasional full spectrum, not every step."""
+    check_problem(W, a, X)
+    xp = namespace(W)
+    al = resolve_alpha(alpha, W.shape[0])
+    lam, V = kernel_eigh(X)
+    keep = lam > lam[0] * max(X.shape) * float(np.finfo(lam.dtype).eps)
+    lam, V = lam[keep], V[:, keep]
+    n = X.shape[1]
+    Zv = W @ (X @ V)
+    Gv = (al**2 / n) * (Zv.T @ Zv) + xp.diag(al**2 * float(a @ a) * lam)
+    return xp.linalg.eigvalsh(Gv)[::-1]
 
 
 def sharpness(W, a, X, *, alpha=None, method: str = "auto", tol: float = 1e-12) -> float:

@@ -177,3 +177,14 @@ def test_gd_step_does_not_modify_inputs(small):
     W0, a0 = W.copy(), a.copy()
     linnet.gd_step(W, a, X, Y, 0.1)
     assert np.array_equal(W, W0) and np.array_equal(a, a0)
+
+
+def test_gram_spectrum_equals_the_nonzero_eigenvalues_of_G():
+    W, a, X, _ = problem(9, 6, 5, 4)
+    ev = np.linalg.eigvalsh(linnet.gram(W, a, X))[::-1]
+    got = linnet.gram_spectrum(W, a, X)
+    assert got.shape == (6,) and rel_err(got, ev) < 1e-12
+    W, a, X, _ = problem(3, 7, 5, 4)  # rank 3 < n: G has 4 zero eigenvalues
+    ev = np.linalg.eigvalsh(linnet.gram(W, a, X))[::-1]
+    got = linnet.gram_spectrum(W, a, X)
+    assert got.shape == (3,) and rel_err(got, ev[:3]) < 1e-12 and np.max(np.abs(ev[3:])) < 1e-12 * ev[0]

@@ -4,7 +4,8 @@ import os
 
 import pytest
 
-from linnet import sweep
+from linnet import sweeps as sweep
+import linnet
 
 ONE_POINT = dict(fixed=dict(kind="gaussian", n=1, d=3, init="gaussian", steps=1500, seed=0, m=1024),
                  grid=dict(eta_lambda0=[1.5, 3.0, 5.0]))
@@ -91,3 +92,9 @@ def test_cli_writes_summary_and_phase_diagram(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text("[grid\n")
     assert sweep.main([str(bad)]) == 2
+
+
+def test_sweep_function_shorthand(tmp_path):
+    rows = linnet.sweep({"eta_lambda0": [1.0]}, fixed=dict(kind="cifar-like", n=8, d=10, m=6, steps=5),
+                        out=str(tmp_path), workers=1, progress=False)
+    assert len(rows) == 1 and rows[0]["status"] == "ok" and rows[0]["m"] == 6

@@ -13,7 +13,7 @@ from .assumptions import _a36_ratio, first_order_parts, fitted_eps
 from .constants import Constants
 from .phases import excursions
 from .record import TheoryRecord
-from .results import FP_RTOL, IDENTITY_RTOL, make_result
+from .results import FP_RTOL, IDENTITY_RTOL, make_result, not_evaluated
 
 
 def _rows_norm(A):
@@ -94,6 +94,14 @@ def lemma_3_1(rec: TheoryRecord, c: Constants):
     return make_result("Lemma 3.1", "phase I: ⟨F,D⟩ ≤ 0 (so ‖A‖ grows), given F(0)=0, fixed u_i, ηΛ ≤ 1",
                        "rigorous", t, prem, rec.fd <= FP_RTOL * scale, -rec.fd / scale,
                        detail="margin = −⟨F,D⟩/(‖F‖‖D‖); premises include ηΛ ≤ 1 (GD, no sign flips)")
+
+
+def lemma_e7(rec: TheoryRecord, c: Constants):
+    """Lemma E.7 relaxes Lemma 3.1's fixed eigenvectors to condition (20) for every i; the record
+    keeps G's top eigenvector only, so its premises cannot be certified (cond (20) for i = 1 is
+    reported among the assumptions)."""
+    return not_evaluated("Lemma E.7", "⟨F,D⟩ ≤ 0 in phase I under condition (20) for every i", "theorem",
+                         "needs G's full eigenbasis at every step to certify cond. (20) for i ≥ 2")
 
 
 def lemma_3_1_empirical(rec: TheoryRecord, c: Constants):
@@ -397,6 +405,6 @@ def theorem_1(rec: TheoryRecord, c: Constants, data_ok: bool | None = None):
 
 
 ALL = (identity_residual, identity_a_norm, identity_lambda_tilde, decomposition_4, lemma_3_1,
-       lemma_3_1_empirical, lemma_3_2, prop_3_1, prop_3_2, prop_3_2_exact, lemma_3_3, lemma_3_4,
+       lemma_3_1_empirical, lemma_e7, lemma_3_2, prop_3_1, prop_3_2, prop_3_2_exact, lemma_3_3, lemma_3_4,
        lemma_3_5, corollary_c1, corollary_c2, lemma_c3, lemma_c8, lemma_c9, lemma_c10, lemma_c11,
        lemma_c12, lemma_c13)

@@ -1,6 +1,6 @@
 """Sweeps over (η, width, init scale, n, seed, …): per-run summaries, resumable, local or on Dask.
 
-    summary = linnet.sweep.run_sweep(config, out="sweep-out")          # all local cores
+    rows = linnet.sweep({"eta_lambda0": [1, 1.9, 3], "m": [50, 200]}, out="sweep-out")  # all local cores
     python -m linnet sweep CONFIG.toml [--scheduler tcp://host:8786]   # or a Dask cluster
 
 Every finished run is written at once to ``OUT/done/<run id>.json`` (atomically), so an
@@ -270,8 +270,11 @@ def plot_phase_diagram(rows, out, *, x="eta_lambda0", y="m", title=None) -> list
             ax.axvline(v, color="k", ls=ls, lw=1)
     ax.set_xlabel(x)
     ax.set_ylabel(y)
-    if len({float(r[y]) for r in ok}) > 2 and min(float(r[y]) for r in ok) > 0:
+    ys = sorted({float(r[y]) for r in ok})
+    if len(ys) > 2 and ys[0] > 0:
         ax.set_yscale("log")
+        ax.set_yticks(ys, [f"{v:g}" for v in ys])
+        ax.minorticks_off()
     ax.legend(fontsize=8, loc="best")
     ax.set_title(title or "outcome of GD across the grid")
     fig.tight_layout()
@@ -306,6 +309,15 @@ def boundaries(rows, *, x="eta_lambda0", group="m") -> dict:
         out[g] = dict(catapult_from=min(cat) if cat else None, diverges_from=min(div) if div else None,
                       converges_up_to=max(conv) if conv else None)
     return out
+
+
+def sweep(grid: dict, *, fixed: dict | None = None, out: str = "sweep-out", **kwargs) -> list[dict]:
+    """Run ``grid`` (parameter → list of values; see :data:`GRID_KEYS`) over ``fixed`` settings.
+
+    Shorthand for :func:`run_sweep` with ``{"grid": grid, "fixed": fixed}``; keyword arguments
+    (``scheduler``, ``client``, ``workers``, ``check``, ``save_trajectories`` …) pass through.
+    """
+    return run_sweep({"grid": dict(grid), "fixed": dict(fixed or {})}, out, **kwargs)
 
 
 def load_config(path) -> dict:
