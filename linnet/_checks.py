@@ -5,10 +5,7 @@ import math
 
 import numpy as np
 
-from ._backend import namespace, to_numpy
-
-DTYPES = {"float64": np.float64, "float32": np.float32}
-
+from ._backend import namespace
 
 def resolve_dtype(dtype) -> np.dtype:
     try:
@@ -75,7 +72,3 @@ def check_problem(W, a, X, Y=None):
     check_vector("a", a, length=W.shape[0], length_name=f"W (m×d = {W.shape[0]}×{d})")
     if Y is not None:
         check_vector("Y", Y, length=n, length_name=f"X (d×n = {d}×{n}, one label per column)")
-
-
-def as_float(x) -> float:
-    return float(to_numpy(x))

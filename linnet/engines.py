@@ -195,9 +195,6 @@ class SpectralEngine:
         W = self.W0 + ((self.Zv - self.Zv0) / self.s) @ self.U.T
         return W, self.a
 
-    def residual_full(self, obs: Observation):
-        return self.spec.to_full(obs.D) - self.spec.y_null()
-
     # gradient flow on the same state
     def get_state(self):
         return self.xp.concatenate([self.Zv.ravel(), self.a])
@@ -280,9 +277,6 @@ class LiteralEngine:
 
     def params(self):
         return self.W, self.a
-
-    def residual_full(self, obs: Observation):
-        return obs.D
 
     def get_state(self):
         return self.xp.concatenate([self.W.ravel(), self.a])

@@ -1,7 +1,6 @@
 """The record of one run: per-step arrays, its configuration, and the parameters at both ends."""
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass, field
 
@@ -116,9 +115,6 @@ class Trajectory:
             extras = {k[len("extra__"):]: z[k] for k in z.files if k.startswith("extra__")}
             stopped = str(z["stopped"]) or None
             return cls(config=json.loads(str(z["config"])), stopped=stopped, extras=extras, **kw)
-
-    def replace(self, **changes) -> "Trajectory":
-        return dataclasses.replace(self, **changes)
 
 
 load_trajectory = Trajectory.load

@@ -9,6 +9,7 @@ quantities whatever produced them. Vectors are coordinates on K's eigenvectors v
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -133,7 +134,7 @@ def record_run(X, Y, traj: "linnet.Trajectory | None" = None, *, W0=None, a0=Non
         # A3.3 concerns phase I only: integrate up to the first step with ηΛ > 2.
         above = np.flatnonzero(rec.eta * rec.sharpness > 2)
         horizon = int(above[0]) if above.size else rec.T
-        rec = _replace(rec, flow_D=_flow_residuals(sp, W0, a0, al, eta, horizon))
+        rec = dataclasses.replace(rec, flow_D=_flow_residuals(sp, W0, a0, al, eta, horizon))
     return rec
 
 
@@ -165,11 +166,6 @@ def record_params(X, Y, Ws, as_, *, eta: float, alpha=None) -> TheoryRecord:
             eng.a = np.asarray(a, dtype=np.float64)
             yield eng.observe()
     return _record(eng, states(), sp, eta, al, _is_symmetric(W0, np.asarray(as_[0])))
-
-
-def _replace(rec, **kw):
-    import dataclasses
-    return dataclasses.replace(rec, **kw)
 
 
 def _record(eng: SpectralEngine, states, sp: DataSpectrum, eta: float, al: float,

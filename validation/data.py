@@ -27,10 +27,6 @@ class Dataset:
     X: np.ndarray  # d×n
     Y: np.ndarray
 
-    @property
-    def shape(self):
-        return self.X.shape
-
 
 def synthetic(kind="cifar-like", *, n=1000, d=3072, seed=0, labels="class", column_norm=None) -> Dataset:
     X, Y = linnet.make_data(kind, n=n, d=d, seed=seed, labels=labels, column_norm=column_norm)
