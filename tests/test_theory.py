@@ -224,13 +224,18 @@ def test_excursions_end_and_d1_grows_on_a_converging_eos_run():
     assert tr.loss[-1] < 1e-3 * tr.loss[0]
 
 
+def one_point_run(eta_lambda0, seed, m=1024):
+    """GD on one data point (‖x‖ = 1, y = 1) from a wide Gaussian init, η = eta_lambda0 / Λ(0)."""
+    X, Y = np.array([[1.0], [0.0], [0.0]]), np.array([1.0])
+    W, a = linnet.init_params(m, X, scheme="gaussian", seed=seed)
+    eta = eta_lambda0 / linnet.sharpness(W, a, X)
+    return linnet.train(X, Y, eta=eta, steps=1500, W0=W, a0=a, e_hat_every=0)
+
+
 @settings(max_examples=6)
 @given(st.floats(2.2, 3.8), st.integers(0, 1000))
 def test_one_point_catapult_converges_below_2_over_eta(el, seed):
-    X, Y = np.array([[1.0], [0.0], [0.0]]), np.array([1.0])
-    W, a = linnet.init_params(1024, X, scheme="gaussian", seed=seed)
-    eta = el / linnet.sharpness(W, a, X)
-    tr = linnet.train(X, Y, eta=eta, steps=1500, W0=W, a0=a, e_hat_every=0)
+    tr = one_point_run(el, seed)
     assert tr.stopped is None and tr.loss[-1] < 1e-12
     assert tr.eta * tr.sharpness[-1] < 2
 
@@ -238,10 +243,7 @@ def test_one_point_catapult_converges_below_2_over_eta(el, seed):
 @settings(max_examples=6)
 @given(st.floats(4.5, 8.0), st.integers(0, 1000))
 def test_one_point_well_above_4_over_lambda0_diverges(el, seed):
-    X, Y = np.array([[1.0], [0.0], [0.0]]), np.array([1.0])
-    W, a = linnet.init_params(1024, X, scheme="gaussian", seed=seed)
-    eta = el / linnet.sharpness(W, a, X)
-    tr = linnet.train(X, Y, eta=eta, steps=1500, W0=W, a0=a, e_hat_every=0)
+    tr = one_point_run(el, seed)
     assert tr.stopped is not None and tr.stopped.startswith("diverged")
 
 
