@@ -17,14 +17,17 @@ from scipy.linalg.lapack import dstev
 @dataclass(frozen=True)
 class LanczosResult:
     """Ritz pair (value, vector) with ``residual`` = ‖A u − θ u‖ (absolute), the Krylov
-    dimension used, whether the relative residual reached ``tol``, and ``gap`` = θ − θ₂ (the
-    distance to the next Ritz value, an estimate of the spectral gap; inf for one iteration)."""
+    dimension used, whether the relative residual reached ``tol``, ``gap`` = the distance to the
+    nearest other Ritz value (an estimate of the spectral gap; inf for one iteration), and
+    ``runner_up``: the Ritz vector next in line (None for one iteration), a cheap warm start for
+    the eigenvector that may overtake this one."""
     value: float
     vector: object
     residual: float
     iterations: int
     converged: bool
     gap: float = math.inf
+    runner_up: object = None
 
 
 def _dot(x, y) -> float:
@@ -81,8 +84,13 @@ def lanczos(matvec, *, n: int, xp=np, dtype=np.float64, v0=None, which: str = "L
             gap = min(abs(theta - float(evals[i])) for i in (idx - 1, idx + 1) if 0 <= i <= j)
         resid = abs(beta * s[-1])
         scale = max(float(np.max(np.abs(evals))), np.finfo(np.float64).tiny)
-        if resid <= tol * abs(theta) or beta <= 10 * eps * scale:
-            return LanczosResult(theta, Qj.T @ xp.asarray(s, dtype=dtype), resid, j + 1, True, gap)
-        if j + 1 < k_max:
-            Q[j + 1] = w / beta
-    return LanczosResult(theta, Q[: j + 1].T @ xp.asarray(s, dtype=dtype), resid, j + 1, False, gap)
+        converged = resid <= tol * abs(theta) or beta <= 10 * eps * scale
+        if converged or j + 1 == k_max:
+            second = None
+            if j:
+                nxt = idx - 1 if which == "LA" else int(np.argsort(np.abs(evals))[-2])
+                second = Qj.T @ xp.asarray(evecs[:, nxt], dtype=dtype)
+            return LanczosResult(theta, Qj.T @ xp.asarray(s, dtype=dtype), resid, j + 1, converged, gap,
+                                 second)
+        Q[j + 1] = w / beta
+    raise AssertionError("unreachable")  # pragma: no cover

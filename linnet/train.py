@@ -18,15 +18,16 @@ from .trajectory import Trajectory
 
 METHODS = ("gd", "flow")
 WARM_MIX = 1e-3  # weight of a fixed random vector added to warm starts (see _Eig)
+RUNNER_UP_MIX = 1e-2  # weight of the previous runner-up Ritz vector in warm starts
 
 
 class _Eig:
     """Warm-started Lanczos for one operator along a run, optionally in mixed precision.
 
-    The previous eigenvector is mixed with a fixed random vector of weight ``WARM_MIX`` so that
-    an eigenvalue overtaking the tracked one still has a component in the Krylov space (a pure
-    warm start would converge to the old eigenvector at once); the residual stop keeps the
-    answer exact to ``tol``. Where the engine offers a float32 copy of the operator, Lanczos
+    The previous eigenvector is mixed with the previous runner-up Ritz vector (weight
+    ``RUNNER_UP_MIX``) and a fixed random vector (weight ``WARM_MIX``), so that an eigenvalue
+    overtaking the tracked one still has a sizeable component in the Krylov space: a pure warm
+    start would converge to the old eigenvector at once, and the residual stop would accept it. Where the engine offers a float32 copy of the operator, Lanczos
     first runs on it (a float32 product costs a quarter of a float64 one here) and the float64
     operator then checks the Ritz pair: one product gives the Rayleigh quotient and the true
     residual; only if that misses ``tol`` does float64 Lanczos continue from the pair.
@@ -38,17 +39,20 @@ class _Eig:
         self.xp, self.dtype, self.dim, self.which, self.tol, self.maxiter = xp, dtype, dim, which, tol, maxiter
         g = np.random.default_rng(seed).standard_normal(dim)
         self.g = xp.asarray(g / np.linalg.norm(g), dtype=dtype)
-        self.u = None
+        self.u = self.u2 = None
         self.iterations = 0
 
     def __call__(self, matvec, matvec_lo=None):
         xp = self.xp
         v0 = self.g if self.u is None else self.u + WARM_MIX * self.g
+        if self.u2 is not None:
+            v0 = v0 + RUNNER_UP_MIX * self.u2
         res = None
         if matvec_lo is not None:
             lo = lanczos(matvec_lo, n=self.dim, xp=xp, dtype=np.float32, v0=v0.astype(np.float32),
                          which=self.which, tol=max(self.tol / 3, self.LO_FLOOR), maxiter=40)
             self.iterations += lo.iterations
+            runner_up = lo.runner_up
             u = lo.vector.astype(self.dtype)
             u /= math.sqrt(float(u @ u))
             w = matvec(u)
@@ -57,7 +61,7 @@ class _Eig:
             resid = math.sqrt(float(r @ r))
             self.iterations += 1
             if resid <= self.tol * abs(theta):
-                res = LanczosResult(theta, u, resid, lo.iterations + 1, True, lo.gap)
+                res = LanczosResult(theta, u, resid, lo.iterations + 1, True, lo.gap, runner_up)
             else:
                 v0 = u
         if res is None:
@@ -68,6 +72,11 @@ class _Eig:
         if self.u is not None and float(u @ self.u) < 0:
             u = -u  # keep a consistent sign from step to step
         self.u = u
+        if res.runner_up is not None:
+            u2 = res.runner_up.astype(self.dtype)
+            u2 = u2 - u * float(u @ u2)
+            nrm = math.sqrt(float(u2 @ u2))
+            self.u2 = u2 / nrm if nrm > 0 else None
         return res.value, res.residual, u
 
 

@@ -217,3 +217,22 @@ def test_bad_input_to_pure_functions_is_named():
         linnet.train(X_, Y_, eta=0.1, steps=1, W0=W_)
     with pytest.raises(ValueError, match="m=3 disagrees"):
         linnet.train(X_, Y_, eta=0.1, steps=1, W0=W_, a0=a_, m=3)
+
+
+def test_warm_started_eigensolver_follows_an_eigenvalue_crossing():
+    """Two eigenvalues swap places with a gap of 1% between steps: the tracker must report the new
+    top (a pure warm start would keep the old eigenvector, whose residual is zero)."""
+    import sys
+    eig_cls = sys.modules["linnet.train"]._Eig
+    rng = np.random.default_rng(0)
+    r = 200
+    Q, _ = np.linalg.qr(rng.standard_normal((r, r)))
+    base = np.linspace(0.1, 0.8, r)
+    eig = eig_cls(np, np.float64, r, "LA", 1e-6, 200, 1)
+    for t, (l1, l2) in enumerate([(1.0, 0.99), (1.0, 0.99), (0.99, 1.0), (0.98, 1.0), (1.0, 0.985)]):
+        lam = base.copy()
+        lam[-1], lam[-2] = l1, l2
+        A = (Q * lam) @ Q.T
+        val, resid, u = eig(lambda x: A @ x)
+        assert abs(val - max(l1, l2)) < 1e-10, (t, val)
+        assert abs(abs(u @ Q[:, -1 if l1 > l2 else -2]) - 1) < 1e-8
