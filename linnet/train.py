@@ -176,7 +176,7 @@ def train(X, Y, *, eta: float, steps: int, m: int | None = None, init: str = "sy
         obs = eng.observe()
         if not math.isfinite(obs.loss) or not math.isfinite(obs.a_norm2):
             stopped = (f"diverged at step {t}: the loss overflowed (rows end at step {t - 1}; "
-                       f"W_final, a_final are the finite parameters of step {t})")
+                       f"W_final, a_final hold the parameters of step {t})")
             break
         if max_loss is None:
             max_loss = 1e10 * max(obs.loss, 1e-300)
