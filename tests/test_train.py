@@ -236,3 +236,13 @@ def test_warm_started_eigensolver_follows_an_eigenvalue_crossing():
         val, resid, u = eig(lambda x: A @ x)
         assert abs(val - max(l1, l2)) < 1e-10, (t, val)
         assert abs(abs(u @ Q[:, -1 if l1 > l2 else -2]) - 1) < 1e-8
+
+
+def test_demo_cli_prints_a_summary_and_saves(tmp_path, capsys):
+    from linnet.__main__ import main
+    path = tmp_path / "demo.npz"
+    assert main(["--n", "60", "--d", "80", "--m", "20", "--scale", "1.0", "--steps", "40",
+                 "--save", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "steps run: 40" in out and "eta*Lambda" in out and f"saved {path}" in out
+    assert linnet.load_trajectory(path).steps == 40
