@@ -91,10 +91,9 @@ def torch_eta10_run(xp):
                e_hat_every=0, progress=False)
     synchronize(xp)
     wall = time.perf_counter() - t0
-    above = tr.sharpness * tr.eta > 2
-    ups = np.flatnonzero(np.diff(above.astype(int)) == 1) + 1
+    from theory.phases import upward_crossings
     return dict(wall_s=wall, max_eta_lambda=float(tr.eta * tr.sharpness.max()),
-                crossings=ups.tolist(), loss_final=float(tr.loss[-1]), stopped=tr.stopped)
+                crossings=upward_crossings(tr.sharpness, tr.eta).tolist(), loss_final=float(tr.loss[-1]), stopped=tr.stopped)
 
 
 def _fmt(v, spec):

@@ -101,7 +101,7 @@ def _run(spec, *, check, save_dir):
 
 def summarize(tr, lam0: float) -> dict:
     """Per-run numbers from a trajectory alone (no replay)."""
-    from theory.phases import excursions, phase_fractions, phase_labels
+    from theory.phases import excursions, first_above, phase_fractions, phase_labels
     eta = tr.eta
     S, L = tr.sharpness, tr.loss
     above = eta * S > 2
@@ -118,7 +118,7 @@ def summarize(tr, lam0: float) -> dict:
         outcome = "monotone"
     agree = np.sign(np.diff(tr.a_norm2)) == np.sign(np.diff(S))
     fr = phase_fractions(phase_labels(S, L, eta))
-    first = int(np.argmax(above)) if above.any() else len(S)
+    first = first_above(S, eta)
     ps = tr.e_hat_norm[:first]
     return dict(eta_used=eta, lambda0=lam0, outcome=outcome, stopped=tr.stopped or "",
                 steps_run=tr.steps, final_loss=float(L[-1]), max_eta_lambda=float(eta * S.max()),

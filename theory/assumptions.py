@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .constants import Constants
-from .phases import phase_two_starts
+from .phases import first_above, phase_two_starts
 from .record import TheoryRecord
 from .results import make_result, not_evaluated
 
@@ -44,6 +44,15 @@ def first_order_parts(rec: TheoryRecord):
     return (dD, first_D, high_D), (da, first_a, high_a)
 
 
+def higher_order_ratio(rec: TheoryRecord):
+    """A3.2's per-step ‖higher‖/(‖first‖ + ‖higher‖), for D and for ‖a‖² (each in [0, 1])."""
+    (dD, fD, hD), (da, fa, ha) = first_order_parts(rec)
+    nh = np.linalg.norm(hD, axis=1)
+    ratio_D = nh / np.maximum(np.linalg.norm(fD, axis=1) + nh, 1e-300)
+    ratio_a = np.abs(ha) / np.maximum(np.abs(fa) + np.abs(ha), 1e-300)
+    return ratio_D, ratio_a
+
+
 def _transition_steps(rec):
     return np.arange(rec.T)
 
@@ -60,9 +69,7 @@ def a3_1(rec: TheoryRecord, c: Constants):
 
 
 def a3_2(rec: TheoryRecord, c: Constants):
-    (dD, fD, hD), (da, fa, ha) = first_order_parts(rec)
-    nD = np.linalg.norm(hD, axis=1) / np.maximum(np.linalg.norm(fD, axis=1) + np.linalg.norm(hD, axis=1), 1e-300)
-    na = np.abs(ha) / np.maximum(np.abs(fa) + np.abs(ha), 1e-300)
+    nD, na = higher_order_ratio(rec)
     ratio = np.maximum(nD, na)
     return make_result("A3.2", "D⁺ − D ≈ −ηGD and ‖a⁺‖² − ‖a‖² ≈ −(2η/n)⟨F,D⟩ (higher-order part "
                        f"≤ {c.a32_ratio} of the change)", "assumption", _transition_steps(rec), True,
@@ -77,8 +84,7 @@ def a3_3(rec: TheoryRecord, c: Constants):
     if rec.flow_D is None:
         return not_evaluated(name, st, "assumption", "no flow integration in the record (flow=True)")
     t = np.arange(rec.flow_D.shape[0])
-    above = rec.eta * rec.sharpness > 2
-    first = int(np.argmax(above)) if above.any() else rec.T + 1
+    first = first_above(rec.sharpness, rec.eta)
     prem = t < first
     dev = np.linalg.norm(rec.D[: t.size] - rec.flow_D, axis=1) / np.maximum(
         np.sqrt(np.sum(rec.flow_D**2, axis=1) + rec.y_null2), 1e-300)
@@ -152,8 +158,7 @@ def a4_2(rec: TheoryRecord, c: Constants):
 
 
 def a4_3(rec: TheoryRecord, c: Constants):
-    above = rec.eta * rec.sharpness > 2
-    first = int(np.argmax(above)) if above.any() else rec.T + 1
+    first = first_above(rec.sharpness, rec.eta)
     ps = rec.e_hat_norm[:first]
     base = float(ps.max()) if ps.size else np.nan
     ratio = rec.e_hat_norm / base if base > 0 else np.full(rec.T + 1, np.inf)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .assumptions import _a36_ratio, first_order_parts, fitted_eps
+from .assumptions import _a36_ratio, first_order_parts, fitted_eps, higher_order_ratio
 from .constants import Constants
-from .phases import excursions
+from .phases import excursions, first_above
 from .record import TheoryRecord
 from .results import FP_RTOL, IDENTITY_RTOL, make_result, not_evaluated
 
@@ -84,8 +84,7 @@ def lemma_3_1(rec: TheoryRecord, c: Constants):
     """⟨F,D⟩ ≤ 0 in phase I, under F(0) = 0, fixed eigenvectors (A3.5(i)) and — for GD rather
     than flow — ηΛ ≤ 1 so that no coordinate flips sign."""
     t = np.arange(rec.T + 1)
-    above = rec.eta * rec.sharpness > 2
-    first = int(np.argmax(above)) if above.any() else rec.T + 1
+    first = first_above(rec.sharpness, rec.eta)
     f0_zero = rec.f0_norm <= 1e-12 * rec.y_norm
     fixed = np.abs(rec.u1 @ rec.u1[0]) >= c.lemma31_overlap
     small_step = np.maximum.accumulate(rec.eta * rec.sharpness) <= 1
@@ -106,8 +105,7 @@ def lemma_e7(rec: TheoryRecord, c: Constants):
 
 def lemma_3_1_empirical(rec: TheoryRecord, c: Constants):
     t = np.arange(rec.T + 1)
-    above = rec.eta * rec.sharpness > 2
-    first = int(np.argmax(above)) if above.any() else rec.T + 1
+    first = first_above(rec.sharpness, rec.eta)
     scale = rec.d_norm * np.sqrt(np.sum(rec.F**2, axis=1)) + 1e-300
     return make_result("Lemma 3.1 (phase I, any ηΛ)", "⟨F,D⟩ ≤ 0 before the first ηΛ > 2",
                        "empirical", t, t < first, rec.fd <= FP_RTOL * scale, -rec.fd / scale)
@@ -117,8 +115,7 @@ def lemma_3_2(rec: TheoryRecord, c: Constants):
     eps = fitted_eps(rec)
     t = np.arange(rec.T)
     du = np.abs(np.sum(rec.D * rec.u1, axis=1))
-    (dD, fD, hD), _ = first_order_parts(rec)
-    ratio = _rows_norm(hD) / np.maximum(_rows_norm(fD) + _rows_norm(hD), 1e-300)
+    ratio = higher_order_ratio(rec)[0]
     t0s, r36 = _a36_ratio(rec, eps)
     ok36 = np.zeros(rec.T + 1, dtype=bool)
     for s, ok in zip(t0s, r36 >= c.a36_c):
@@ -176,8 +173,7 @@ def lemma_3_4(rec: TheoryRecord, c: Constants):
     Gperp_Dt = rec.GD - (du * rec.sharpness)[:, None] * rec.u1
     lhs = _rows_norm(Dt[1:] - (Dt[:-1] - eta * Gperp_Dt[:-1]))
     rhs = 2 * eps * rec.d_norm[1:]
-    (dD, fD, hD), _ = first_order_parts(rec)
-    ratio = _rows_norm(hD) / np.maximum(_rows_norm(fD) + _rows_norm(hD), 1e-300)
+    ratio = higher_order_ratio(rec)[0]
     prem = ratio <= c.a32_ratio
     return make_result("Lemma 3.4", "‖D̃⁺ − (I − ηG_⊥)D̃‖ ≤ 2ε‖D⁺‖ (under A3.2, A3.5)", "theorem", t, prem,
                        lhs <= rhs, (rhs - lhs) / rec.d_norm[1:], fitted={"eps": eps,
@@ -252,8 +248,7 @@ def lemma_c3(rec: TheoryRecord, c: Constants):
     marg = np.min(np.where(inside, slack / scale, np.inf), axis=1)
     p3 = make_result("Lemma C.3 (3)", "|Dᵢ⁺| ≤ |Dᵢ| + η‖ÊD‖ for every i with 0 ≤ ηκλᵢ ≤ 2", "rigorous", t,
                      inside.any(axis=1), ok, marg)
-    above = eta * rec.sharpness > 2
-    first = int(np.argmax(above)) if above.any() else rec.T + 1
+    first = first_above(rec.sharpness, eta)
     rel = rec.e_hat_norm / (rec.kappa_G * rec.lam[0])
     p1 = make_result("Lemma C.3 (1)", "‖Ê(t)‖ small through phase I (fitted: max ‖Ê‖/(κ_Gλ₁))", "empirical",
                      np.arange(rec.T + 1), np.arange(rec.T + 1) < first, rel <= 0.1, 0.1 - rel,

@@ -73,6 +73,18 @@ def phase_fractions(labels) -> dict[str, float]:
     return {p: float(np.mean(labels == i + 1)) if labels.size else 0.0 for i, p in enumerate(PHASES)}
 
 
+def first_above(sharpness, eta: float) -> int:
+    """First step with ηΛ > 2 (where the first phase I ends); len(sharpness) if there is none."""
+    above = np.asarray(sharpness) * eta > 2
+    return int(np.argmax(above)) if above.any() else int(above.size)
+
+
+def upward_crossings(sharpness, eta: float) -> np.ndarray:
+    """Steps t ≥ 1 where ηΛ goes from ≤ 2 to > 2."""
+    starts = phase_two_starts(sharpness, eta)
+    return starts[starts > 0]
+
+
 def phase_two_starts(sharpness, eta: float) -> np.ndarray:
     """Steps t₀ where ηΛ crosses above 2 (the start of each phase II), t₀ = 0 included if above."""
     above = np.asarray(sharpness) * eta > 2

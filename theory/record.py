@@ -21,6 +21,8 @@ from linnet.engines import SpectralEngine
 from linnet.spectral import DataSpectrum, spectrum as data_spectrum
 from linnet.train import _Eig
 
+from .phases import first_above
+
 RECORD_TOL = 1e-10  # relative Lanczos residual for the record's eigenpairs (pure float64)
 
 
@@ -132,8 +134,7 @@ def record_run(X, Y, traj: "linnet.Trajectory | None" = None, *, W0=None, a0=Non
     rec = _record(eng, _states_from_engine(eng, eta, steps), sp, eta, al, _is_symmetric(W0, a0))
     if flow:
         # A3.3 concerns phase I only: integrate up to the first step with ηΛ > 2.
-        above = np.flatnonzero(rec.eta * rec.sharpness > 2)
-        horizon = int(above[0]) if above.size else rec.T
+        horizon = min(first_above(rec.sharpness, rec.eta), rec.T)
         rec = dataclasses.replace(rec, flow_D=_flow_residuals(sp, W0, a0, al, eta, horizon))
     return rec
 

@@ -13,7 +13,7 @@ import numpy as np
 
 import linnet
 import theory
-from theory.phases import phase_fractions, phase_labels
+from theory.phases import first_above, phase_fractions, phase_labels, upward_crossings
 from theory.record import record_run
 
 from . import data as vdata
@@ -110,11 +110,6 @@ def _shrink(v):
     return v
 
 
-def _crossings(S, eta):
-    above = np.asarray(S) * eta > 2
-    return (np.flatnonzero(np.diff(above.astype(int)) == 1) + 1).tolist()
-
-
 # ---- experiments ---------------------------------------------------------------------------
 
 def ps_eos(ctx):
@@ -138,7 +133,7 @@ def ps_eos(ctx):
     a1.legend(loc="lower right", fontsize=8)
     a0.set_title(f"PS then EoS: {ds.name}, m={cfg['m']}, η={eta:g}")
     fr = phase_fractions(lab)
-    metrics = dict(max_eta_lambda=float(eta * tr.sharpness.max()), crossings=_crossings(tr.sharpness, eta),
+    metrics = dict(max_eta_lambda=float(eta * tr.sharpness.max()), crossings=upward_crossings(tr.sharpness, eta).tolist(),
                    loss_rises=int(np.sum(np.diff(tr.loss) > 0)), loss_start=float(tr.loss[0]),
                    loss_end=float(tr.loss[-1]), **{f"phase_{k}": round(v, 3) for k, v in fr.items()})
     if tr.hessian_step.size:
@@ -299,8 +294,7 @@ def first_order(ctx):
 
 def gd_vs_flow(ctx):
     ds, cfg, tr, rec = ctx.theory_run()
-    above = np.flatnonzero(tr.eta * tr.sharpness > 2)
-    horizon = int(above[0]) if above.size else tr.steps
+    horizon = min(first_above(tr.sharpness, tr.eta), tr.steps)
     flow = ctx.train(ds.X, ds.Y, eta=tr.eta, steps=horizon, W0=tr.W0, a0=tr.a0, method="flow", e_hat_every=0)
     fig, ax = new(1, 2, w=6.0)
     t = tr.eta * np.arange(horizon + 1)
@@ -422,7 +416,7 @@ def large_init(ctx):
                             dict(data=ds.name, m=m, init="torch, W×10", alpha=1.0, eta_lambda0=el0, eta=eta,
                                  steps=steps),
                             [save(fig, ctx.fig("large_init"))],
-                            dict(max_eta_lambda=float(eta * tr.sharpness.max()), crossings=_crossings(tr.sharpness, eta),
+                            dict(max_eta_lambda=float(eta * tr.sharpness.max()), crossings=upward_crossings(tr.sharpness, eta).tolist(),
                                  W_move=move, loss_end=float(tr.loss[-1])),
                             notes="W moves little relative to its size, yet Λ crosses 2/η: not the quadratic regime.")
 
