@@ -8,16 +8,16 @@
   O(m·d·n). The reference the fast engine is tested against.
 
 Both expose the same small interface: ``observe()`` returns the quantities at the current
-state, ``step(eta, obs)`` advances it, and matrix–vector products with G, Ê and the Hessian
-(restricted to the data span for the spectral engine, where the rest of the spectrum is 0)
-feed the Lanczos eigensolver.
+state, ``step(eta, obs, carry)`` advances it, and products with G, Ê and the Hessian (restricted
+to the data span for the spectral engine, where the rest of the spectrum is 0) feed the
+eigensolvers. The spectral engine also gives the change of G and Ê over a step in closed form
+(``gram_update``, ``e_hat_update``), which lets :class:`~linnet.tracking.EigTracker` follow Λ
+with few products; the literal engine returns None there, and the tracker recomputes.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
-import numpy as np
+from dataclasses import dataclass, field
 
 from ._backend import namespace
 from .hessian import _hvp
@@ -75,7 +75,8 @@ class _LowRank:
 
 @dataclass
 class Observation:
-    """Quantities at one state; ``D`` and ``F`` are in the engine's own coordinates."""
+    """Quantities at one state; ``D`` and ``F`` are in the engine's own coordinates. ``carried``
+    maps "gram"/"e_hat" to the image, at this state, of the vector carried for it by the last step."""
     D: object
     F: object
     loss: float
@@ -84,10 +85,18 @@ class Observation:
     lambda_tilde: float
     d_top: object
     f_top: object
+    carried: dict = field(default_factory=dict)
 
 
 class SpectralEngine:
+    """GD on (Z_v, a). A step may *carry* up to ``CARRY`` vectors p (the eigen-trackers' probes):
+    Z_v p rides along the step's product Z_v D and Z_vᵀ(Z_v p) along the next observation's
+    product Z_vᵀ a, so that G p and Ê p at the new state cost no extra pass over Z_v. The products
+    always have WIDTH ≥ 1 + CARRY columns, unused ones zero: a column of a matrix product does not depend
+    on the others, so the trajectory is bitwise the same whatever is carried or measured."""
     name = "spectral"
+    CARRY = 2
+    WIDTH = 4  # columns per product, padded: here 1 column ~100 µs, 2 ~115, 3 ~170, 4 ~140 (m·r = 200·1000)
 
     def __init__(self, spec: DataSpectrum, W0, a0, alpha: float, dtype, top_k: int):
         xp = namespace(W0)
@@ -101,76 +110,116 @@ class SpectralEngine:
         self.Zv0 = xp.ascontiguousarray((W0 @ self.U) * self.s)
         self.a = a0
         self.dim = spec.r
-        # float32 mirror of Z_v for the first phase of the eigensolver (see train._Eig): it is
-        # re-cast from the exact state at every fold, so its roundoff cannot accumulate.
-        self.mixed = self.Zv0.dtype == np.float64
-        self.lam32 = self.lam.astype(np.float32)
         self.Zv = self.Zv0.copy()
-
-    def _fold(self):
-        """Apply the pending updates, and re-cast the float32 mirror from the exact state."""
-        self._z.fold()
-        if self.mixed:
-            self._z32.B[...] = self._z.B
-            self._z32.j = 0
+        m, r = self.Zv0.shape
+        self._right = xp.zeros((r, self.WIDTH), dtype=dtype)  # [D, p…, 0] for Z_v·
+        self._left = xp.zeros((m, self.WIDTH), dtype=dtype)   # [a, Z_v p…, 0] for Z_vᵀ·
+        self._carry = []
 
     @property
     def Zv(self):
         """Z_v = Z V (m×r) with every pending update applied."""
-        self._fold()
-        return self._z.B
+        return self._z.fold()
 
     @Zv.setter
     def Zv(self, value):
         self._z = _LowRank(self.xp, self.xp.ascontiguousarray(value))
-        if self.mixed:
-            self._z32 = _LowRank(self.xp, self._z.B.astype(np.float32))
+        self.last_update = None
+        self._carry = []
 
     def observe(self) -> Observation:
         al, n = self.al, self.n
-        F = al * self._z.rmv(self.a)
+        left = self._left
+        left[:, 0] = self.a
+        for i, (_, _, zp) in enumerate(self._carry):
+            left[:, 1 + i] = zp
+        out = self._z.rmv(left)
+        F = al * out[:, 0]
         D = F - self.Yv
         a2 = float(self.a @ self.a)
+        carried = {}
+        for i, (kind, p, _) in enumerate(self._carry):
+            diag = (al**2 * a2) * self.lam if kind == "gram" else -self.lam
+            carried[kind] = (al**2 / n) * out[:, 1 + i] + diag * p
+            left[:, 1 + i] = 0
+        self._carry = []
         z1 = self._z.col0()
         return Observation(D, F, (float(D @ D) + self.spec.y_null2) / (2 * n), float(F @ D), a2,
                            al**2 * (float(z1 @ z1) / n + a2 * float(self.lam[0])),
-                           D[: self.k], F[: self.k])
+                           D[: self.k], F[: self.k], carried)
 
-    def step(self, eta: float, obs: Observation) -> bool:
-        """Advance in place; returns False (state untouched) if the update is not finite."""
+    def step(self, eta: float, obs: Observation, carry=()) -> bool:
+        """Advance in place; returns False (state untouched) if the update is not finite.
+
+        ``carry``: up to CARRY pairs (kind, p), kind "gram" or "e_hat"; the next observation
+        holds that operator's image of p in ``carried[kind]``.
+        """
+        if len(carry) > self.CARRY:
+            raise ValueError(f"at most {self.CARRY} vectors can be carried, got {len(carry)}")
         c = eta * self.al
-        da = (c / self.n) * self._z.mv(obs.D)
+        right = self._right
+        right[:, 0] = obs.D
+        for i, (_, p) in enumerate(carry):
+            right[:, 1 + i] = p
+        out = self._z.mv(right)
+        right[:, 1:] = 0
+        da = (c / self.n) * out[:, 0]
         lamD = (-c) * (self.lam * obs.D)
         if not (math.isfinite(float(da @ da)) and math.isfinite(float(lamD @ lamD))):
             return False
-        full = self._z.add(self.a, lamD)  # Z_v ← Z_v − c a (λ⊙D)ᵀ
-        if self.mixed:
-            self._z32.add(self.a, lamD)
-        if full:
-            self._fold()
+        # Z_v⁺ p = Z_v p + a (yᵀp) for the update Z_v ← Z_v + a yᵀ below
+        self._carry = [(kind, p, out[:, 1 + i] + self.a * float(lamD @ p))
+                       for i, (kind, p) in enumerate(carry)]
+        if self._z.add(self.a, lamD):  # Z_v ← Z_v − c a (λ⊙D)ᵀ
+            self._z.fold()
+        a_old2 = obs.a_norm2
         self.a = self.a - da
+        self.last_update = (obs.F, lamD, a_old2, float(self.a @ self.a))
         return True
 
     def gram_matvec(self, obs: Observation):
+        """v ↦ G v = (α²/n) Z_vᵀ Z_v v + α²‖a‖² λ ⊙ v (Lemma C.1); v may hold vectors as columns."""
         z, c, lam_a2 = self._z, self.al**2 / self.n, self.al**2 * obs.a_norm2 * self.lam
-        return lambda x: c * z.rmv(z.mv(x)) + lam_a2 * x
+        return lambda x: c * z.rmv(z.mv(x)) + _scale_rows(lam_a2, x)
 
     def e_hat_matvec(self):
+        """v ↦ Ê v = (α²/n) Z_vᵀ Z_v v − λ ⊙ v; v may hold vectors as columns."""
         z, c, lam = self._z, self.al**2 / self.n, self.lam
-        return lambda x: c * z.rmv(z.mv(x)) - lam * x
+        return lambda x: c * z.rmv(z.mv(x)) - _scale_rows(lam, x)
 
-    def gram_matvec_lo(self, obs: Observation):
-        if not self.mixed:
-            return None
-        z, c = self._z32, np.float32(self.al**2 / self.n)
-        lam_a2 = (self.al**2 * obs.a_norm2) * self.lam32
-        return lambda x: c * z.rmv(z.mv(x)) + lam_a2 * x
+    def gram_update(self, updates):
+        """The change of G over the GD steps ``updates`` (``last_update`` of each), applied to blocks.
 
-    def e_hat_matvec_lo(self):
-        if not self.mixed:
+        One step maps Z_v ↦ Z_v + a yᵀ (y = −ηα λ⊙D, I1) and ‖a‖² ↦ ‖a⁺‖² (I3), so
+        ΔG = (α/n)(F yᵀ + y Fᵀ) + (α²/n)‖a‖² y yᵀ + α²(‖a⁺‖² − ‖a‖²) diag(λ), since Z_vᵀ a = F/α.
+        Returns ``update(Q, S)``: S += ΔG Qᵀ row-wise, O(k·r) for k rows (the EigTracker hook).
+        """
+        return self._update(updates, diag=True)
+
+    def e_hat_update(self, updates):
+        """As :meth:`gram_update` for Ê = (α²/n)Z_vᵀZ_v − diag(λ): the same terms without diag(λ)."""
+        return self._update(updates, diag=False)
+
+    def _update(self, updates, diag):
+        if not updates or any(u is None for u in updates):
             return None
-        z, c, lam = self._z32, np.float32(self.al**2 / self.n), self.lam32
-        return lambda x: c * z.rmv(z.mv(x)) - lam * x
+        xp, b, b2 = self.xp, self.al / self.n, self.al**2 / self.n
+        # row q of a block gains (q·y)(b F + b2 ‖a‖² y) + (q·F)(b y) per step: S += (Q Lᵀ) R
+        terms = []
+        for F, y, a2, _ in updates:
+            L = xp.empty((2, F.shape[0]), dtype=F.dtype)
+            R = xp.empty_like(L)
+            L[0], L[1] = y, F
+            R[0], R[1] = b * F + (b2 * a2) * y, b * y
+            terms.append((L, R))
+        dlam = (self.al**2 * (updates[-1][3] - updates[0][2])) * self.lam if diag else None
+
+        def update(Q, S):
+            for L, R in terms:
+                S += (Q @ L.T) @ R
+            if dlam is not None:
+                S += dlam * Q
+        return update
 
     def hessian_matvec(self, obs: Observation):
         """H on (δR, δa), δW = δR Uᵀ (the rest of W-space is in H's kernel). Dimension m·r + m."""
@@ -213,6 +262,7 @@ class SpectralEngine:
 
 class LiteralEngine:
     name = "literal"
+    CARRY = 0
 
     def __init__(self, spec: DataSpectrum, W0, a0, alpha: float, dtype, top_k: int):
         xp = namespace(W0)
@@ -225,6 +275,7 @@ class LiteralEngine:
         self.lam1 = float(spec.lam[0])
         self.W, self.a = W0, a0
         self.dim = spec.n
+        self.last_update = None
 
     def observe(self) -> Observation:
         al, n = self.al, self.n
@@ -237,8 +288,9 @@ class LiteralEngine:
                            al**2 * (float(z1 @ z1) / n + a2 * self.lam1),
                            self.Vk.T @ D, self.Vk.T @ F)
 
-    def step(self, eta: float, obs: Observation) -> bool:
-        """Eq. 6 with the old values; returns False (state untouched) if the update is not finite."""
+    def step(self, eta: float, obs: Observation, carry=()) -> bool:
+        """Eq. 6 with the old values; returns False (state untouched) if the update is not finite.
+        ``carry`` is accepted for the common interface and ignored (the eigensolver pays instead)."""
         c = eta * self.al / self.n
         XD = self.X @ obs.D
         a_new = self.a - c * (self.Z @ obs.D)
@@ -250,7 +302,7 @@ class LiteralEngine:
 
     def gram_matvec(self, obs: Observation):
         Z, X, c, a2 = self.Z, self.X, self.al**2 / self.n, obs.a_norm2
-        return lambda x: c * (Z.T @ (Z @ x) + a2 * (X.T @ (X @ x)))
+        return lambda x: c * (Z.T @ (Z @ x) + a2 * (X.T @ (X @ x)))  # columns too
 
     def e_hat_matvec(self):
         Z, X, c, n = self.Z, self.X, self.al**2 / self.n, self.n
@@ -266,10 +318,10 @@ class LiteralEngine:
             return xp.concatenate([HW.ravel(), Ha])
         return matvec, m * d + m
 
-    def gram_matvec_lo(self, obs):
-        return None
+    def gram_update(self, updates):
+        return None  # ΔG involves XᵀX here: the eigensolver recomputes instead
 
-    def e_hat_matvec_lo(self):
+    def e_hat_update(self, updates):
         return None
 
     def v1(self):
@@ -290,6 +342,11 @@ class LiteralEngine:
         W, a = z[:-m].reshape(m, -1), z[-m:]
         XD = self.X @ (al * (self.X.T @ (W.T @ a)) - self.Y)
         return self.xp.concatenate([(-al / n) * self.xp.outer(a, XD).ravel(), (-al / n) * (W @ XD)])
+
+
+def _scale_rows(d, x):
+    """diag(d) x for a vector x or for the columns of a matrix x."""
+    return d * x if x.ndim == 1 else d[:, None] * x
 
 
 ENGINES = {"spectral": SpectralEngine, "literal": LiteralEngine}

@@ -16,7 +16,8 @@ class Progress:
         self.after = 0.0 if enabled is True else after
         self.shown = False
 
-    def update(self, done: int, info: str = "") -> None:
+    def update(self, done: int, info=lambda: "") -> None:
+        """``info``: a callable returning the line's tail, called only when a line is written."""
         if self.enabled is False:
             return
         now = time.perf_counter()
@@ -27,7 +28,7 @@ class Progress:
         eta_s = (self.total - done) / rate if rate > 0 else float("inf")
         end = "\r" if self.stream.isatty() else "\n"
         self.stream.write(f"{self.label} {done}/{self.total} ({100 * done / self.total:.0f}%) "
-                          f"{rate:.0f} steps/s, {eta_s:.0f}s left {info}{end}")
+                          f"{rate:.0f} steps/s, {eta_s:.0f}s left {info()}{end}")
         self.stream.flush()
         self.shown = True
 

@@ -10,10 +10,12 @@ from ._backend import backend_name, namespace, to_numpy
 from ._checks import check_eta, check_finite, check_matrix, check_vector, resolve_dtype
 from .engines import ENGINES
 from .init import init_params
-from .lanczos import LanczosResult, lanczos
+from .lanczos import lanczos
 from .model import resolve_alpha
 from .progress import Progress
-from .spectral import DataSpectrum, spectrum as data_spectrum
+from .spectral import DataSpectrum
+from .spectral import spectrum as data_spectrum
+from .tracking import EigTracker
 from .trajectory import Trajectory
 
 METHODS = ("gd", "flow")
@@ -22,19 +24,13 @@ RUNNER_UP_MIX = 1e-2  # weight of the previous runner-up Ritz vector in warm sta
 
 
 class _Eig:
-    """Warm-started Lanczos for one operator along a run, optionally in mixed precision.
+    """Warm-started Lanczos for one operator sampled along a run (the Hessian every k steps).
 
     The previous eigenvector is mixed with the previous runner-up Ritz vector (weight
     ``RUNNER_UP_MIX``) and a fixed random vector (weight ``WARM_MIX``), so that an eigenvalue
     overtaking the tracked one still has a sizeable component in the Krylov space: a pure warm
-    start would converge to the old eigenvector at once, and the residual stop would accept it. Where the engine offers a float32 copy of the operator, Lanczos
-    first runs on it (a float32 product costs a quarter of a float64 one here) and the float64
-    operator then checks the Ritz pair: one product gives the Rayleigh quotient and the true
-    residual; only if that misses ``tol`` does float64 Lanczos continue from the pair.
+    start would converge to the old eigenvector at once, and the residual stop would accept it.
     """
-
-    LO_FLOOR = 2e-7  # float32 Lanczos cannot resolve residuals much below ~3 ulps
-    LO_MARGIN = 1.5  # float32 phase aims at tol/1.5, so the float64 check usually passes (tuned: /3 was ~10% slower)
 
     def __init__(self, xp, dtype, dim, which, tol, maxiter, seed):
         self.xp, self.dtype, self.dim, self.which, self.tol, self.maxiter = xp, dtype, dim, which, tol, maxiter
@@ -43,32 +39,13 @@ class _Eig:
         self.u = self.u2 = None
         self.iterations = 0
 
-    def __call__(self, matvec, matvec_lo=None):
-        xp = self.xp
+    def __call__(self, matvec):
         v0 = self.g if self.u is None else self.u + WARM_MIX * self.g
         if self.u2 is not None:
             v0 = v0 + RUNNER_UP_MIX * self.u2
-        res = None
-        if matvec_lo is not None:
-            lo = lanczos(matvec_lo, n=self.dim, xp=xp, dtype=np.float32, v0=v0.astype(np.float32),
-                         which=self.which, tol=max(self.tol / self.LO_MARGIN, self.LO_FLOOR), maxiter=40)
-            self.iterations += lo.iterations
-            runner_up = lo.runner_up
-            u = lo.vector.astype(self.dtype)
-            u /= math.sqrt(float(u @ u))
-            w = matvec(u)
-            theta = float(u @ w)
-            r = w - theta * u
-            resid = math.sqrt(float(r @ r))
-            self.iterations += 1
-            if resid <= self.tol * abs(theta):
-                res = LanczosResult(theta, u, resid, lo.iterations + 1, True, lo.gap, runner_up)
-            else:
-                v0 = u
-        if res is None:
-            res = lanczos(matvec, n=self.dim, xp=xp, dtype=self.dtype, v0=v0, which=self.which,
-                          tol=self.tol, maxiter=self.maxiter)
-            self.iterations += res.iterations
+        res = lanczos(matvec, n=self.dim, xp=self.xp, dtype=self.dtype, v0=v0, which=self.which,
+                      tol=self.tol, maxiter=self.maxiter)
+        self.iterations += res.iterations
         u = res.vector / math.sqrt(float(res.vector @ res.vector))
         if self.u is not None and float(u @ self.u) < 0:
             u = -u  # keep a consistent sign from step to step
@@ -93,8 +70,10 @@ def train(X, Y, *, eta: float, steps: int, m: int | None = None, init: str = "sy
     Start from ``init_params(m, X, scheme=init, scale=scale, seed=seed, alpha=alpha)`` or from
     the given ``W0``, ``a0``. ``engine="spectral"`` (default) runs in K's eigenbasis at O(m·r)
     per step; ``"literal"`` updates W and a literally (O(m·d·n)); both give the same trajectory.
-    Λ = λ_max(G) is computed every ``sharpness_every`` steps by warm-started Lanczos stopped at
-    relative residual ρ/Λ ≤ ``sharpness_tol`` (ρ = ‖Gu − Λu‖ is recorded). Then |Λ − λ| ≤ ρ for an
+    Λ = λ_max(G) is computed every ``sharpness_every`` steps by :class:`linnet.tracking.EigTracker`
+    (Rayleigh–Ritz on a kept subspace whose images follow G in closed form, I4), stopped at
+    relative residual ρ/Λ ≤ ``sharpness_tol`` (ρ = ‖Gu − Λu‖ is recorded; the products it took
+    are in ``config["sharpness_products"]``). Then |Λ − λ| ≤ ρ for an
     eigenvalue λ of G, and |Λ − λ_max| ≤ ρ²/gap (Kato–Temple): with the default 1e-6 and a gap of
     1% of Λ that is 1e-10·Λ (the tests check Λ against dense ``eigvalsh`` to 1e-10); ‖Ê‖ every
     ``e_hat_every`` steps, the Hessian's top eigenvalue every ``hessian_every`` steps (0 = never).
@@ -154,8 +133,9 @@ def train(X, Y, *, eta: float, steps: int, m: int | None = None, init: str = "sy
                   hessian_tol=float(hessian_tol), y_norm=float(xp.linalg.norm(spectrum.Y)))
 
     rec = _Recorder(steps + 1, k, n)
-    eig_G = _Eig(xp, dt, eng.dim, "LA", sharpness_tol, 200, 1)
-    eig_E = _Eig(xp, dt, eng.dim, "LM", sharpness_tol, 200, 2)
+    eig_G = EigTracker(xp=xp, dtype=dt, dim=eng.dim, which="LA", tol=sharpness_tol, seed=1)
+    eig_E = EigTracker(xp=xp, dtype=dt, dim=eng.dim, which="LM", tol=sharpness_tol, seed=2)
+    steps_G, steps_E = [], []  # GD updates since each tracker last saw its operator
     eig_H = None
     u1_0 = None
     v1 = eng.v1()
@@ -183,12 +163,16 @@ def train(X, Y, *, eta: float, steps: int, m: int | None = None, init: str = "sy
             max_loss = 1e10 * max(obs.loss, 1e-300)
         rec.every_step(t, obs)
         if sharpness_every and t % sharpness_every == 0:
-            lam, resid, u1 = eig_G(eng.gram_matvec(obs), eng.gram_matvec_lo(obs))
+            lam, resid, u1 = eig_G(eng.gram_matvec(obs), eng.gram_update(steps_G),
+                                   obs.carried.get("gram"))
+            steps_G.clear()
             if u1_0 is None:
                 u1_0 = u1
             rec.sharp(t, lam, resid, abs(float(u1 @ u1_0)), abs(float(u1 @ v1)))
         if e_hat_every and t % e_hat_every == 0:
-            rec.ehat(t, abs(eig_E(eng.e_hat_matvec(), eng.e_hat_matvec_lo())[0]))
+            rec.ehat(t, abs(eig_E(eng.e_hat_matvec(), eng.e_hat_update(steps_E),
+                                  obs.carried.get("e_hat"))[0]))
+            steps_E.clear()
         if hessian_every and t % hessian_every == 0:
             mv, dim = eng.hessian_matvec(obs)
             if eig_H is None:
@@ -199,11 +183,20 @@ def train(X, Y, *, eta: float, steps: int, m: int | None = None, init: str = "sy
             break
         if t == n_rows - 1:
             break
-        if flow_sol is None and not eng.step(eta, obs):
-            stopped = f"diverged at step {t + 1}: the GD update overflowed (rows end at step {t})"
-            break
-        prog.update(t + 1, f"loss {obs.loss:.3g} eta*Lambda {eta * rec.last_sharp:.3f}")
+        if flow_sol is None:
+            carry = [(kind, trk.probe) for kind, trk, every in
+                     (("gram", eig_G, sharpness_every), ("e_hat", eig_E, e_hat_every))
+                     if every and (t + 1) % every == 0 and trk.probe is not None][: eng.CARRY]
+            if not eng.step(eta, obs, carry):
+                stopped = f"diverged at step {t + 1}: the GD update overflowed (rows end at step {t})"
+                break
+            if sharpness_every:
+                steps_G.append(eng.last_update)
+            if e_hat_every:
+                steps_E.append(eng.last_update)
+        prog.update(t + 1, lambda obs=obs: f"loss {obs.loss:.3g} eta*Lambda {eta * rec.last_sharp:.3f}")
     prog.close()
+    config.update(sharpness_products=eig_G.matvecs, e_hat_products=eig_E.matvecs)
     W_fin, a_fin = eng.params()
     return rec.build(config, stopped, spectrum, k, to_numpy(W0), to_numpy(a0), to_numpy(W_fin),
                      to_numpy(a_fin))

@@ -89,10 +89,20 @@ def lemma_3_1(rec: TheoryRecord, c: Constants):
     fixed = np.abs(rec.u1 @ rec.u1[0]) >= c.lemma31_overlap
     small_step = np.maximum.accumulate(rec.eta * rec.sharpness) <= 1
     prem = f0_zero & (t < first) & np.minimum.accumulate(fixed) & small_step
-    scale = rec.d_norm * np.sqrt(np.sum(rec.F**2, axis=1)) + 1e-300
+    ok, margin = _fd_nonpositive(rec)
     return make_result("Lemma 3.1", "phase I: ⟨F,D⟩ ≤ 0 (so ‖A‖ grows), given F(0)=0, fixed u_i, ηΛ ≤ 1",
-                       "rigorous", t, prem, rec.fd <= FP_RTOL * scale, -rec.fd / scale,
+                       "rigorous", t, prem, ok, margin,
                        detail="margin = −⟨F,D⟩/(‖F‖‖D‖); premises include ηΛ ≤ 1 (GD, no sign flips)")
+
+
+def _fd_nonpositive(rec: TheoryRecord):
+    """⟨F,D⟩ ≤ 0 up to roundoff, and its margin −⟨F,D⟩/(‖F‖‖D‖). Where ‖F‖ ≤ 1e-12‖Y‖ (the
+    premise's own "F = 0"), F is roundoff — e.g. at step 0 of a symmetric initialisation, where
+    the sign of ⟨F,D⟩ depends on the BLAS summation order — and is taken as 0 (margin 0)."""
+    f_norm = np.sqrt(np.sum(rec.F**2, axis=1))
+    zero = f_norm <= 1e-12 * rec.y_norm
+    scale = rec.d_norm * f_norm + 1e-300
+    return (rec.fd <= FP_RTOL * scale) | zero, np.where(zero, 0.0, -rec.fd / scale)
 
 
 def lemma_e7(rec: TheoryRecord, c: Constants):
@@ -106,9 +116,9 @@ def lemma_e7(rec: TheoryRecord, c: Constants):
 def lemma_3_1_empirical(rec: TheoryRecord, c: Constants):
     t = np.arange(rec.T + 1)
     first = first_above(rec.sharpness, rec.eta)
-    scale = rec.d_norm * np.sqrt(np.sum(rec.F**2, axis=1)) + 1e-300
+    ok, margin = _fd_nonpositive(rec)
     return make_result("Lemma 3.1 (phase I, any ηΛ)", "⟨F,D⟩ ≤ 0 before the first ηΛ > 2",
-                       "empirical", t, t < first, rec.fd <= FP_RTOL * scale, -rec.fd / scale)
+                       "empirical", t, t < first, ok, margin)
 
 
 def lemma_3_2(rec: TheoryRecord, c: Constants):

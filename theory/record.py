@@ -130,7 +130,6 @@ def record_run(X, Y, traj: "linnet.Trajectory | None" = None, *, W0=None, a0=Non
     sp = data_spectrum(X, Y) if spectrum is None else spectrum
     al = linnet.resolve_alpha(alpha, W0.shape[0])
     eng = SpectralEngine(sp, W0, a0, al, np.float64, 1)
-    eng.mixed = False  # the record's eigenpairs are solved in float64 only
     rec = _record(eng, _states_from_engine(eng, eta, steps), sp, eta, al, _is_symmetric(W0, a0))
     if flow:
         # A3.3 concerns phase I only: integrate up to the first step with ηΛ > 2.
@@ -159,7 +158,6 @@ def record_params(X, Y, Ws, as_, *, eta: float, alpha=None) -> TheoryRecord:
     W0 = np.asarray(Ws[0], dtype=np.float64)
     al = linnet.resolve_alpha(alpha, W0.shape[0])
     eng = SpectralEngine(sp, W0, np.asarray(as_[0], dtype=np.float64), al, np.float64, 1)
-    eng.mixed = False
 
     def states():
         for W, a in zip(Ws, as_):
