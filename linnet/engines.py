@@ -222,21 +222,22 @@ class SpectralEngine:
         return update
 
     def hessian_matvec(self, obs: Observation):
-        """H on (δR, δa), δW = δR Uᵀ (the rest of W-space is in H's kernel). Dimension m·r + m."""
-        xp, al, n, Zv, a, s = self.xp, self.al, self.n, self.Zv, self.a, self.s
-        m, r = Zv.shape
+        """H on (δR, δa), δW = δR Uᵀ (the rest of W-space is in H's kernel). Dimension m·r + m.
+        Z_v is used through its deferred form, so measuring H leaves the run's roundoff alone."""
+        xp, al, n, z, a, s = self.xp, self.al, self.n, self._z, self.a, self.s
+        m, r = a.shape[0], self.dim
         sD = s * obs.D
 
         def matvec(v):
             dR, da = v[: m * r].reshape(m, r), v[m * r:]
-            u = al * (s * (dR.T @ a) + Zv.T @ da)
+            u = al * (s * (dR.T @ a) + z.rmv(da))
             HR = (al / n) * (xp.outer(a, s * u) + xp.outer(da, sD))
-            Ha = (al / n) * (Zv @ u + dR @ sD)
+            Ha = (al / n) * (z.mv(u) + dR @ sD)
             return xp.concatenate([HR.ravel(), Ha])
         return matvec, m * r + m
 
     def v1(self):
-        e = self.xp.zeros(self.dim, dtype=self.Zv.dtype)
+        e = self.xp.zeros(self.dim, dtype=self.lam.dtype)
         e[0] = 1
         return e
 
