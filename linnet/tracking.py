@@ -44,6 +44,8 @@ class EigTracker:
     otherwise the probe costs one product. ``matvecs`` counts the products the tracker asked for.
     """
 
+    TOL_FLOOR_EPS = 100
+
     def __init__(self, *, xp=np, dtype=np.float64, dim: int, which: str = "LA", tol: float = 1e-6,
                  keep: int = 4, max_basis: int = 10, probe: bool = True, refresh_every: int = 64,
                  maxiter: int = 200, seed: int = 0):
@@ -53,7 +55,10 @@ class EigTracker:
             raise ValueError(f"tol must be > 0, got {tol}")
         if not 1 <= keep < max_basis:
             raise ValueError(f"need 1 ≤ keep < max_basis, got keep={keep}, max_basis={max_basis}")
-        self.xp, self.dtype, self.n, self.which, self.tol = xp, dtype, int(dim), which, float(tol)
+        # the residual is roundoff below ~100 ε (float32: 1.2e-5; Ê = (α²/n)Z_vᵀZ_v − diag(λ) cancels):
+        # asking for less makes the tracker spin
+        self.tol = max(float(tol), self.TOL_FLOOR_EPS * float(np.finfo(dtype).eps))
+        self.xp, self.dtype, self.n, self.which = xp, dtype, int(dim), which
         self.max_basis = min(max_basis, int(dim))
         self.keep = min(keep, self.max_basis)
         self.refresh_every, self.maxiter = refresh_every, maxiter

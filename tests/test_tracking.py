@@ -185,3 +185,14 @@ def test_trajectory_is_bitwise_independent_of_what_is_measured():
         assert 5 * runs[0].config[name] < lit.config[name], name
     # sharpness every third step: three accumulated updates per call, still exact
     assert np.max(np.abs(runs[2].sharpness - runs[0].sharpness[::3]) / runs[0].sharpness[::3]) < 1e-10
+
+
+def test_float32_tolerance_is_floored_instead_of_spinning():
+    """float32 images cannot resolve a residual of 1e-6·|θ| at r = 400 (for Ê, a difference of two
+    larger terms, by far); the tracker stops at 100ε instead of adding vectors to no avail."""
+    X, Y = linnet.make_data("cifar-like", n=400, d=600, seed=0)
+    X, Y = X.astype(np.float32), Y.astype(np.float32)
+    tr = linnet.train(X, Y, eta=10.0, steps=60, m=100, init="torch", alpha=1.0, dtype="float32")
+    tol = 100 * np.finfo(np.float32).eps
+    assert np.all(tr.sharpness_residual <= tol * tr.sharpness * (1 + 1e-6))
+    assert tr.config["sharpness_products"] < 3 * 61 and tr.config["e_hat_products"] < 3 * 61
