@@ -74,22 +74,27 @@ class EigTracker:
 
     # -- basis maintenance -------------------------------------------------------------------
     def _orth(self, v):
-        """v made orthogonal to the basis (classical Gram–Schmidt, twice) and its norm ratio."""
+        """v − Qᵀh orthogonal to the basis (classical Gram–Schmidt, repeated on cancellation,
+        DGKS), with h and the norms of v before and after."""
         Q = self.Q[: self.k]
         before = math.sqrt(float(v @ v))
-        for _ in range(2):
-            if self.k:
-                v = v - Q.T @ (Q @ v)
-        after = math.sqrt(float(v @ v))
-        return v, (after / before if before > 0 else 0.0), after
+        h = Q @ v
+        w = v - h @ Q
+        after = math.sqrt(float(w @ w))
+        if after < 0.7 * before:
+            h2 = Q @ w
+            w -= h2 @ Q
+            h += h2
+            after = math.sqrt(float(w @ w))
+        return w, h, before, after
 
     def _add(self, v, matmat) -> bool:
         """Append ``v``, orthonormalised against the basis, with its image (False if v is in the basis)."""
-        v, ratio, nrm = self._orth(v)
-        if ratio < 1e-8 or nrm == 0.0:  # numerically inside the basis already
+        w, _, before, after = self._orth(v)
+        if after <= 1e-8 * before:  # numerically inside the basis already
             return False
         k = self.k
-        self.Q[k] = v / nrm
+        self.Q[k] = w / after
         self.S[k] = matmat(self.Q[k: k + 1].T)[:, 0]
         self.matvecs += 1
         self.k = k + 1
@@ -108,8 +113,8 @@ class EigTracker:
         k = self.k
         T = np.asarray(to_numpy(self.Q[:k] @ self.S[:k].T), dtype=np.float64)
         T += T.T
-        ev, C, info = dsyev(T)
-        ev *= 0.5  # LAPACK directly: a third of numpy.linalg.eigh's time at k ≤ 10
+        ev, C, info = dsyev(T)  # LAPACK directly: half of numpy.linalg.eigh's time at k ≤ 10
+        ev *= 0.5
         if info != 0:
             raise np.linalg.LinAlgError(f"eigensolver of the projected matrix failed (info={info})")
         return ev, C
@@ -187,18 +192,11 @@ class EigTracker:
         The subtraction loses ‖A‖·ε/ratio in the image, ratio = ‖v − Qᵀh‖/‖v‖, so a probe that is
         nearly inside the basis (ratio < 1e-4, error above 1e-12·‖A‖) is not added.
         """
-        k, Q = self.k, self.Q[: self.k]
-        h = Q @ v
-        w = v - h @ Q
-        nrm, before = math.sqrt(float(w @ w)), math.sqrt(float(v @ v))
-        if nrm < 0.7 * before:  # cancellation: orthogonalise once more (DGKS)
-            h2 = Q @ w
-            w -= h2 @ Q
-            h += h2
-            nrm = math.sqrt(float(w @ w))
-        if nrm < 1e-4 * before:
+        w, h, before, after = self._orth(v)
+        if after < 1e-4 * before:
             return False
-        self.Q[k] = w / nrm
-        self.S[k] = (image - h @ self.S[:k]) / nrm
+        k = self.k
+        self.Q[k] = w / after
+        self.S[k] = (image - h @ self.S[:k]) / after
         self.k = k + 1
         return True
