@@ -1,0 +1,27 @@
+"""Slow checks, out of the default run: `python -m pytest -m slow` (about 2 minutes)."""
+import numpy as np
+import pytest
+
+import linnet
+from linnet.bench import _data
+from linnet.engines import SpectralEngine
+
+
+@pytest.mark.slow
+def test_paper_size_sharpness_equals_dense_eigvalsh_at_every_step():
+    """The η = 10 run from PyTorch's init at paper size (three catapult cycles in 1000 steps): the
+    tracked Λ against dense eigvalsh of G_v = α²(Z_vᵀZ_v/n + ‖a‖² diag(λ)) at all 1001 steps,
+    the state replayed without folding so that its roundoff is the run's."""
+    X, Y = _data(1000, 3072, np)
+    sp = linnet.spectrum(X, Y)
+    W, a = linnet.init_params(200, X, scheme="torch", seed=0)
+    tr = linnet.train(X, Y, eta=10.0, steps=1000, W0=W, a0=a, alpha=1.0, spectrum=sp, e_hat_every=0)
+    eng = SpectralEngine(sp, W, a, 1.0, np.float64, 1)
+    for t in range(1001):
+        obs = eng.observe()
+        z = eng._z
+        Zv = z.B + z.P[:, : z.j] @ z.Q[: z.j]
+        lam = np.linalg.eigvalsh(Zv.T @ Zv / 1000 + obs.a_norm2 * np.diag(sp.lam))[-1]
+        assert abs(tr.sharpness[t] - lam) <= 1e-10 * lam, t
+        if t < 1000:
+            eng.step(10.0, obs)
