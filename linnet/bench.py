@@ -167,7 +167,7 @@ def main(argv=None) -> int:
     xp = namespace(backend=args.backend)
     sizes = [(1000, 3072, 200, True)] if args.quick else [
         (1000, 3072, 200, True), (5000, 3072, 200, True), (50000, 3072, 200, True)]
-    run = torch_eta10_run(xp)  # first, as in a fresh script (after the n = 50,000 rows it is slower)
+    run = torch_eta10_run(xp)  # first, as a fresh script would run it
     rows = []
     for n, d, m, lit in sizes:
         print(f"measuring n={n} d={d} m={m} ...", file=sys.stderr, flush=True)
