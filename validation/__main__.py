@@ -42,7 +42,7 @@ def run(out="report", *, quick=False, only=None, seed=0, backend="numpy", data=N
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m validation", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="small sizes, about a minute on 2 cores")
+    p.add_argument("--quick", action="store_true", help="small sizes, about 20 s on 2 cores (the SymPy identities are left out)")
     p.add_argument("--only", nargs="+", metavar="NAME", help=f"run only these: {', '.join(EXPERIMENTS)}")
     p.add_argument("--out", default="report", help="output folder (default: report/)")
     p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
