@@ -12,6 +12,7 @@ from .lanczos import LanczosResult, lanczos
 from .model import gd_step, gradients, loss, outputs, resolve_alpha, residual
 from .spectral import DataSpectrum, spectrum
 from .sweeps import sweep
+from .tracking import EigTracker
 from .train import train
 from .trajectory import Trajectory, load_trajectory
 
@@ -23,5 +24,5 @@ __all__ = [
     "a_norm_update", "e_hat", "lambda_tilde", "sharpness",
     "hessian_vector_product", "hessian_sharpness", "lanczos", "LanczosResult",
     "init_params", "SCHEMES", "spectrum", "DataSpectrum", "train", "Trajectory",
-    "load_trajectory", "make_data", "sweep", "gram_spectrum",
+    "load_trajectory", "make_data", "sweep", "gram_spectrum", "EigTracker",
 ]
