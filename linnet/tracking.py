@@ -151,7 +151,8 @@ class EigTracker:
         for _ in range(self.maxiter):
             k = self.k
             ev, C = self._eigh()
-            i = k - 1 if self.which == "LA" else int(np.argmax(np.abs(ev)))
+            order = self._order(ev)
+            i = int(order[0])
             theta = float(ev[i])
             c = xp.asarray(C[:, i], dtype=self.dtype)
             u = c @ self.Q[:k]
@@ -160,7 +161,7 @@ class EigTracker:
             if rho <= self.tol * abs(theta) or k >= self.n:
                 break
             if k >= self.max_basis:
-                self._compress(C[:, self._order(ev)], self.keep)
+                self._compress(C[:, order], self.keep)
             if not self._add(resid_vec, matmat):
                 break  # the residual lies in the basis: the pair is exact to roundoff
         if self.sign is not None and float(u @ self.sign) < 0:
