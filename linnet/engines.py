@@ -47,6 +47,9 @@ class _LowRank:
         return self.j == self.k
 
     def fold(self):
+        # In-place BLAS (dgemm with beta = 1 here, or dger every step instead of deferring) took
+        # 1.9 ms and 0.5 ms a call inside a run on the 2-core bench machine, against 0.15 and
+        # 0.03 ms alone, and slowed what followed: OpenBLAS's second thread.
         if self.j:
             self.B += self.P[:, : self.j] @ self.Q[: self.j]
             self.j = 0
@@ -96,7 +99,7 @@ class SpectralEngine:
     on the others, so the trajectory is bitwise the same whatever is carried or measured."""
     name = "spectral"
     CARRY = 2
-    WIDTH = 4  # columns per product, padded: here 1 column ~100 µs, 2 ~115, 3 ~170, 4 ~140 (m·r = 200·1000)
+    WIDTH = 4  # columns per product, padded; one pass over Z_v (200×1000) here: 1 column ~60 µs, 2 ~70, 3 ~135, 4 ~85
 
     def __init__(self, spec: DataSpectrum, W0, a0, alpha: float, dtype, top_k: int):
         xp = namespace(W0)

@@ -14,6 +14,12 @@ def test_bench_size_row_is_complete_and_like_for_like():
     assert row["fast_stopped"] is None and row["literal_stopped"] is None
 
 
+def test_per_step_costs_cover_each_measurement():
+    costs = bench.per_step_costs(60, 80, 20, steps=20, xp=np, reps=1)
+    assert list(costs) == [label for label, _ in bench.MEASURED]
+    assert all(np.isfinite(ms) for ms in costs.values())
+
+
 def test_autograd_baseline_computes_the_same_run():
     """An independent implementation (PyTorch autograd for the step, vjp+jvp for G) gives the
     same loss and Λ as linnet, step for step."""
