@@ -8,9 +8,9 @@
   O(m·d·n). The reference the fast engine is tested against.
 
 Both expose the same small interface: ``observe()`` returns the quantities at the current
-state, ``step(eta, obs, carry)`` advances it, and products with G, Ê and the Hessian (restricted
-to the data span for the spectral engine, where the rest of the spectrum is 0) feed the
-eigensolvers. The spectral engine also gives the change of G and Ê over a step in closed form
+state, ``step(eta, obs, carry)`` advances it, and products with G, Ê and the Hessian (for the
+spectral engine restricted to a subspace of dimension r + 2m that holds its range, where the rest
+of the spectrum is 0) feed the eigensolvers. The spectral engine also gives the change of G and Ê over a step in closed form
 (``gram_update``, ``e_hat_update``), which lets :class:`~linnet.tracking.EigTracker` follow Λ
 with few products; the literal engine returns None there, and the tracker recomputes.
 """
@@ -225,19 +225,43 @@ class SpectralEngine:
         return update
 
     def hessian_matvec(self, obs: Observation):
-        """H on (δR, δa), δW = δR Uᵀ (the rest of W-space is in H's kernel). Dimension m·r + m.
-        Z_v is used through its deferred form, so measuring H leaves the run's roundoff alone."""
+        """H on the (r + 2m)-dimensional subspace that holds its range, in isometric coordinates.
+
+        In reduced coordinates (δW = δR Uᵀ; the rest of W-space is in H's kernel), with ŝ = s ⊙ D,
+        H(δR, δa) = (α/n)(a (s⊙u)ᵀ + δa ŝᵀ, Z_v u + δR ŝ), u = α(s ⊙ δRᵀa + Z_vᵀ δa)   (I10).
+        Its range lies in {(â z₁ᵀ + z₂ ŝᵀ/‖ŝ‖, z₃) : z₁ ∈ R^r, z₂ ⊥ â, z₃ ∈ R^m} (â = a/‖a‖), and
+        (z₁, z₂, z₃) ↦ that vector is an isometry, so H restricted there has all of H's non-zero
+        eigenvalues (and the top one, which is ≥ 0 since H has a kernel). With P = I − ââᵀ:
+            u = α(‖a‖ s⊙z₁ + Z_vᵀ z₃),   z₁' = (α/n)(‖a‖ s⊙u + (z₃·â) ŝ),
+            z₂' = (α/n)‖ŝ‖ P z₃,          z₃' = (α/n)(Z_v u + (z₁·ŝ) â + ‖ŝ‖ P z₂),
+        a symmetric operator (z₂ enters through P, so its â-part is one more 0 eigenvalue): two
+        passes over Z_v per product and vectors of r + 2m numbers, where the m·r + m coordinates
+        of (δR, δa) cost several m×r temporaries a product. Z_v is used through its deferred form,
+        so measuring H leaves the run's roundoff alone.
+        """
         xp, al, n, z, a, s = self.xp, self.al, self.n, self._z, self.a, self.s
         m, r = a.shape[0], self.dim
         sD = s * obs.D
+        sD_norm = math.sqrt(float(sD @ sD))
+        a_norm = math.sqrt(obs.a_norm2)
+        if a_norm > 0:
+            a_hat = a / a_norm
+        else:  # a = 0: any unit vector will do, the subspace then holds H's range all the same
+            a_hat = xp.zeros_like(a)
+            a_hat[0] = 1
+        c = al / n
 
         def matvec(v):
-            dR, da = v[: m * r].reshape(m, r), v[m * r:]
-            u = al * (s * (dR.T @ a) + z.rmv(da))
-            HR = (al / n) * (xp.outer(a, s * u) + xp.outer(da, sD))
-            Ha = (al / n) * (z.mv(u) + dR @ sD)
-            return xp.concatenate([HR.ravel(), Ha])
-        return matvec, m * r + m
+            z1, z2, z3 = v[:r], v[r: r + m], v[r + m:]
+            u = al * (a_norm * (s * z1) + z.rmv(z3))
+            z3_a = float(z3 @ a_hat)
+            out = xp.empty_like(v)
+            out[:r] = c * (a_norm * (s * u) + z3_a * sD)
+            out[r: r + m] = (c * sD_norm) * (z3 - z3_a * a_hat)
+            out[r + m:] = c * (z.mv(u) + float(z1 @ sD) * a_hat
+                               + sD_norm * (z2 - float(z2 @ a_hat) * a_hat))
+            return out
+        return matvec, r + 2 * m
 
     def v1(self):
         e = self.xp.zeros(self.dim, dtype=self.lam.dtype)

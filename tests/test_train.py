@@ -37,6 +37,44 @@ def test_spectral_engine_equals_literal_updates_through_ps_and_into_eos():
     assert fast.hessian_step.tolist() == list(range(0, 401, 50))
 
 
+@pytest.mark.parametrize("case", ["n<d", "n>d", "m=1", "a=0", "D=0"])
+def test_spectral_hessian_has_the_full_hessians_nonzero_spectrum(case):
+    """The spectral engine's Hessian lives on r + 2m coordinates (a subspace holding its range);
+    its spectrum, formed densely, against the full (m·d + m)-dimensional Hessian's from the
+    literal engine's HVP (itself checked against finite differences in test_model)."""
+    from dataclasses import replace
+
+    from linnet.engines import LiteralEngine, SpectralEngine
+    n, d, m = {"n>d": (9, 6, 4), "m=1": (7, 9, 1)}.get(case, (7, 9, 4))
+    X, Y = linnet.make_data("cifar-like", n=n, d=d, seed=1)
+    if m == 1:  # below init_params' minimum width
+        rng = np.random.default_rng(1)
+        W, a = rng.standard_normal((1, d)) / np.sqrt(d), rng.standard_normal(1)
+    else:
+        W, a = linnet.init_params(m, X, scheme="gaussian", seed=1)
+    if case == "a=0":
+        a = np.zeros_like(a)
+    sp = linnet.spectrum(X, Y)
+    spec, lit = SpectralEngine(sp, W, a, 0.7, np.float64, 3), LiteralEngine(sp, W, a, 0.7, np.float64, 3)
+    for _ in range(3):
+        o_s, o_l = spec.observe(), lit.observe()
+        if case == "D=0":
+            o_s, o_l = replace(o_s, D=0 * o_s.D), replace(o_l, D=0 * o_l.D)
+        spectra = []
+        for eng, obs in ((spec, o_s), (lit, o_l)):
+            mv, dim = eng.hessian_matvec(obs)
+            H = np.column_stack([mv(e) for e in np.eye(dim)])
+            assert np.max(np.abs(H - H.T)) <= 1e-14 * np.abs(H).max()
+            spectra.append(np.linalg.eigvalsh(H))
+        assert dim == m * d + m and spectra[0].size == sp.r + 2 * m
+        scale = np.abs(spectra[1]).max()
+        nonzero = [ev[np.abs(ev) > 1e-10 * scale] for ev in spectra]
+        assert nonzero[0].size == nonzero[1].size > 0
+        assert np.max(np.abs(nonzero[0] - nonzero[1])) <= 1e-12 * scale
+        spec.step(0.5, o_s)
+        lit.step(0.5, o_l)
+
+
 def test_full_residual_and_final_parameters_match_literal():
     X, Y, W, a, eta = eos_problem()
     kw = dict(eta=eta, steps=60, W0=W, a0=a, e_hat_every=0)

@@ -82,7 +82,7 @@ class Context:
             cfg = dict(data=ds.name, n=ds.X.shape[1], d=ds.X.shape[0], m=m, init="torch", alpha=1.0,
                        eta=10.0, steps=steps, seed=self.seed)
             tr = self.train(ds.X, ds.Y, eta=10.0, steps=steps, m=m, init="torch", alpha=1.0, seed=self.seed,
-                            hessian_every=self.size(100, 50))
+                            hessian_every=10)
             rec = record_run(ds.X, ds.Y, tr, flow=True)
             self._cache["main"] = (ds, cfg, tr, rec)
         return self._cache["main"]
