@@ -10,9 +10,10 @@
 Both expose the same small interface: ``observe()`` returns the quantities at the current
 state, ``step(eta, obs, carry)`` advances it, and products with G, Ê and the Hessian (for the
 spectral engine restricted to a subspace of dimension r + 2m that holds its range, where the rest
-of the spectrum is 0) feed the eigensolvers. The spectral engine also gives the change of G and Ê over a step in closed form
-(``gram_update``, ``e_hat_update``), which lets :class:`~linnet.tracking.EigTracker` follow Λ
-with few products; the literal engine returns None there, and the tracker recomputes.
+of the spectrum is 0) feed the eigensolvers. The spectral engine also gives the change of G and
+Ê over a step in closed form (``gram_update``, ``e_hat_update``), which lets
+:class:`~linnet.tracking.EigTracker` follow Λ with few products; the literal engine returns None
+there, and the tracker recomputes.
 """
 from __future__ import annotations
 
@@ -99,7 +100,9 @@ class SpectralEngine:
     on the others, so the trajectory is bitwise the same whatever is carried or measured."""
     name = "spectral"
     CARRY = 2
-    WIDTH = 4  # columns per product, padded; one pass over Z_v (200×1000) here: 1 column ~60 µs, 2 ~70, 3 ~135, 4 ~85
+    # columns per product, padded; one pass over Z_v (200×1000) on the bench machine takes
+    # ~60 µs with 1 column, ~70 with 2, ~135 with 3 and ~85 with 4
+    WIDTH = 4
 
     def __init__(self, spec: DataSpectrum, W0, a0, alpha: float, dtype, top_k: int):
         xp = namespace(W0)
@@ -229,9 +232,10 @@ class SpectralEngine:
 
         In reduced coordinates (δW = δR Uᵀ; the rest of W-space is in H's kernel), with ŝ = s ⊙ D,
         H(δR, δa) = (α/n)(a (s⊙u)ᵀ + δa ŝᵀ, Z_v u + δR ŝ), u = α(s ⊙ δRᵀa + Z_vᵀ δa)   (I10).
-        Its range lies in {(â z₁ᵀ + z₂ ŝᵀ/‖ŝ‖, z₃) : z₁ ∈ R^r, z₂ ⊥ â, z₃ ∈ R^m} (â = a/‖a‖), and
+        Its range lies in {(â z₁ᵀ + z₂ ŝᵀ/‖ŝ‖, z₃) : z₁ ∈ R^r, z₂ ⊥ â, z₃ ∈ R^m} (â = a/‖a‖; for
+        a = 0 or ŝ = 0 any unit vector stands in, and the formulas below never divide), and
         (z₁, z₂, z₃) ↦ that vector is an isometry, so H restricted there has all of H's non-zero
-        eigenvalues (and the top one, which is ≥ 0 since H has a kernel). With P = I − ââᵀ:
+        eigenvalues, and the top one (≥ 0: trace H = ‖J‖²/n, the residual term is traceless). P = I − ââᵀ:
             u = α(‖a‖ s⊙z₁ + Z_vᵀ z₃),   z₁' = (α/n)(‖a‖ s⊙u + (z₃·â) ŝ),
             z₂' = (α/n)‖ŝ‖ P z₃,          z₃' = (α/n)(Z_v u + (z₁·ŝ) â + ‖ŝ‖ P z₂),
         a symmetric operator (z₂ enters through P, so its â-part is one more 0 eigenvalue): two
