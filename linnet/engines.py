@@ -235,7 +235,8 @@ class SpectralEngine:
         Its range lies in {(â z₁ᵀ + z₂ ŝᵀ/‖ŝ‖, z₃) : z₁ ∈ R^r, z₂ ⊥ â, z₃ ∈ R^m} (â = a/‖a‖; for
         a = 0 or ŝ = 0 any unit vector stands in, and the formulas below never divide), and
         (z₁, z₂, z₃) ↦ that vector is an isometry, so H restricted there has all of H's non-zero
-        eigenvalues, and the top one (≥ 0: trace H = ‖J‖²/n, the residual term is traceless). P = I − ââᵀ:
+        eigenvalues, and the top one (≥ 0: trace H = ‖J‖²/n, the residual term being traceless).
+        With P = I − ââᵀ:
             u = α(‖a‖ s⊙z₁ + Z_vᵀ z₃),   z₁' = (α/n)(‖a‖ s⊙u + (z₃·â) ŝ),
             z₂' = (α/n)‖ŝ‖ P z₃,          z₃' = (α/n)(Z_v u + (z₁·ŝ) â + ‖ŝ‖ P z₂),
         a symmetric operator (z₂ enters through P, so its â-part is one more 0 eigenvalue): two

@@ -74,8 +74,8 @@ def train(X, Y, *, eta: float, steps: int, m: int | None = None, init: str = "sy
     (Rayleigh–Ritz on a kept subspace whose images follow G in closed form, I4), stopped at
     relative residual ρ/Λ ≤ ``sharpness_tol`` (ρ = ‖Gu − Λu‖ is recorded; the products it took
     are in ``config["sharpness_products"]``; in float32 the tolerance is floored at 100ε ≈ 1.2e-5,
-    below which ρ is roundoff). Then |Λ − λ| ≤ ρ for an
-    eigenvalue λ of G, and |Λ − λ_max| ≤ ρ²/gap (Kato–Temple): with the default 1e-6 and a gap of
+    below which ρ is roundoff). Then |Λ − λ| ≤ ρ for an eigenvalue λ of G, and
+    |Λ − λ_max| ≤ ρ²/gap (Kato–Temple): with the default 1e-6 and a gap of
     1% of Λ that is 1e-10·Λ (the tests check Λ against dense ``eigvalsh`` to 1e-10); ‖Ê‖ every
     ``e_hat_every`` steps, the Hessian's top eigenvalue every ``hessian_every`` steps (0 = never).
     A run whose loss exceeds ``max_loss`` (default 1e10 × its initial loss) or turns non-finite
