@@ -26,7 +26,8 @@ from .data import make_data
 from .engines import ENGINES
 from .init import init_params
 from .spectral import spectrum
-from .train import _Eig, train
+from .observers import WarmLanczos
+from .train import train
 
 
 def _data(n, d, xp, seed=0):
@@ -63,7 +64,7 @@ def _hessian_seconds(engine_cls, sp, W, a, xp, tol=1e-8):
     eng = engine_cls(sp, W, a, 1.0, W.dtype, 5)
     obs = eng.observe()
     mv, dim = eng.hessian_matvec(obs)
-    eig = _Eig(xp, W.dtype, dim, "LA", tol, 400, 3)
+    eig = WarmLanczos(xp, W.dtype, dim, "LA", tol, 400, 3)
     return _seconds(lambda: eig(mv), xp), eig.iterations
 
 

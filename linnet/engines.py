@@ -107,6 +107,7 @@ class SpectralEngine:
     def __init__(self, spec: DataSpectrum, W0, a0, alpha: float, dtype, top_k: int):
         xp = namespace(W0)
         self.xp, self.spec, self.al, self.k = xp, spec, alpha, min(top_k, spec.r)
+        self.dtype = dtype
         self.n = spec.n
         self.lam = spec.lam.astype(dtype)
         self.s = spec.s.astype(dtype)
@@ -145,8 +146,12 @@ class SpectralEngine:
         a2 = float(self.a @ self.a)
         carried = {}
         for i, (kind, p, _) in enumerate(self._carry):
-            diag = (al**2 * a2) * self.lam if kind == "gram" else -self.lam
-            carried[kind] = (al**2 / n) * out[:, 1 + i] + diag * p
+            image = (al**2 / n) * out[:, 1 + i]  # G_A p; G = G_A + α²‖a‖² diag(λ), Ê = G_A − diag(λ)
+            if kind == "gram":
+                image = image + ((al**2 * a2) * self.lam) * p
+            elif kind == "e_hat":
+                image = image + (-self.lam) * p
+            carried[kind] = image
             left[:, 1 + i] = 0
         self._carry = []
         z1 = self._z.col0()
@@ -157,7 +162,7 @@ class SpectralEngine:
     def step(self, eta: float, obs: Observation, carry=()) -> bool:
         """Advance in place; returns False (state untouched) if the update is not finite.
 
-        ``carry``: up to CARRY pairs (kind, p), kind "gram" or "e_hat"; the next observation
+        ``carry``: up to CARRY pairs (kind, p), kind "gram", "e_hat" or "ga"; the next observation
         holds that operator's image of p in ``carried[kind]``.
         """
         if len(carry) > self.CARRY:
@@ -188,7 +193,7 @@ class SpectralEngine:
         z, c, lam_a2 = self._z, self.al**2 / self.n, self.al**2 * obs.a_norm2 * self.lam
         return lambda x: c * z.rmv(z.mv(x)) + _scale_rows(lam_a2, x)
 
-    def e_hat_matvec(self):
+    def e_hat_matvec(self, obs: Observation | None = None):
         """v ↦ Ê v = (α²/n) Z_vᵀ Z_v v − λ ⊙ v; v may hold vectors as columns."""
         z, c, lam = self._z, self.al**2 / self.n, self.lam
         return lambda x: c * z.rmv(z.mv(x)) - _scale_rows(lam, x)
@@ -205,6 +210,34 @@ class SpectralEngine:
     def e_hat_update(self, updates):
         """As :meth:`gram_update` for Ê = (α²/n)Z_vᵀZ_v − diag(λ): the same terms without diag(λ)."""
         return self._update(updates, diag=False)
+
+    def ga_matvec(self, obs: Observation):
+        """v ↦ G_A v = (α²/n) Z_vᵀ Z_v v, the output layer's Gram (G = G_A + α²‖a‖²K)."""
+        z, c = self._z, self.al**2 / self.n
+        return lambda x: c * z.rmv(z.mv(x))
+
+    def ga_update(self, updates):
+        """As :meth:`e_hat_update`: G_A and Ê differ by the constant diag(λ)."""
+        return self._update(updates, diag=False)
+
+    # read-only access to Z_v = Z V in its deferred form (reading folds nothing, so an observer
+    # leaves the run's roundoff alone)
+    def zv_matvec(self, v):
+        """Z_v v."""
+        return self._z.mv(v)
+
+    def zv_rmatvec(self, w):
+        """Z_vᵀ w."""
+        return self._z.rmv(w)
+
+    def zv_col0(self):
+        """Z_v's first column, Z v₁."""
+        return self._z.col0()
+
+    def zv_copy(self):
+        """A copy of Z_v with the pending updates added (the stored base is left as it is)."""
+        z = self._z
+        return z.B + z.P[:, : z.j] @ z.Q[: z.j] if z.j else z.B.copy()
 
     def _update(self, updates, diag):
         if not updates or any(u is None for u in updates):
@@ -299,7 +332,7 @@ class LiteralEngine:
 
     def __init__(self, spec: DataSpectrum, W0, a0, alpha: float, dtype, top_k: int):
         xp = namespace(W0)
-        self.xp, self.al, self.spec = xp, alpha, spec
+        self.xp, self.al, self.spec, self.dtype = xp, alpha, spec, dtype
         self.X = spec.X.astype(dtype)
         self.Y = spec.Y.astype(dtype)
         self.n = spec.n
@@ -337,7 +370,7 @@ class LiteralEngine:
         Z, X, c, a2 = self.Z, self.X, self.al**2 / self.n, obs.a_norm2
         return lambda x: c * (Z.T @ (Z @ x) + a2 * (X.T @ (X @ x)))  # columns too
 
-    def e_hat_matvec(self):
+    def e_hat_matvec(self, obs: Observation | None = None):
         Z, X, c, n = self.Z, self.X, self.al**2 / self.n, self.n
         return lambda x: c * (Z.T @ (Z @ x)) - (X.T @ (X @ x)) / n
 
@@ -351,10 +384,17 @@ class LiteralEngine:
             return xp.concatenate([HW.ravel(), Ha])
         return matvec, m * d + m
 
+    def ga_matvec(self, obs: Observation):
+        Z, c = self.Z, self.al**2 / self.n
+        return lambda x: c * (Z.T @ (Z @ x))
+
     def gram_update(self, updates):
         return None  # ΔG involves XᵀX here: the eigensolver recomputes instead
 
     def e_hat_update(self, updates):
+        return None
+
+    def ga_update(self, updates):
         return None
 
     def v1(self):

@@ -6,33 +6,41 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-_ARRAYS = ("step", "loss", "a_norm2", "fd", "lambda_tilde", "d_norm", "d_top", "f_top",
-           "sharpness_step", "sharpness", "sharpness_residual", "u1_overlap_init", "u1_v1_overlap",
-           "e_hat_step", "e_hat_norm", "hessian_step", "hessian_sharpness",
-           "eigvals_K", "y_top", "W0", "a0", "W_final", "a_final")
+COMMON = ("step", "loss", "a_norm2", "fd", "d_norm", "d_top", "f_top",
+          "sharpness_step", "sharpness", "sharpness_residual", "u1_overlap_init", "u1_v1_overlap",
+          "d_u1", "ga_step", "ga_norm", "hessian_step", "hessian_sharpness", "eigvals_K", "y_top")
+# the two-layer linear net's own arrays, top-level names in files written before families existed
+LINEAR2_SPECIFIC = ("lambda_tilde", "e_hat_step", "e_hat_norm", "W0", "a0", "W_final", "a_final")
+_EMPTY_SINCE_FAMILIES = ("d_u1", "ga_step", "ga_norm")  # absent from older files: read as empty
 
 
 @dataclass(frozen=True, eq=False)
 class Trajectory:
-    """A GD (or gradient-flow) run of the linear network, rows t = 0 … T (all finite).
+    """A run of one model family (``family``: "linear2", "mlp", "torch"), rows t = 0 … T (all finite).
 
-    Every-step arrays (length T+1): ``step``, ``loss`` L, ``a_norm2`` ‖a‖², ``fd`` ⟨F, D⟩,
-    ``lambda_tilde`` Λ̃ = v₁ᵀGv₁, ``d_norm`` ‖D‖, ``d_top``/``f_top`` (T+1 × k) the coordinates
-    D_i = ⟨D, v_i⟩, F_i = ⟨F, v_i⟩ on K's top-k eigenvectors.
-    At ``sharpness_step``: ``sharpness`` Λ = λ_max(G), the eigensolver's ``sharpness_residual``
-    ‖G u₁ − Λ u₁‖, ``u1_overlap_init`` |⟨u₁(t), u₁(0)⟩| and ``u1_v1_overlap`` |⟨u₁, v₁⟩|.
-    At ``e_hat_step``: ``e_hat_norm`` ‖Ê‖₂. At ``hessian_step``: ``hessian_sharpness`` λ_max(∇²L).
-    Data: ``eigvals_K`` (the r non-zero eigenvalues of K), ``y_top`` (Y_i, i < k).
-    Parameters: ``W0``, ``a0`` and ``W_final``, ``a_final`` (the last recorded state).
-    ``config`` holds η, m, α, the init, seed, data shape, engine …; ``stopped`` is None for a
-    completed run, else why it stopped (e.g. "diverged at step 412: …").
+    Every family records the same fields (the paper's §3 quantities):
+    every step (length T+1): ``step``, ``loss`` L = ‖D‖²/(2n), ``a_norm2`` ‖A‖² (the output
+    layer's weights; ‖a‖² for the linear net), ``fd`` ⟨F, D⟩, ``d_norm`` ‖D‖, ``d_top``/``f_top``
+    (T+1 × k) the coordinates D_i = ⟨D, v_i⟩, F_i = ⟨F, v_i⟩ on K's top-k eigenvectors.
+    At ``sharpness_step``: ``sharpness`` Λ = λ_max(G), G = JJᵀ/n, the eigensolver's
+    ``sharpness_residual`` ‖G u₁ − Λ u₁‖, ``u1_overlap_init`` |⟨u₁(t), u₁(0)⟩|, ``u1_v1_overlap``
+    |⟨u₁, v₁⟩| and ``d_u1`` ⟨D, u₁⟩ (D along u₁; Fig. 3b). At ``ga_step``: ``ga_norm`` ‖G_A‖,
+    the output layer's Gram (App. D.1.1). At ``hessian_step``: ``hessian_sharpness`` λ_max(∇²L).
+    Data: ``eigvals_K`` (the r non-zero eigenvalues of K = XᵀX/n), ``y_top`` (Y_i, i < k).
+
+    Fields of one family live in ``specific`` and read as attributes too: for "linear2"
+    ``lambda_tilde`` Λ̃ = v₁ᵀGv₁ every step, ``e_hat_step``/``e_hat_norm`` ‖Ê‖₂, ``W0``, ``a0``,
+    ``W_final``, ``a_final``; for "mlp" the layers ``W0_1`` … ``W0_L`` and ``W_final_1`` …,
+    and ``trained_sharpness`` (λ_max of the trained layers' Gram, at ``sharpness_step``) when
+    layers are frozen. ``initial_weights``/``final_weights`` give the layers of any family.
+    ``config`` holds η, the model, its init, seed, data shape, engine …; ``stopped`` is None for
+    a completed run, else why it stopped (e.g. "diverged at step 412: …").
     """
     config: dict
     step: np.ndarray
     loss: np.ndarray
     a_norm2: np.ndarray
     fd: np.ndarray
-    lambda_tilde: np.ndarray
     d_norm: np.ndarray
     d_top: np.ndarray
     f_top: np.ndarray
@@ -41,18 +49,43 @@ class Trajectory:
     sharpness_residual: np.ndarray
     u1_overlap_init: np.ndarray
     u1_v1_overlap: np.ndarray
-    e_hat_step: np.ndarray
-    e_hat_norm: np.ndarray
+    d_u1: np.ndarray
+    ga_step: np.ndarray
+    ga_norm: np.ndarray
     hessian_step: np.ndarray
     hessian_sharpness: np.ndarray
     eigvals_K: np.ndarray
     y_top: np.ndarray
-    W0: np.ndarray
-    a0: np.ndarray
-    W_final: np.ndarray
-    a_final: np.ndarray
+    family: str = "linear2"
+    specific: dict = field(default_factory=dict)
     stopped: str | None = None
     extras: dict = field(default_factory=dict)
+
+    def __getattr__(self, name: str):
+        specific = self.__dict__.get("specific")
+        if specific is not None and name in specific:
+            return specific[name]
+        family = self.__dict__.get("family", "?")
+        raise AttributeError(f"Trajectory of family {family!r} has no field {name!r}"
+                             + (f" (its own fields: {sorted(specific)})" if specific else ""))
+
+    @property
+    def initial_weights(self) -> tuple:
+        """The layers at step 0, first layer first, in nn.Linear's (out, in) layout
+        (the linear net: (W0, a0ᵀ), its α kept apart in ``config``)."""
+        return self._layers("0")
+
+    @property
+    def final_weights(self) -> tuple:
+        """The layers at the last recorded state (see :attr:`initial_weights`)."""
+        return self._layers("_final")
+
+    def _layers(self, which: str) -> tuple:
+        s = self.specific
+        if self.family == "linear2":
+            return (s[f"W{which}"], s[f"a{which}"][None, :])
+        names = sorted((k for k in s if k.startswith(f"W{which}_")), key=lambda k: int(k.rsplit("_", 1)[1]))
+        return tuple(s[k] for k in names)
 
     @property
     def eta(self) -> float:
@@ -72,8 +105,11 @@ class Trajectory:
         """A few lines: configuration, loss and sharpness at the start, peak and end."""
         c = self.config
         two = 2 / self.eta
-        lines = [f"linear net m={c['m']} alpha={c['alpha']:.4g} init={c['init']} seed={c['seed']} "
-                 f"on X {c['d']}x{c['n']} (rank {c['r']}), {c['method']} eta={self.eta:g} "
+        if self.family == "linear2":
+            model = f"linear net m={c['m']} alpha={c['alpha']:.4g} init={c['init']} seed={c['seed']}"
+        else:
+            model = c.get("model_description", self.family)
+        lines = [f"{model} on X {c['d']}x{c['n']} (rank {c['r']}), {c['method']} eta={self.eta:g} "
                  f"engine={c['engine']} backend={c['backend']} {c['dtype']}",
                  f"steps run: {self.steps}" + (f"  STOPPED: {self.stopped}" if self.stopped else "")]
         lines.append(f"loss: {self.loss[0]:.4g} -> {self.loss[-1]:.4g}  (min {self.loss.min():.4g}, "
@@ -86,35 +122,50 @@ class Trajectory:
                          + (f", first above 2/eta at step {self.sharpness_step[above[0]]}, "
                             f"{above.size} of {S.size} recorded steps above" if above.size else
                             ", never above 2/eta"))
-        lines.append(f"|a|^2: {self.a_norm2[0]:.4g} -> {self.a_norm2[-1]:.4g}")
+        lines.append(f"{'|a|^2' if self.family == 'linear2' else '|A|^2'}: "
+                     f"{self.a_norm2[0]:.4g} -> {self.a_norm2[-1]:.4g}")
         return "\n".join(lines)
 
     # ---- persistence -------------------------------------------------------------
     def save(self, path, *, data=None) -> None:
-        """Write one ``.npz`` holding every array, the configuration and ``stopped``.
+        """Write one ``.npz`` holding every array, the family's own arrays, the configuration
+        and ``stopped``.
 
         ``data=(X, Y)`` stores the training data too (as extras "X", "Y"), so that
         ``python -m theory check`` can replay the run from the file alone."""
-        arrays = {name: getattr(self, name) for name in _ARRAYS}
+        arrays = {name: getattr(self, name) for name in COMMON}
+        arrays.update({f"specific__{k}": v for k, v in self.specific.items()})
         extras = dict(self.extras)
         if data is not None:
             from ._backend import to_numpy
             extras["X"], extras["Y"] = (np.asarray(to_numpy(v), dtype=np.float64) for v in data)
         arrays.update({f"extra__{k}": v for k, v in extras.items()})
-        np.savez(path, config=np.array(json.dumps(self.config)),
+        np.savez(path, config=np.array(json.dumps(self.config)), family=np.array(self.family),
                  stopped=np.array("" if self.stopped is None else self.stopped), **arrays)
 
     @classmethod
-    def load(cls, path) -> "Trajectory":
-        """Read a file written by :meth:`save` (the round trip is exact)."""
+    def load(cls, path) -> Trajectory:
+        """Read a file written by :meth:`save` (the round trip is exact); files written before
+        model families existed read as the linear net's, with empty ``d_u1`` and ``ga_norm``."""
         with np.load(path, allow_pickle=False) as z:
-            missing = [k for k in _ARRAYS + ("config", "stopped") if k not in z.files]
+            files = set(z.files)
+            legacy = "family" not in files
+            need = [k for k in COMMON if not (legacy and k in _EMPTY_SINCE_FAMILIES)]
+            need += list(LINEAR2_SPECIFIC) if legacy else ["family"]
+            missing = [k for k in need + ["config", "stopped"] if k not in files]
             if missing:
                 raise ValueError(f"{path} is not a linnet trajectory: it lacks {missing}")
-            kw = {name: z[name] for name in _ARRAYS}
-            extras = {k[len("extra__"):]: z[k] for k in z.files if k.startswith("extra__")}
+            kw = {name: z[name] if name in files else np.zeros(0, dtype=np.int64 if name.endswith("_step") else np.float64)
+                  for name in COMMON}
+            if legacy:
+                family, specific = "linear2", {k: z[k] for k in LINEAR2_SPECIFIC}
+            else:
+                family = str(z["family"])
+                specific = {k[len("specific__"):]: z[k] for k in files if k.startswith("specific__")}
+            extras = {k[len("extra__"):]: z[k] for k in files if k.startswith("extra__")}
             stopped = str(z["stopped"]) or None
-            return cls(config=json.loads(str(z["config"])), stopped=stopped, extras=extras, **kw)
+            return cls(config=json.loads(str(z["config"])), family=family, specific=specific,
+                       stopped=stopped, extras=extras, **kw)
 
 
 load_trajectory = Trajectory.load

@@ -19,7 +19,7 @@ import linnet
 from linnet._backend import to_numpy
 from linnet.engines import SpectralEngine
 from linnet.spectral import DataSpectrum, spectrum as data_spectrum
-from linnet.train import _Eig
+from linnet.observers import WarmLanczos as _Eig
 
 from .phases import first_above
 
@@ -140,9 +140,9 @@ def record_run(X, Y, traj: "linnet.Trajectory | None" = None, *, W0=None, a0=Non
 
 def _flow_residuals(sp, W0, a0, al, eta, steps):
     """D_v of gradient flow (eq. 1) at t = ηk, k = 0 … steps, integrated with SciPy."""
-    from linnet.train import _integrate_flow
+    from linnet.train import integrate_flow
     eng = SpectralEngine(sp, W0, a0, al, np.float64, 1)
-    sol = _integrate_flow(eng, np, eta, steps, 1e-10, 1e-12)
+    sol = integrate_flow(eng, eta, steps, rtol=1e-10, atol=1e-12)
     out = []
     for k in range(sol.y.shape[1]):
         eng.set_state(sol.y[:, k])
