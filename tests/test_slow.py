@@ -18,8 +18,7 @@ def test_paper_size_sharpness_equals_dense_eigvalsh_at_every_step():
     eng = SpectralEngine(sp, W, a, 1.0, np.float64, 1)
     for t in range(1001):
         obs = eng.observe()
-        z = eng._z
-        Zv = z.B + z.P[:, : z.j] @ z.Q[: z.j]
+        Zv = eng.zv_copy()
         lam = np.linalg.eigvalsh(Zv.T @ Zv / 1000 + obs.a_norm2 * np.diag(sp.lam))[-1]
         assert abs(tr.sharpness[t] - lam) <= 1e-10 * lam, t
         if t < 1000:

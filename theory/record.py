@@ -17,6 +17,7 @@ import numpy as np
 
 import linnet
 from linnet._backend import to_numpy
+from linnet.observers import BaseObserver
 from linnet.engines import SpectralEngine
 from linnet.spectral import DataSpectrum, spectrum as data_spectrum
 from linnet.observers import WarmLanczos as _Eig
@@ -101,14 +102,6 @@ def _is_symmetric(W, a) -> bool:
     return bool(np.array_equal(W[:h], W[h:]) and np.array_equal(a[:h], -a[h:]))
 
 
-def _states_from_engine(eng: SpectralEngine, eta: float, steps: int):
-    for t in range(steps + 1):
-        obs = eng.observe()
-        yield obs
-        if t < steps and not eng.step(eta, obs):
-            return
-
-
 def record_run(X, Y, traj: "linnet.Trajectory | None" = None, *, W0=None, a0=None, eta=None,
                steps=None, alpha=None, flow: bool = False,
                spectrum: DataSpectrum | None = None) -> TheoryRecord:
@@ -129,8 +122,11 @@ def record_run(X, Y, traj: "linnet.Trajectory | None" = None, *, W0=None, a0=Non
     a0 = np.asarray(a0, dtype=np.float64)
     sp = data_spectrum(X, Y) if spectrum is None else spectrum
     al = linnet.resolve_alpha(alpha, W0.shape[0])
-    eng = SpectralEngine(sp, W0, a0, al, np.float64, 1)
-    rec = _record(eng, _states_from_engine(eng, eta, steps), sp, eta, al, _is_symmetric(W0, a0))
+    replay = ReplayObserver(sp, eta, al, _is_symmetric(W0, a0))
+    # the same loop and engine as the run (float64, spectral): only this observer measures
+    linnet.train(X, Y, eta=eta, steps=steps, W0=W0, a0=a0, alpha=alpha, spectrum=sp, top_k=1,
+                 sharpness_every=0, e_hat_every=0, ga_every=0, observers=[replay])
+    rec = replay.record()
     if flow:
         # A3.3 concerns phase I only: integrate up to the first step with ηΛ > 2.
         horizon = min(first_above(rec.sharpness, rec.eta), rec.T)
@@ -158,55 +154,72 @@ def record_params(X, Y, Ws, as_, *, eta: float, alpha=None) -> TheoryRecord:
     W0 = np.asarray(Ws[0], dtype=np.float64)
     al = linnet.resolve_alpha(alpha, W0.shape[0])
     eng = SpectralEngine(sp, W0, np.asarray(as_[0], dtype=np.float64), al, np.float64, 1)
-
-    def states():
-        for W, a in zip(Ws, as_):
-            eng.Zv = (np.asarray(W, dtype=np.float64) @ sp.U) * sp.s
-            eng.a = np.asarray(a, dtype=np.float64)
-            yield eng.observe()
-    return _record(eng, states(), sp, eta, al, _is_symmetric(W0, np.asarray(as_[0])))
-
-
-def _record(eng: SpectralEngine, states, sp: DataSpectrum, eta: float, al: float,
-            symmetric: bool) -> TheoryRecord:
-    n, lam = sp.n, to_numpy(sp.lam)
-    r = lam.shape[0]
-    eig_G = _Eig(np, np.float64, r, "LA", RECORD_TOL, 300, 1)
-    eig_E = _Eig(np, np.float64, r, "LM", RECORD_TOL, 300, 2)
-    eig_2 = _Eig(np, np.float64, r, "LA", RECORD_TOL, 300, 4)
-    eig_A = _Eig(np, np.float64, r, "LA", RECORD_TOL, 300, 5)
-    Zv0 = None
-    cols = {k: [] for k in ("loss", "sharpness", "lambda2", "lambda_tilde", "a_norm2", "fd",
-                            "zd_norm2", "d_norm", "e_hat_norm", "D", "F", "u1", "GD", "EhatD",
-                            "c12", "lemma35_gap", "lemma35_t0", "ga_norm", "w_move")}
-    Dbar, t0, prev_above = None, -1, False
-    for t, obs in enumerate(states):
-        z = eng._z  # the engine's deferred-update form: reading it folds nothing, so the
-        # replay performs exactly the operations of the original run
+    replay = ReplayObserver(sp, eta, al, _is_symmetric(W0, np.asarray(as_[0])))
+    for t, (W, a) in enumerate(zip(Ws, as_)):
+        eng.Zv = (np.asarray(W, dtype=np.float64) @ sp.U) * sp.s
+        eng.a = np.asarray(a, dtype=np.float64)
+        obs = eng.observe()
         if not math.isfinite(obs.loss):
             break
+        replay.observe(t, obs, eng)
+    return replay.record()
+
+
+class ReplayObserver(BaseObserver):
+    """An observer of :func:`linnet.train`'s loop (spectral engine, float64) that records, at
+    every state, what the checks need: G's top two eigenvalues, ‖Ê‖, ‖G_A‖, G D and Ê D by
+    matrix-vector products (not through the identities the checks test), Lemma C.12's quadratic
+    and Lemma 3.5's recursion. It reads Z_v in the engine's deferred form (``zv_*``), which folds
+    nothing, so the replay performs exactly the operations of the original run.
+    ``record()`` gives the :class:`TheoryRecord`."""
+
+    def __init__(self, sp: DataSpectrum, eta: float, al: float, symmetric: bool):
+        self.sp, self.eta, self.al, self.symmetric = sp, float(eta), float(al), symmetric
+        self.lam = to_numpy(sp.lam)
+        r = self.lam.shape[0]
+        self.eig_G = _Eig(np, np.float64, r, "LA", RECORD_TOL, 300, 1)
+        self.eig_E = _Eig(np, np.float64, r, "LM", RECORD_TOL, 300, 2)
+        self.eig_2 = _Eig(np, np.float64, r, "LA", RECORD_TOL, 300, 4)
+        self.eig_A = _Eig(np, np.float64, r, "LA", RECORD_TOL, 300, 5)
+        self.Zv0 = None
+        self.m = 0
+        self.cols: dict[str, list] = {k: [] for k in (
+            "loss", "sharpness", "lambda2", "lambda_tilde", "a_norm2", "fd", "zd_norm2", "d_norm",
+            "e_hat_norm", "D", "F", "u1", "GD", "EhatD", "c12", "lemma35_gap", "lemma35_t0",
+            "ga_norm", "w_move")}
+        self.Dbar, self.t0, self.prev_above = None, -1, False
+
+    def start(self, engine) -> None:
+        if not isinstance(engine, SpectralEngine):
+            raise TypeError("the theory record replays the linear net on its spectral engine, "
+                            f"not {type(engine).__name__}")
+
+    def observe(self, t: int, obs, eng) -> None:
+        sp, eta, al, lam = self.sp, self.eta, self.al, self.lam
+        n, r = sp.n, lam.shape[0]
+        self.m = int(eng.a.shape[0])
         Gmv = eng.gram_matvec(obs)
-        Lam, _, u1 = eig_G(Gmv)
+        Lam, _, u1 = self.eig_G(Gmv)
         u1 = np.asarray(u1)
 
         def deflated(x, u1=u1, Gmv=Gmv):
             x = x - u1 * (u1 @ x)
             y = Gmv(x)
             return y - u1 * (u1 @ y)
-        lam2 = eig_2(deflated)[0] if r > 1 else 0.0
-        e_norm = abs(eig_E(eng.e_hat_matvec())[0])
-        ga = eig_A(lambda x, z=z: (al**2 / n) * z.rmv(z.mv(x)))[0]
-        Zv_now = z.B + z.P[:, : z.j] @ z.Q[: z.j] if z.j else z.B.copy()
-        if Zv0 is None:
-            Zv0 = Zv_now
-        w_move = float(np.linalg.norm((Zv_now - Zv0) / sp.s))
+        lam2 = self.eig_2(deflated)[0] if r > 1 else 0.0
+        e_norm = abs(self.eig_E(eng.e_hat_matvec())[0])
+        ga = self.eig_A(eng.ga_matvec(obs))[0]
+        Zv_now = eng.zv_copy()
+        if self.Zv0 is None:
+            self.Zv0 = Zv_now
+        w_move = float(np.linalg.norm((Zv_now - self.Zv0) / sp.s))
         D, F = np.asarray(obs.D), np.asarray(obs.F)
-        ZD = z.mv(D)
+        ZD = eng.zv_matvec(D)
         GD = Gmv(D)
         EhatD = eng.e_hat_matvec()(D)
         # Lemma C.12: Λ̃⁺ − Λ̃ from I5 with D₁ free, F₁ = D₁ + Y₁, the rest held fixed.
         c = eta * al**2 * lam[0] / n
-        z1 = z.col0()
+        z1 = eng.zv_col0()
         zrest = ZD - D[0] * z1
         fd_rest = float(F[1:] @ D[1:])
         y1 = float(sp.Yv[0])
@@ -216,22 +229,26 @@ def _record(eng: SpectralEngine, states, sp: DataSpectrum, eta: float, al: float
         # Lemma 3.5: D̄ restarted at each entry into ηΛ > 2, D̃ = P_{u1(t)} D.
         above = eta * Lam > 2
         Dt = D - u1 * (u1 @ D)
-        if above and not prev_above:
-            Dbar, t0 = Dt.copy(), t
-        gap35 = float(np.linalg.norm(Dt - Dbar)) if Dbar is not None else math.nan
-        if Dbar is not None:
+        if above and not self.prev_above:
+            self.Dbar, self.t0 = Dt.copy(), t
+        gap35 = float(np.linalg.norm(Dt - self.Dbar)) if self.Dbar is not None else math.nan
+        if self.Dbar is not None:
             # D̄ ← (I − η G_⊥) D̄ with G_⊥ = G − Λ u₁u₁ᵀ at this step
-            Dbar = Dbar - eta * (Gmv(Dbar) - Lam * u1 * (u1 @ Dbar))
-        prev_above = above
+            self.Dbar = self.Dbar - eta * (Gmv(self.Dbar) - Lam * u1 * (u1 @ self.Dbar))
+        self.prev_above = above
         vals = dict(loss=obs.loss, sharpness=Lam, lambda2=lam2, lambda_tilde=obs.lambda_tilde,
                     a_norm2=obs.a_norm2, fd=obs.fd, zd_norm2=float(ZD @ ZD),
                     d_norm=math.sqrt(2 * n * obs.loss), e_hat_norm=e_norm, D=D.copy(), F=F.copy(),
                     u1=u1.copy(), GD=GD, EhatD=EhatD, c12=np.array([A, B, C]),
-                    lemma35_gap=gap35, lemma35_t0=t0, ga_norm=ga, w_move=w_move)
+                    lemma35_gap=gap35, lemma35_t0=self.t0, ga_norm=ga, w_move=w_move)
         for k, v in vals.items():
-            cols[k].append(v)
-    arr = {k: np.array(v) for k, v in cols.items()}
-    arr["lemma35_t0"] = arr["lemma35_t0"].astype(np.int64)
-    return TheoryRecord(eta=float(eta), alpha=float(al), n=n, m=int(eng.a.shape[0]), lam=lam,
-                        y_v=to_numpy(sp.Yv).copy(), y_null2=float(sp.y_null2),
-                        f0_norm=float(np.linalg.norm(arr["F"][0])), symmetric_init=symmetric, **arr)
+            self.cols[k].append(v)
+
+    def record(self) -> TheoryRecord:
+        sp = self.sp
+        arr = {k: np.array(v) for k, v in self.cols.items()}
+        arr["lemma35_t0"] = arr["lemma35_t0"].astype(np.int64)
+        return TheoryRecord(eta=self.eta, alpha=self.al, n=sp.n, m=self.m, lam=self.lam,
+                            y_v=to_numpy(sp.Yv).copy(), y_null2=float(sp.y_null2),
+                            f0_norm=float(np.linalg.norm(arr["F"][0])),
+                            symmetric_init=self.symmetric, **arr)
