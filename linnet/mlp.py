@@ -207,9 +207,9 @@ def init_weights(widths, *, init: str = "torch", scale: float = 1.0, seed=0, dty
 
 
 def torch_bound(fan_in: int) -> float:
-    """nn.Linear's default bound: kaiming_uniform(a=√5) gives √(2/(1+5))·√(3/fan_in) = 1/√fan_in."""
-    gain = math.sqrt(2.0 / (1.0 + 5.0))
-    return gain * math.sqrt(3.0 / fan_in)
+    """nn.Linear's default bound: kaiming_uniform(a=√5) has gain √(2/(1+a²)) = 1/√3 and bound
+    gain·√(3/fan_in) = 1/√fan_in (returned in that closed form, free of the rounding of the product)."""
+    return 1.0 / math.sqrt(fan_in)
 
 
 # --------------------------------------------------------------------------- passes
