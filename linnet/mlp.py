@@ -319,8 +319,13 @@ def gram(fwd: Forward, B, *, layers=None, K0=None):
 
 def gram_matvec(fwd: Forward, B, *, layers=None):
     """v ↦ G v matrix-free for v of shape (n,) or (n, k): per layer l in ``layers``,
-    M_l = (B_l ∘ v) H_{l−1}ᵀ (= the layer-l block of Jᵀv), then G v = Σ_l colsum(B_l ∘ (M_l H_{l−1})) / n.
-    Columns of a block are handled one by one (measured faster than batched matmul on the CPU)."""
+    M_l = (B_l ∘ v) H_{l−1}ᵀ (the layer-l block of Jᵀv), then G v = Σ_l colsum(B_l ∘ (M_l H_{l−1})) / n.
+
+    A block of k columns stacks the k matrices B_l ∘ v_j into one (k·h_l) × n matrix, so each
+    layer costs two GEMMs whatever k is (measured at n = 1000, widths 1000→200→…→1: as fast as
+    or faster than a loop over columns, and faster than a batched (k, h_l, n) matmul).
+    Cost per column ≈ 4 Σ_l h_l h_{l−1} n flops: cheaper than the dense :func:`gram` only
+    when n is well above the widths."""
     L, n = len(B), fwd.n
     ls = _resolve_layers(layers, L)
     xp = namespace(fwd.F)
@@ -338,33 +343,28 @@ def gram_matvec(fwd: Forward, B, *, layers=None):
         out /= n
         return out
 
+    def block(V):
+        k = V.shape[1]
+        out = xp.zeros((k, n), dtype=dtype)
+        for l in ls:
+            Hl = fwd.H[l]
+            if l == L - 1:
+                out += (Hl.T @ (Hl @ V)).T
+            else:
+                Bl = B[l]
+                h = Bl.shape[0]
+                S = (Bl[None, :, :] * V.T[:, None, :]).reshape(k * h, n)   # rows: (column j, unit)
+                out += (Bl[None, :, :] * ((S @ Hl.T) @ Hl).reshape(k, h, n)).sum(axis=1)
+        out /= n
+        return out.T
+
     def matvec(v):
-        if v.ndim == 1 and v.shape[0] == n:
+        if v.ndim in (1, 2) and v.shape[0] == n:
             _check_dtype("v", v, dtype)
-            return one(v)
-        if v.ndim == 2 and v.shape[0] == n:
-            _check_dtype("v", v, dtype)
-            return xp.stack([one(v[:, j]) for j in range(v.shape[1])], axis=1)
+            return one(v) if v.ndim == 1 else block(v)
         raise ValueError(f"v must have shape (n,) or (n, k) with n = {n}, got {tuple(v.shape)}")
 
     return matvec
-
-
-def _gram_matvec_batched(fwd: Forward, B, V, *, layers=None):
-    """G V for V (n × k) by batched matmul over the k columns (kept for the timing comparison)."""
-    L, n = len(B), fwd.n
-    xp = namespace(fwd.F)
-    out = xp.zeros(V.shape, dtype=fwd.F.dtype)
-    for l in _resolve_layers(layers, L):
-        Hl = fwd.H[l]
-        if l == L - 1:
-            out += Hl.T @ (Hl @ V)
-        else:
-            Bl = B[l]
-            M = (Bl[None, :, :] * V.T[:, None, :]) @ Hl.T          # k × h_l × h_{l−1}
-            out += (Bl[None, :, :] * (M @ Hl)).sum(axis=1).T       # n × k
-    out /= n
-    return out
 
 
 def ga_gram(fwd: Forward):
@@ -488,6 +488,9 @@ def hessian_matvec(weights, fwd: Forward, B, D, activation: str):
     dtype = fwd.F.dtype
 
     def matvec(v):
+        if not hasattr(v, "shape") or v.ndim != 1 or v.shape[0] != P:
+            raise ValueError(f"v must be a flat vector of length P = {P} (the parameter count, "
+                             f"flatten()'s layout), got {getattr(v, 'shape', type(v).__name__)}")
         _check_dtype("v", v, dtype)
         return flatten(_hvp(st, unflatten(v, shapes)))
 
