@@ -4,6 +4,7 @@ Companion to Li, Wang & Li, "Analyzing Sharpness along GD Trajectory: Progressiv
 and Edge of Stability" (NeurIPS 2022). See README.md and ../shared/THEORY.md.
 """
 from .data import make_data
+from .families import MLP, LinearNet
 from .gram import (a_norm_update, data_kernel, e_hat, gram, gram_parts, gram_spectrum, gram_tilde,
                    gram_update, kernel_eigh, lambda_tilde, sharpness)
 from .hessian import hessian_sharpness, hessian_vector_product
@@ -24,5 +25,5 @@ __all__ = [
     "a_norm_update", "e_hat", "lambda_tilde", "sharpness",
     "hessian_vector_product", "hessian_sharpness", "lanczos", "LanczosResult",
     "init_params", "SCHEMES", "spectrum", "DataSpectrum", "train", "Trajectory",
-    "load_trajectory", "make_data", "sweep", "gram_spectrum", "EigTracker",
+    "load_trajectory", "make_data", "sweep", "gram_spectrum", "EigTracker", "MLP", "LinearNet",
 ]
