@@ -107,6 +107,13 @@ class Trajectory:
     @classmethod
     def load(cls, path) -> "Trajectory":
         """Read a file written by :meth:`save` (the round trip is exact)."""
+        import os
+        import zipfile
+        if isinstance(path, (str, os.PathLike)):
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"{path}: no such trajectory file")
+            if not zipfile.is_zipfile(path):
+                raise ValueError(f"{path} is not a linnet trajectory (not an .npz archive)")
         with np.load(path, allow_pickle=False) as z:
             missing = [k for k in _ARRAYS + ("config", "stopped") if k not in z.files]
             if missing:
