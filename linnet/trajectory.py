@@ -65,7 +65,7 @@ class Trajectory:
 
     @property
     def time(self) -> np.ndarray:
-        """Flow time t = η k of each row (THEORY.md: GD step k ↔ flow time ηk)."""
+        """Flow time t = η k of each row (docs/theory.md §2.1: GD step k ↔ flow time ηk)."""
         return self.eta * self.step
 
     def summary(self) -> str:
