@@ -1,7 +1,7 @@
 """linnet: exact gradient-descent dynamics of the two-layer linear network f(x) = α aᵀWx.
 
 Companion to Li, Wang & Li, "Analyzing Sharpness along GD Trajectory: Progressive Sharpening
-and Edge of Stability" (NeurIPS 2022). See README.md and ../shared/THEORY.md.
+and Edge of Stability" (NeurIPS 2022). See README.md and docs/theory.md.
 """
 from .data import make_data
 from .families import MLP, LinearNet

@@ -173,7 +173,7 @@ def torch_eta10_run(xp):
                e_hat_every=0, progress=False)
     synchronize(xp)
     wall = time.perf_counter() - t0
-    from theory.phases import upward_crossings
+    from .analysis import upward_crossings
     return dict(wall_s=wall, max_eta_lambda=float(tr.eta * tr.sharpness.max()),
                 crossings=upward_crossings(tr.sharpness, tr.eta).tolist(), loss_final=float(tr.loss[-1]), stopped=tr.stopped)
 

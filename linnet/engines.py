@@ -1,7 +1,7 @@
 """The two exact implementations of GD on the linear network that ``train`` can run.
 
 * :class:`SpectralEngine` (default): state (Z_v, a) with Z_v = Z V = W U diag(s) (m×r), the
-  features in K's eigenbasis. Per step O(m·r), independent of d (THEORY.md §2):
+  features in K's eigenbasis. Per step O(m·r), independent of d (docs/theory.md §2.3):
   D_v = α Z_vᵀ a − Y_v,  a⁺ = a − ηα Z_v D_v / n,  Z_v⁺ = Z_v − ηα a (λ ⊙ D_v)ᵀ   (eq. 6 via I1).
   The residual's null part −(I − VVᵀ)Y never moves (Lemma E.10) and is kept exactly.
 * :class:`LiteralEngine`: W and a updated literally by eq. 6, Z = W X formed every step,

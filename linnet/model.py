@@ -1,6 +1,6 @@
 """The two-layer linear network f(x) = α aᵀ W x, its loss, gradients and the GD step.
 
-Conventions (THEORY.md §1): X is d×n with samples as columns, Y has length n, W is m×d,
+Conventions (docs/theory.md §1): X is d×n with samples as columns, Y has length n, W is m×d,
 a has length m, Z = W X (m×n), F = α Zᵀ a, D = F − Y, L = ‖D‖²/(2n).
 ``alpha=None`` means α = 1/√m (the paper's theory, App. D.2); ``alpha=1.0`` is the plain
 PyTorch ``nn.Linear`` stack (App. A).

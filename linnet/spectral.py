@@ -1,4 +1,4 @@
-"""One-off spectral decomposition of the data, the basis of the d-free engine (THEORY.md §2).
+"""One-off spectral decomposition of the data, the basis of the d-free engine (docs/theory.md §2.3).
 
 X = U diag(s) Vᵀ with s = √(n λ): λ are the non-zero eigenvalues of K = XᵀX/n (descending),
 V (n×r) its eigenvectors and U (d×r) an orthonormal basis of span(X). When n ≤ d the n×n

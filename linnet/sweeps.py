@@ -3,10 +3,18 @@
     rows = linnet.sweep({"eta_lambda0": [1, 1.9, 3], "m": [50, 200]}, out="sweep-out")  # all local cores
     python -m linnet sweep CONFIG.toml [--scheduler tcp://host:8786]   # or a Dask cluster
 
-Every finished run is written at once to ``OUT/done/<run id>.json`` (atomically), so an
-interrupted sweep (Ctrl-C, a killed worker or driver) loses no finished run; started again it
-runs only the missing ones. A run that raises is recorded with its error and does not stop the
-sweep. ``OUT/summary.csv`` gathers the rows; ``OUT/runs/<id>.npz`` holds trajectories on request.
+Every finished run is written at once to ``OUT/done/<run id>.json`` (atomically: a temporary
+file, then ``os.replace``; the name is the run id, so a run executed twice — a task re-run after
+its Dask worker died — is still one record), so an interrupted sweep (Ctrl-C, a killed worker or
+driver) loses no finished run; started again it runs only the missing ones. Local worker
+processes exit when their driver dies (even by SIGKILL). A run that raises is recorded with its
+error and does not stop the sweep. ``OUT/summary.csv`` gathers the rows; ``OUT/runs/<id>.npz``
+holds trajectories on request.
+
+Per-run checks are a hook: ``checker`` (a callable, or a ``"module:function"`` string imported
+where the run executes) is called as ``checker(traj, X, Y)`` and returns extra columns for the
+row. The paper's checks are ``--checker theory.checks:sweep_checker`` (or ``python -m theory
+sweep CONFIG.toml``); linnet itself never imports ``theory``.
 
 Outcome of a run (the phase-diagram colour): ``diverged`` (stopped by divergence), ``catapult``
 (the loss rose above its initial value, then converged), ``eos`` (ηΛ went above 2 without that),
@@ -16,11 +24,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import importlib
 import itertools
 import json
 import math
 import os
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -61,12 +71,32 @@ def run_id(spec: dict) -> str:
     return hashlib.sha1(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def run_one(spec: dict, *, check: bool = False, save_dir: str | None = None) -> dict:
-    """Train one configuration and summarise it (never raises: errors become the row's ``error``)."""
+def resolve_checker(checker):
+    """A checker callable from ``checker``: None, a callable, or ``"package.module:function"``."""
+    if checker is None or callable(checker):
+        return checker
+    if not isinstance(checker, str) or checker.count(":") != 1 or not all(checker.split(":")):
+        raise ValueError(f"checker must be a callable or 'module:function', got {checker!r}")
+    mod, _, attr = checker.partition(":")
+    try:
+        obj = importlib.import_module(mod)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"cannot load the checker {checker!r}: {exc}") from exc
+    if not callable(obj):
+        raise ValueError(f"checker {checker!r} is not callable")
+    return obj
+
+
+def run_one(spec: dict, *, checker=None, save_dir: str | None = None) -> dict:
+    """Train one configuration and summarise it (never raises: errors become the row's ``error``).
+
+    ``checker(traj, X, Y) -> dict`` (or its ``"module:function"`` name) adds columns to the row."""
     t0 = time.perf_counter()
     row = {"run_id": run_id(spec), **spec}
     try:
-        row.update(_run(spec, check=check, save_dir=save_dir))
+        row.update(_run(spec, checker=resolve_checker(checker), save_dir=save_dir))
         row["status"] = "ok"
     except Exception as exc:  # noqa: BLE001 - recorded, not fatal
         row.update(status="error", error=f"{type(exc).__name__}: {exc}",
@@ -75,7 +105,7 @@ def run_one(spec: dict, *, check: bool = False, save_dir: str | None = None) -> 
     return row
 
 
-def _run(spec, *, check, save_dir):
+def _run(spec, *, checker, save_dir):
     import linnet
     X, Y = linnet.make_data(spec["kind"], n=int(spec["n"]), d=int(spec["d"]), seed=int(spec["seed"]),
                             labels=spec["labels"], column_norm=spec["column_norm"])
@@ -86,22 +116,32 @@ def _run(spec, *, check, save_dir):
     eta = float(spec["eta"]) if spec.get("eta") is not None else float(spec["eta_lambda0"]) / lam0
     tr = linnet.train(X, Y, eta=eta, steps=int(spec["steps"]), W0=W, a0=a, alpha=alpha, progress=False)
     out = summarize(tr, lam0)
-    if check:
-        import theory
-        table = theory.check_all(tr, X, Y, flow=False)
-        out["rigorous_failures"] = len(table.failures())
-        out["eps"] = table["A3.5"].fitted.get("eps")
-        out["a36_c"] = table["A3.6"].fitted.get("c")
-        out["max_eta_lambda2"] = table["A3.7"].fitted.get("max_eta_lambda2")
+    if checker is not None:
+        extra = checker(tr, X, Y)
+        if not isinstance(extra, dict):
+            raise TypeError(f"the checker returned {type(extra).__name__}, not a dict of columns")
+        out.update(extra)
     if save_dir is not None:
         os.makedirs(save_dir, exist_ok=True)
-        tr.save(os.path.join(save_dir, f"{run_id(spec)}.npz"), data=(X, Y))
+        # temporary name, then os.replace: a run killed mid-save (or executed twice) leaves no
+        # half file under the final name
+        tmp = os.path.join(save_dir, f".{run_id(spec)}.{_unique()}.tmp.npz")
+        try:
+            tr.save(tmp, data=(X, Y))
+            os.replace(tmp, os.path.join(save_dir, f"{run_id(spec)}.npz"))
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
     return out
+
+
+def _unique() -> str:
+    return f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 def summarize(tr, lam0: float) -> dict:
     """Per-run numbers from a trajectory alone (no replay)."""
-    from theory.phases import excursions, first_above, phase_fractions, phase_labels
+    from .analysis import excursions, first_above, phase_fractions, phase_labels
     eta = tr.eta
     S, L = tr.sharpness, tr.loss
     above = eta * S > 2
@@ -139,26 +179,46 @@ def _done_dir(out):
 
 
 def finished(out) -> dict:
-    """run id → row for every run recorded in ``out``."""
+    """run id → row for every run recorded in ``out`` (one file per run id, ``<run id>.json``;
+    temporary files and unreadable records are ignored, so such a run counts as missing)."""
     d = _done_dir(out)
     rows = {}
     if os.path.isdir(d):
-        for f in os.listdir(d):
-            if f.endswith(".json"):
+        for f in sorted(os.listdir(d)):
+            if not f.endswith(".json") or f.startswith("."):
+                continue
+            try:
                 with open(os.path.join(d, f)) as fh:
                     row = json.load(fh)
+            except (OSError, ValueError):
+                continue
+            if isinstance(row, dict) and row.get("run_id") == f[:-len(".json")]:
                 rows[row["run_id"]] = row
     return rows
 
 
+def _write_atomic(path, write, mode="w", **open_kw) -> None:
+    """``write(fh)`` to a temporary file beside ``path``, then ``os.replace`` it onto ``path``."""
+    d, base = os.path.split(path)
+    tmp = os.path.join(d, f".{base}.{_unique()}.tmp")
+    try:
+        with open(tmp, mode, **open_kw) as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 def record(out, row) -> None:
-    """Write one finished run atomically (a crash mid-write leaves no half file)."""
+    """Write one finished run atomically (a crash mid-write leaves no half file) and idempotently
+    (the file is named by the run id: writing the same run again replaces its one record)."""
     d = _done_dir(out)
     os.makedirs(d, exist_ok=True)
-    tmp = os.path.join(d, f".{row['run_id']}.tmp")
-    with open(tmp, "w") as fh:
-        json.dump(row, fh, default=_json_default)
-    os.replace(tmp, os.path.join(d, f"{row['run_id']}.json"))
+    text = json.dumps(row, default=_json_default)
+    _write_atomic(os.path.join(d, f"{row['run_id']}.json"), lambda fh: fh.write(text))
 
 
 def _json_default(v):
@@ -172,27 +232,67 @@ def write_summary(out, rows) -> str:
     cols = []
     for r in rows:
         cols += [k for k in r if k not in cols and k != "traceback"]
-    with open(path, "w", newline="") as fh:
+
+    def write(fh):
         w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
         w.writeheader()
         for r in rows:
             w.writerow(r)
+    _write_atomic(path, write, newline="")
     return path
+
+
+# ---- local workers die with their driver -------------------------------------------------------
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _worker_init(driver_pid: int) -> None:
+    """Initializer of each local worker process: exit as soon as the driver is gone.
+
+    On Linux the kernel sends SIGKILL when the parent dies (prctl PR_SET_PDEATHSIG); everywhere a
+    daemon thread also polls ``os.getppid()`` and exits when it changes (the worker was reparented,
+    e.g. under a fork server, or on systems without prctl)."""
+    parent = os.getppid()
+    if sys.platform.startswith("linux") and parent == driver_pid:
+        try:
+            import ctypes
+            import signal
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the driver died before prctl took effect
+        os._exit(1)
+
+    def watch():
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+    threading.Thread(target=watch, name="linnet-driver-watch", daemon=True).start()
 
 
 # ---- execution ---------------------------------------------------------------------------------
 
 def run_sweep(config: dict, out: str, *, scheduler: str | None = None, client=None, workers: int | None = None,
-              check: bool | None = None, save_trajectories: bool | None = None, retry_errors: bool = False,
+              checker=None, save_trajectories: bool | None = None, retry_errors: bool = False,
               on_result=None, progress: bool = True) -> list[dict]:
     """Run every missing configuration of ``config``; returns the summary rows (all runs, in grid order).
 
     ``scheduler``: address of a running Dask scheduler (or pass ``client``); default: a local
     process pool with ``workers`` processes (all cores). ``on_result(row)`` is called in the driver
     after each run is recorded. Runs recorded with an error are retried only with ``retry_errors``.
+    ``checker``: per-run check hook, ``checker(traj, X, Y) -> dict`` of extra columns, or its
+    ``"module:function"`` name (default: the config's ``sweep.checker``, else none); e.g.
+    ``"theory.checks:sweep_checker"`` for the paper's checks.
     """
     opts = config.get("sweep", {})
-    check = bool(opts.get("check", False)) if check is None else check
+    if "check" in opts:
+        raise ValueError('sweep.check is gone: set sweep.checker = "theory.checks:sweep_checker" '
+                         "for the theory checks")
+    checker = opts.get("checker") if checker is None else checker
+    resolve_checker(checker)  # fail here, not once per run, on a bad name
     save = bool(opts.get("save_trajectories", False)) if save_trajectories is None else save_trajectories
     specs = expand_grid(config)
     os.makedirs(out, exist_ok=True)
@@ -213,10 +313,11 @@ def run_sweep(config: dict, out: str, *, scheduler: str | None = None, client=No
 
     if todo:
         if client is not None or scheduler is not None:
-            _run_dask(todo, client, scheduler, check, save_dir, handle)
+            _run_dask(todo, client, scheduler, checker, save_dir, handle)
         else:
-            with ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
-                futs = [pool.submit(run_one, s, check=check, save_dir=save_dir) for s in todo]
+            with ProcessPoolExecutor(max_workers=workers or os.cpu_count(), initializer=_worker_init,
+                                     initargs=(os.getpid(),)) as pool:
+                futs = [pool.submit(run_one, s, checker=checker, save_dir=save_dir) for s in todo]
                 try:
                     for k, f in enumerate(as_completed(futs), 1):
                         handle(f.result(), k)
@@ -230,7 +331,7 @@ def run_sweep(config: dict, out: str, *, scheduler: str | None = None, client=No
     return rows
 
 
-def _run_dask(todo, client, scheduler, check, save_dir, handle):
+def _run_dask(todo, client, scheduler, checker, save_dir, handle):
     from distributed import Client, as_completed as das_completed
     own = client is None
     client = client or Client(scheduler)
@@ -238,11 +339,18 @@ def _run_dask(todo, client, scheduler, check, save_dir, handle):
         # a fresh key per submission: a cancelled future of an interrupted sweep can linger on
         # the scheduler under its old key
         token = uuid.uuid4().hex[:8]
-        futs = [client.submit(run_one, s, check=check, save_dir=save_dir, key=f"linnet-{run_id(s)}-{token}",
+        # a task re-executed after its worker died still yields one result per future, and its
+        # record (named by run id) replaces rather than duplicates; a run handled once is skipped
+        futs = [client.submit(run_one, s, checker=checker, save_dir=save_dir, key=f"linnet-{run_id(s)}-{token}",
                               pure=False) for s in todo]
+        seen = set()
         try:
-            for k, f in enumerate(das_completed(futs), 1):
-                handle(f.result(), k)
+            for f in das_completed(futs):
+                row = f.result()
+                if row["run_id"] in seen:
+                    continue
+                seen.add(row["run_id"])
+                handle(row, len(seen))
         except BaseException:
             client.cancel(futs)
             raise
@@ -315,13 +423,16 @@ def sweep(grid: dict, *, fixed: dict | None = None, out: str = "sweep-out", **kw
     """Run ``grid`` (parameter → list of values; see :data:`GRID_KEYS`) over ``fixed`` settings.
 
     Shorthand for :func:`run_sweep` with ``{"grid": grid, "fixed": fixed}``; keyword arguments
-    (``scheduler``, ``client``, ``workers``, ``check``, ``save_trajectories`` …) pass through.
+    (``scheduler``, ``client``, ``workers``, ``checker``, ``save_trajectories`` …) pass through.
     """
     return run_sweep({"grid": dict(grid), "fixed": dict(fixed or {})}, out, **kwargs)
 
 
 def load_config(path) -> dict:
-    import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # Python 3.10: the same parser, as the tomli package
+        import tomli as tomllib
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
@@ -331,23 +442,30 @@ def load_config(path) -> dict:
         raise ValueError(f"{path}: not valid TOML ({exc})") from exc
 
 
-def main(argv=None) -> int:
+def main(argv=None, *, prog="python -m linnet sweep", default_checker=None) -> int:
+    """The sweep CLI; ``default_checker`` is the checker used when ``--checker`` is not given
+    (``python -m theory sweep`` passes the theory checks)."""
     import argparse
-    p = argparse.ArgumentParser(prog="python -m linnet sweep", description=__doc__,
+    p = argparse.ArgumentParser(prog=prog, description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", help="TOML file with [grid] (and optional [fixed], [sweep], [plot])")
     p.add_argument("--out", help="output folder (default: the config's sweep.out, else sweep-out)")
     p.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--workers", type=int, help="local processes (default: all cores)")
-    p.add_argument("--check", action="store_true", help="also run theory.check_all on every run (slower)")
+    p.add_argument("--checker", metavar="MODULE:FUNCTION",
+                   help="per-run check hook, called as f(traj, X, Y) -> dict of extra columns; "
+                        "theory.checks:sweep_checker runs the paper's checks (slower)")
+    p.add_argument("--check", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--retry-errors", action="store_true")
     args = p.parse_args(argv)
+    if args.check:
+        p.error("--check is now --checker theory.checks:sweep_checker (or: python -m theory sweep CONFIG)")
     try:
         config = load_config(args.config)
         out = args.out or config.get("sweep", {}).get("out", "sweep-out")
         t0 = time.perf_counter()
         rows = run_sweep(config, out, scheduler=args.scheduler, workers=args.workers,
-                         check=True if args.check else None, retry_errors=args.retry_errors)
+                         checker=args.checker or default_checker, retry_errors=args.retry_errors)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

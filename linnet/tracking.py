@@ -1,7 +1,7 @@
 """Follow the extremal eigenpair of a symmetric operator that changes a little at every GD step.
 
 Along a run, G (and Ê) change from one step to the next by a known low-rank term plus a multiple
-of diag(λ) (I4, THEORY.md §2). :class:`EigTracker` keeps a small orthonormal basis Q (k×n,
+of diag(λ) (I4, docs/theory.md §2). :class:`EigTracker` keeps a small orthonormal basis Q (k×n,
 k ≤ ``max_basis``) and its images S = A Q. When the caller can apply the change ΔA to a block
 in O(k·n), S is updated instead of recomputed, and the Rayleigh–Ritz pair of the updated basis is
 often already within tolerance: no product with the operator at all. Otherwise the residual of the

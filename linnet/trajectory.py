@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -98,7 +100,7 @@ class Trajectory:
 
     @property
     def time(self) -> np.ndarray:
-        """Flow time t = η k of each row (THEORY.md: GD step k ↔ flow time ηk)."""
+        """Flow time t = η k of each row (docs/theory.md §2.1: GD step k ↔ flow time ηk)."""
         return self.eta * self.step
 
     def summary(self) -> str:
@@ -147,6 +149,11 @@ class Trajectory:
     def load(cls, path) -> Trajectory:
         """Read a file written by :meth:`save` (the round trip is exact); files written before
         model families existed read as the linear net's, with empty ``d_u1`` and ``ga_norm``."""
+        if isinstance(path, (str, os.PathLike)):
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"{path}: no such trajectory file")
+            if not zipfile.is_zipfile(path):
+                raise ValueError(f"{path} is not a linnet trajectory (not an .npz archive)")
         with np.load(path, allow_pickle=False) as z:
             files = set(z.files)
             legacy = "family" not in files

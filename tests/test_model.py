@@ -103,7 +103,7 @@ def test_sharpness_dense_and_lanczos_agree_with_eigvalsh():
 
 @given(shapes, st.integers(0, 10**6), ALPHAS, st.floats(0.01, 0.5))
 def test_gd_step_satisfies_identities(shape, seed, alpha, eta):
-    """I1–I9 of THEORY.md §2 on one literal GD step. Errors are measured relative to the size of
+    """I1–I9 of docs/theory.md §2 on one literal GD step. Errors are measured relative to the size of
     the operands whose difference is taken (a step's change is a difference of O(1) numbers)."""
     d, n, m = shape
     W, a, X, Y = problem(d, n, m, seed)

@@ -81,7 +81,8 @@ def test_cli_writes_summary_and_phase_diagram(tmp_path, capsys):
     cfg.write_text('[fixed]\nkind = "cifar-like"\nn = 12\nd = 16\ninit = "symmetric"\nsteps = 40\n'
                    '[grid]\neta_lambda0 = [0.5, 1.9, 6.0]\nm = [8]\n[plot]\nboundaries = true\n')
     out = tmp_path / "o"
-    assert sweep.main([str(cfg), "--out", str(out), "--workers", "1", "--check"]) == 0
+    assert sweep.main([str(cfg), "--out", str(out), "--workers", "1",
+                       "--checker", "theory.checks:sweep_checker"]) == 0
     assert "3 runs" in capsys.readouterr().out
     for f in ("summary.csv", "phase_diagram.png", "constants.png", "config.json"):
         assert os.path.getsize(out / f) > 0

@@ -26,7 +26,7 @@ def test_spectral_engine_equals_literal_updates_through_ps_and_into_eos():
     lit = linnet.train(X, Y, engine="literal", **kw)
     t1 = first_crossing(lit)
     assert t1 is not None and t1 < 300, "the test problem must reach the edge of stability"
-    # Agreement to roundoff up to shortly after ηΛ first crosses 2 (THEORY.md fact (a)).
+    # Agreement to roundoff up to shortly after ηΛ first crosses 2 (docs/theory.md §2.4, fact (a)).
     h = t1 + 20
     for name in ("loss", "sharpness", "a_norm2", "lambda_tilde", "fd"):
         x, y = getattr(fast, name)[:h], getattr(lit, name)[:h]

@@ -1,4 +1,5 @@
-"""``python -m theory identities`` | ``python -m theory check TRAJECTORY.npz``."""
+"""``python -m theory identities`` | ``python -m theory check TRAJECTORY.npz`` |
+``python -m theory sweep CONFIG.toml [sweep options]`` (a linnet sweep with the theory checks per run)."""
 from __future__ import annotations
 
 import argparse
@@ -6,9 +7,17 @@ import sys
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "sweep":
+        # linnet's sweep CLI, with this package's checks as the per-run hook unless --checker is given
+        from linnet.sweeps import main as sweep_main
+        return sweep_main(argv[1:], prog="python -m theory sweep",
+                          default_checker="theory.checks:sweep_checker")
     p = argparse.ArgumentParser(prog="python -m theory")
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("identities", help="verify I1–I12 and the flow equations with SymPy")
+    sub.add_parser("sweep", help="python -m linnet sweep with the theory checks on every run "
+                                 "(options: python -m theory sweep --help)")
     c = sub.add_parser("check", help="run every check on a saved trajectory")
     c.add_argument("trajectory", help=".npz written by Trajectory.save(path, data=(X, Y))")
     c.add_argument("--no-flow", action="store_true", help="skip the gradient-flow integration (A3.3)")

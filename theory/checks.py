@@ -40,3 +40,13 @@ def check_all(source, X=None, Y=None, *, constants: Constants | None = None, flo
                              "them, or save the trajectory with traj.save(path, data=(X, Y))")
     rec = record_run(np.asarray(X), np.asarray(Y), source, flow=flow)
     return check_record(rec, constants)
+
+
+def sweep_checker(traj, X, Y) -> dict:
+    """The per-run hook of ``linnet`` sweeps (``--checker theory.checks:sweep_checker``, or
+    ``python -m theory sweep``): :func:`check_all` without the flow integration, reduced to the
+    summary columns ``rigorous_failures``, ``eps`` (A3.5), ``a36_c`` (A3.6), ``max_eta_lambda2`` (A3.7)."""
+    table = check_all(traj, X, Y, flow=False)
+    return dict(rigorous_failures=len(table.failures()), eps=table["A3.5"].fitted.get("eps"),
+                a36_c=table["A3.6"].fitted.get("c"),
+                max_eta_lambda2=table["A3.7"].fitted.get("max_eta_lambda2"))

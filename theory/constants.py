@@ -1,4 +1,4 @@
-"""The constants the paper leaves unnamed, as parameters of the checks (THEORY.md: "a parameter of
+"""The constants the paper leaves unnamed, as parameters of the checks (docs/theory.md: "a parameter of
 the check"). Each assumption reports whether it held for these values and the fitted value."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The suite's experiments, each an analogue of one of the paper's figures (THEORY.md §5).
+"""The suite's experiments, each an analogue of one of the paper's figures (docs/theory.md §5).
 
 Each experiment is a function ``(ctx) -> ExperimentResult``; :data:`EXPERIMENTS` lists them in
 report order. Sizes come from ``ctx.size(quick, full)``. Runs shared by several figures (the
@@ -462,7 +462,7 @@ def identities(ctx):
     from theory.identities import SIZES, verify
     sizes = ((2, 2, 2),) if ctx.tiny else SIZES
     res = verify(sizes=sizes)
-    return ExperimentResult("identities", "SymPy verification of I1–I12 and the flow equations", "THEORY.md §2",
+    return ExperimentResult("identities", "SymPy verification of I1–I12 and the flow equations", "docs/theory.md §2",
                             dict(sizes="(d, n, m) = " + ", ".join(map(str, sizes))), [],
                             {r.name: ("verified" if r.verified else "FAILED") for r in res},
                             notes="An identity that fails here fails the suite.")

@@ -1,0 +1,170 @@
+"""Sweeps under faults (a SIGKILLed driver, a SIGKILLed Dask worker, a run recorded twice) and
+clear errors from load_trajectory on files that are not trajectories."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import linnet
+from linnet import sweeps
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = dict(fixed=dict(kind="cifar-like", n=8, d=10, m=6, steps=5, init="symmetric"),
+            grid=dict(eta_lambda0=[0.5, 1.0, 1.5, 1.9, 1.2, 0.8]))
+
+
+def slow_checker_module(tmp_path, seconds):
+    """A module ``slowcheck`` in tmp_path whose checker sleeps ``seconds`` (so runs are slow)."""
+    (tmp_path / "slowcheck.py").write_text(textwrap.dedent(f"""
+        import os, time
+        def slow(traj, X, Y):
+            time.sleep({seconds})
+            return {{"slept": {seconds}, "pid": os.getpid()}}
+    """))
+    return str(tmp_path)
+
+
+def _proc_stat(pid):
+    """(state, ppid) of a process from /proc/<pid>/stat, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            text = fh.read()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()
+    return fields[0], int(fields[1])
+
+
+def _children(pid):
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            st = _proc_stat(int(name))
+            if st is not None and st[1] == pid and st[0] != "Z":
+                out.append(int(name))
+    return out
+
+
+def _alive(pid):
+    st = _proc_stat(pid)
+    return st is not None and st[0] != "Z"  # a zombie has exited (nobody reaped it yet)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_local_workers_exit_when_the_driver_is_killed(tmp_path):
+    helper = slow_checker_module(tmp_path, 120)
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path[:0] = [{helper!r}, {ROOT!r}]
+        from linnet import sweeps
+        sweeps.run_sweep({TINY!r}, {str(tmp_path / 'out')!r}, workers=2, checker="slowcheck:slow",
+                         progress=False)
+    """)
+    driver = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
+    workers = []
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len(workers) < 2:
+            assert driver.poll() is None, "the driver exited early"
+            workers = _children(driver.pid)
+            time.sleep(0.1)
+        assert len(workers) >= 2, f"workers never started: {workers}"
+        time.sleep(1.0)  # let the initializers run and the runs reach the sleeping checker
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait(5)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(p) for p in workers):
+            time.sleep(0.1)
+        survivors = [p for p in workers if _alive(p)]
+        assert not survivors, f"worker processes {survivors} outlived their SIGKILLed driver"
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+        for p in workers:
+            if _alive(p):
+                os.kill(p, signal.SIGKILL)
+
+
+def test_killed_dask_worker_neither_loses_nor_duplicates_a_run(tmp_path, monkeypatch):
+    distributed = pytest.importorskip("distributed", reason="Dask distributed is in the test extra")
+    monkeypatch.syspath_prepend(slow_checker_module(tmp_path, 1.0))
+    import slowcheck
+    out = str(tmp_path / "out")
+    seen, killed = [], []
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        pids = client.run(os.getpid)
+
+        def kill_a_busy_worker(row):
+            seen.append(row["run_id"])
+            if killed:
+                return
+            busy = [addr for addr, keys in client.processing().items() if keys and addr in pids]
+            if busy:
+                killed.append(pids[busy[0]])
+                os.kill(pids[busy[0]], signal.SIGKILL)  # mid-run: its task is rescheduled
+
+        rows = sweeps.run_sweep(TINY, out, client=client, checker=slowcheck.slow,
+                                on_result=kill_a_busy_worker, progress=False)
+    assert killed, "no worker was busy to kill"
+    ids = [sweeps.run_id(s) for s in sweeps.expand_grid(TINY)]
+    assert sorted(seen) == sorted(ids), "a run was lost or handled twice"
+    done = sorted(f for f in os.listdir(os.path.join(out, "done")))
+    assert done == sorted(f"{i}.json" for i in ids), done  # no duplicate, no leftover temporary
+    with open(os.path.join(out, "summary.csv")) as fh:
+        summary = [r["run_id"] for r in csv.DictReader(fh)]
+    assert sorted(summary) == sorted(ids)
+    assert [r["run_id"] for r in rows] == ids and all(r["status"] == "ok" for r in rows)
+    assert {r["pid"] for r in rows} - {killed[0]}, "every run came from the killed worker"
+
+
+def test_a_run_recorded_twice_is_one_record(tmp_path):
+    out = str(tmp_path)
+    row = sweeps.run_one(sweeps.expand_grid(TINY)[0])
+    threads = [threading.Thread(target=sweeps.record, args=(out, dict(row, seconds=k))) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert os.listdir(os.path.join(out, "done")) == [f"{row['run_id']}.json"]
+    assert list(sweeps.finished(out)) == [row["run_id"]]
+    # a torn or foreign file in done/ counts as missing, not as a crash or a second record
+    (tmp_path / "done" / "deadbeef0000.json").write_text('{"run_id": "deadb')
+    (tmp_path / "done" / f".{row['run_id']}.json.123.tmp").write_text("{}")
+    assert list(sweeps.finished(out)) == [row["run_id"]]
+
+
+def test_saved_trajectories_are_written_atomically(tmp_path):
+    cfg = dict(TINY, grid=dict(eta_lambda0=[0.5]))
+    rows = sweeps.run_sweep(cfg, str(tmp_path), workers=1, save_trajectories=True, progress=False)
+    assert os.listdir(tmp_path / "runs") == [f"{rows[0]['run_id']}.npz"]
+    tr = linnet.load_trajectory(tmp_path / "runs" / f"{rows[0]['run_id']}.npz")
+    assert tr.steps == 5 and "X" in tr.extras
+
+
+def test_load_trajectory_says_what_is_wrong_with_the_file(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a trajectory\n")
+    npy = tmp_path / "a.npy"
+    np.save(npy, np.arange(3))
+    empty = tmp_path / "empty.npz"
+    empty.write_bytes(b"")
+    for path in (text, npy, empty, str(text)):
+        with pytest.raises(ValueError, match=r"is not a linnet trajectory \(not an \.npz archive\)") as ei:
+            linnet.load_trajectory(path)
+        assert str(path) in str(ei.value)
+    missing = tmp_path / "nowhere.npz"
+    with pytest.raises(FileNotFoundError, match="nowhere.npz"):
+        linnet.load_trajectory(missing)
+    np.savez(tmp_path / "other.npz", x=np.arange(3))
+    with pytest.raises(ValueError, match="lacks"):
+        linnet.load_trajectory(tmp_path / "other.npz")

@@ -1,0 +1,122 @@
+"""Package layering (linnet never imports theory or validation), the sweep's checker hook, the
+one version, and the TOML reader on every supported Python."""
+import csv
+import json
+import os
+import subprocess
+import sys
+import tomllib
+
+import pytest
+
+import linnet
+from linnet import sweeps
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = dict(fixed=dict(kind="cifar-like", n=8, d=10, m=6, steps=20, init="symmetric"),
+            grid=dict(eta_lambda0=[0.5, 1.9]))
+
+
+def test_no_linnet_module_imports_theory_or_validation():
+    script = """
+import importlib, json, pkgutil, sys
+import linnet
+names = sorted(m.name for m in pkgutil.walk_packages(linnet.__path__, "linnet."))
+for name in names:
+    importlib.import_module(name)
+print(json.dumps(dict(names=names, leaked=sorted(m for m in sys.modules
+      if m.split(".")[0] in ("theory", "validation")))))
+"""
+    res = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    got = json.loads(res.stdout.strip().splitlines()[-1])
+    assert "linnet.sweeps" in got["names"] and "linnet.bench" in got["names"]
+    assert "linnet.analysis" in got["names"]
+    assert got["leaked"] == [], f"linnet imported {got['leaked']}"
+
+
+def test_no_linnet_source_names_theory_or_validation_in_an_import():
+    """The lazy imports inside functions too, which importing the modules does not run."""
+    import ast
+    bad = []
+    pkg = os.path.join(ROOT, "linnet")
+    for f in sorted(os.listdir(pkg)):
+        if f.endswith(".py"):
+            with open(os.path.join(pkg, f), encoding="utf-8") as fh:
+                tree = ast.parse(fh.read(), f)
+            for node in ast.walk(tree):
+                mods = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                        [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+                bad += [f"{f}:{node.lineno} {m}" for m in mods if m.split(".")[0] in ("theory", "validation")]
+    assert bad == []
+
+
+def test_theory_phases_reexports_linnet_analysis():
+    import linnet.analysis as analysis
+    import theory
+    import theory.phases as phases
+    for name in ("phase_labels", "PhaseInterval", "phase_intervals", "phase_fractions", "first_above",
+                 "upward_crossings", "phase_two_starts", "excursions", "PHASES"):
+        assert getattr(phases, name) is getattr(analysis, name)
+    assert theory.phase_labels is analysis.phase_labels
+
+
+def _checker(traj, X, Y):  # module level: a process pool pickles it by name
+    return {"n_seen": X.shape[1], "final": float(traj.loss[-1])}
+
+
+def test_checker_hook_as_callable_and_as_name(tmp_path):
+    rows = sweeps.run_sweep(TINY, str(tmp_path / "a"), workers=1, checker=_checker, progress=False)
+    assert all(r["n_seen"] == 8 and r["final"] == r["final_loss"] for r in rows)
+    # a name is imported where the run executes (here: in the worker processes)
+    rows = sweeps.run_sweep(TINY, str(tmp_path / "b"), workers=1, checker="theory.checks:sweep_checker",
+                            progress=False)
+    assert all(r["rigorous_failures"] == 0 and "eps" in r for r in rows)
+    with pytest.raises(ValueError, match="cannot load the checker"):
+        sweeps.run_sweep(TINY, str(tmp_path / "c"), workers=1, checker="theory.checks:nothing_here")
+    with pytest.raises(ValueError, match="module:function"):
+        sweeps.run_sweep(TINY, str(tmp_path / "c"), workers=1, checker="theory.checks")
+    with pytest.raises(ValueError, match="sweep.checker"):
+        sweeps.run_sweep(dict(TINY, sweep=dict(check=True)), str(tmp_path / "c"), workers=1)
+    bad = sweeps.run_one(sweeps.expand_grid(TINY)[0], checker=lambda t, X, Y: 3)
+    assert bad["status"] == "error" and "not a dict" in bad["error"]
+
+
+def test_theory_sweep_cli_runs_the_checks(tmp_path, capsys):
+    import theory.__main__ as tmain
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[fixed]\nkind = "cifar-like"\nn = 8\nd = 10\nm = 6\nsteps = 20\n'
+                   '[grid]\neta_lambda0 = [0.5, 1.9]\n')
+    assert tmain.main(["sweep", str(cfg), "--out", str(tmp_path / "o"), "--workers", "1"]) == 0
+    assert "2 runs" in capsys.readouterr().out
+    with open(tmp_path / "o" / "summary.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["rigorous_failures"] for r in rows] == ["0", "0"]
+    with pytest.raises(SystemExit):  # the old flag says where it went
+        sweeps.main([str(cfg), "--check"])
+    assert "--checker theory.checks:sweep_checker" in capsys.readouterr().err
+
+
+def test_version_has_one_source():
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as fh:
+        project = tomllib.load(fh)
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "linnet.__version__"}
+    assert isinstance(linnet.__version__, str) and linnet.__version__.count(".") == 2
+
+
+def test_toml_reader_on_310_and_311(tmp_path, monkeypatch):
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as fh:
+        deps = tomllib.load(fh)["project"]["dependencies"]
+    assert "tomli>=2; python_version<'3.11'" in deps
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[grid]\nm = [4]\n")
+    assert sweeps.load_config(cfg) == {"grid": {"m": [4]}}
+    # on 3.10 the same code takes tomli (stood in for by tomllib here)
+    monkeypatch.setattr(sys, "version_info", (3, 10, 0))
+    monkeypatch.setitem(sys.modules, "tomli", tomllib)
+    assert sweeps.load_config(cfg) == {"grid": {"m": [4]}}
+    (tmp_path / "bad.toml").write_text("[grid\n")
+    with pytest.raises(ValueError, match="not valid TOML"):
+        sweeps.load_config(tmp_path / "bad.toml")
