@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import linnet
+
 from conftest import rel_err
 
 cupy = pytest.importorskip("cupy", reason="CuPy tests need CuPy and an NVIDIA GPU")

@@ -1,10 +1,10 @@
 """The closed forms of linnet.model / gram / hessian against independent brute-force computations."""
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 import linnet
+
 from conftest import problem, rel_err
 
 ALPHAS = st.sampled_from([None, 1.0, 0.37])

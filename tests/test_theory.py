@@ -3,8 +3,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 import linnet
 import theory
@@ -13,7 +12,6 @@ from theory.constants import Constants
 from theory.phases import excursions, phase_intervals, phase_labels
 from theory.record import record_params, record_run
 from theory.strategies import problems
-
 
 # ---- SymPy ---------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import linnet
+
 from conftest import problem, rel_err
 
 

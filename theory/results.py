@@ -1,7 +1,9 @@
 """Result objects of the checks: one :class:`CheckResult` per statement, gathered in a :class:`CheckTable`."""
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -64,8 +66,8 @@ class CheckResult:
         return float(np.min(self.margin[self.premises]))
 
 
-def make_result(name, statement, kind, steps, premises, conclusion, margin, *, fitted=None,
-                detail="") -> CheckResult:
+def make_result(name: str, statement: str, kind: str, steps: Any, premises: Any, conclusion: Any,
+                margin: Any, *, fitted: dict | None = None, detail: str = "") -> CheckResult:
     if kind not in KINDS:
         raise ValueError(f"kind={kind!r} is not one of {KINDS}")
     steps = np.asarray(steps, dtype=np.int64)
@@ -84,7 +86,7 @@ def make_result(name, statement, kind, steps, premises, conclusion, margin, *, f
                        dict(fitted or {}), detail)
 
 
-def not_evaluated(name, statement, kind, why) -> CheckResult:
+def not_evaluated(name: str, statement: str, kind: str, why: str) -> CheckResult:
     e = np.zeros(0)
     return CheckResult(name, statement, kind, "not evaluated", e.astype(np.int64), e.astype(bool),
                        e.astype(bool), e, {}, why)
@@ -95,16 +97,16 @@ class CheckTable:
     """All checks of one trajectory, in order."""
     results: tuple
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[CheckResult]:
         return iter(self.results)
 
-    def __getitem__(self, name) -> CheckResult:
+    def __getitem__(self, name: str) -> CheckResult:
         for r in self.results:
             if r.name == name:
                 return r
         raise KeyError(f"no check named {name!r}; have {[r.name for r in self.results]}")
 
-    def failures(self, kinds=("identity", "rigorous")) -> list[CheckResult]:
+    def failures(self, kinds: Sequence[str] = ("identity", "rigorous")) -> list[CheckResult]:
         """Checks of the given kinds whose status is "failed" (the validation suite's exit rule)."""
         return [r for r in self.results if r.kind in kinds and r.status == "failed"]
 
@@ -139,7 +141,7 @@ class CheckTable:
         return "\n".join(out)
 
 
-def _fmt(v) -> str:
+def _fmt(v: Any) -> str:
     if isinstance(v, (int, np.integer)):
         return str(int(v))
     if v is None:
