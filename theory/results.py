@@ -7,13 +7,15 @@ from typing import Any
 
 import numpy as np
 
+from linnet.tolerances import tol
+
 KINDS = ("identity", "rigorous", "assumption", "theorem", "empirical")
 # identity: exact algebra, must hold to roundoff; rigorous: an inequality proved from identities;
 # assumption: holds or not for the given constants (fitted constant reported);
 # theorem: the paper's claim under premises we cannot all verify (e.g. "m large enough");
 # empirical: a heuristic argument of the paper — reported as rates, never as a verdict.
-IDENTITY_RTOL = 1e-9   # identities on a record: relative to the size of the operands
-FP_RTOL = 1e-10        # slack for roundoff in rigorous inequalities, relative to their scale
+IDENTITY_RTOL = tol("record-identity")  # identities on a record: relative to the size of the operands
+FP_RTOL = tol("rigorous")               # slack for roundoff in rigorous inequalities, relative to their scale
 
 
 @dataclass(frozen=True, eq=False)
