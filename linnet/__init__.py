@@ -5,12 +5,23 @@ and Edge of Stability" (NeurIPS 2022). See README.md and docs/theory.md.
 """
 from .data import make_data
 from .families import MLP, LinearNet
-from .gram import (a_norm_update, data_kernel, e_hat, gram, gram_parts, gram_spectrum, gram_tilde,
-                   gram_update, kernel_eigh, lambda_tilde, sharpness)
+from .gram import (
+    a_norm_update,
+    data_kernel,
+    e_hat,
+    gram,
+    gram_parts,
+    gram_spectrum,
+    gram_tilde,
+    gram_update,
+    kernel_eigh,
+    lambda_tilde,
+    sharpness,
+)
 from .hessian import hessian_sharpness, hessian_vector_product
 from .init import SCHEMES, init_params
 from .lanczos import LanczosResult, lanczos
-from .model import gd_step, gradients, loss, outputs, resolve_alpha, residual
+from .model import gd_step, gradients, loss, outputs, residual, resolve_alpha
 from .spectral import DataSpectrum, spectrum
 from .sweeps import sweep
 from .tracking import EigTracker

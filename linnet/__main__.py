@@ -6,7 +6,6 @@ import argparse
 import sys
 import time
 
-
 from .data import KINDS, make_data
 from .gram import sharpness
 from .init import SCHEMES, init_params

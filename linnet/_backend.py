@@ -5,12 +5,16 @@ that owns them, so the same code runs on the CPU and on a GPU.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+from ._types import Array, ArrayModule
 
 BACKENDS = ("numpy", "cupy")
 
 
-def _cupy():
+def _cupy() -> ArrayModule:
     try:
         import cupy
     except ImportError as exc:  # pragma: no cover - depends on the machine
@@ -21,11 +25,11 @@ def _cupy():
     return cupy
 
 
-def is_cupy_array(x) -> bool:
+def is_cupy_array(x: Any) -> bool:
     return type(x).__module__.split(".")[0] == "cupy"
 
 
-def namespace(*arrays, backend: str | None = None):
+def namespace(*arrays: Array, backend: str | None = None) -> ArrayModule:
     """Return ``numpy`` or ``cupy``: the named ``backend``, else the one owning ``arrays``."""
     if backend is not None:
         if backend not in BACKENDS:
@@ -36,18 +40,18 @@ def namespace(*arrays, backend: str | None = None):
     return np
 
 
-def backend_name(xp) -> str:
+def backend_name(xp: ArrayModule) -> str:
     return "numpy" if xp is np else "cupy"
 
 
-def to_numpy(x):
+def to_numpy(x: Any) -> Any:
     """Host copy of an array (no copy for NumPy input); scalars pass through."""
     if is_cupy_array(x):
         return x.get()
     return np.asarray(x) if not np.isscalar(x) else x
 
 
-def synchronize(xp) -> None:
+def synchronize(xp: ArrayModule) -> None:
     """Wait for queued GPU work (no-op on NumPy); used only around timings."""
     if xp is not np:
         xp.cuda.Device().synchronize()

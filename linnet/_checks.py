@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from ._backend import namespace
+from ._types import Array, DTypeLike
 
-def resolve_dtype(dtype) -> np.dtype:
+
+def resolve_dtype(dtype: DTypeLike) -> np.dtype:
     try:
         dt = np.dtype(dtype)
     except TypeError as exc:
@@ -17,8 +20,8 @@ def resolve_dtype(dtype) -> np.dtype:
     return dt
 
 
-def check_matrix(name: str, A, *, rows: int | None = None, cols: int | None = None,
-                 rows_name: str = "", cols_name: str = ""):
+def check_matrix(name: str, A: Array, *, rows: int | None = None, cols: int | None = None,
+                 rows_name: str = "", cols_name: str = "") -> None:
     if not hasattr(A, "shape") or not hasattr(A, "dtype"):
         raise TypeError(f"{name} must be a NumPy or CuPy array, got {type(A).__name__}")
     if A.ndim != 2:
@@ -32,7 +35,7 @@ def check_matrix(name: str, A, *, rows: int | None = None, cols: int | None = No
     _check_real(name, A)
 
 
-def check_vector(name: str, v, *, length: int | None = None, length_name: str = ""):
+def check_vector(name: str, v: Array, *, length: int | None = None, length_name: str = "") -> None:
     if not hasattr(v, "shape") or not hasattr(v, "dtype"):
         raise TypeError(f"{name} must be a NumPy or CuPy array, got {type(v).__name__}")
     if v.ndim != 1:
@@ -43,18 +46,18 @@ def check_vector(name: str, v, *, length: int | None = None, length_name: str = 
     _check_real(name, v)
 
 
-def _check_real(name, A):
+def _check_real(name: str, A: Array) -> None:
     if A.dtype.kind not in "fiu":
         raise TypeError(f"{name} must hold real numbers, got dtype {A.dtype}")
 
 
-def check_finite(name: str, A):
+def check_finite(name: str, A: Array) -> None:
     xp = namespace(A)
     if not bool(xp.all(xp.isfinite(A))):
         raise ValueError(f"{name} contains NaN or inf: clean or drop those entries first")
 
 
-def check_eta(eta) -> float:
+def check_eta(eta: Any) -> float:
     try:
         eta = float(eta)
     except (TypeError, ValueError) as exc:
@@ -64,7 +67,7 @@ def check_eta(eta) -> float:
     return eta
 
 
-def check_problem(W, a, X, Y=None):
+def check_problem(W: Array, a: Array, X: Array, Y: Array | None = None) -> None:
     """Validate the shapes of (W, a, X, Y): X is d×n, W is m×d, a has length m, Y length n."""
     check_matrix("X", X)
     d, n = X.shape

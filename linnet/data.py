@@ -7,9 +7,9 @@ KINDS = ("cifar-like", "gaussian", "power-law")
 LABELS = ("class", "random", "top", "bottom")
 
 
-def make_data(kind: str = "cifar-like", *, n: int = 1000, d: int = 3072, seed=0,
+def make_data(kind: str = "cifar-like", *, n: int = 1000, d: int = 3072, seed: int | None = 0,
               labels: str = "class", mean_strength: float = 1.0, class_strength: float = 0.5,
-              decay: float = 1.0, column_norm: float | None = None):
+              decay: float = 1.0, column_norm: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Synthetic (X, Y) in float64.
 
     * ``"cifar-like"``: two classes (Y = ±1, half each), xᵢ = mean_strength·μ + yᵢ·class_strength·ν
@@ -56,12 +56,12 @@ def make_data(kind: str = "cifar-like", *, n: int = 1000, d: int = 3072, seed=0,
         lam, V = np.linalg.eigh(X.T @ X / n) if n <= d else _top_bottom_large_n(X)
         keep = lam > lam.max() * max(n, d) * np.finfo(np.float64).eps
         Vr = V[:, keep]
-        v = Vr[:, -1] if labels == "top" else Vr[:, 0]
-        Y = np.sqrt(n) * v
+        vec = Vr[:, -1] if labels == "top" else Vr[:, 0]
+        Y = np.sqrt(n) * vec
     return X, Y
 
 
-def _top_bottom_large_n(X):
+def _top_bottom_large_n(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     d, n = X.shape
     lam, U = np.linalg.eigh(X @ X.T / n)
     keep = lam > lam.max() * max(n, d) * np.finfo(np.float64).eps

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from ._backend import namespace
 from ._checks import check_matrix, check_problem, check_vector
+from ._types import Array
 from .lanczos import lanczos
 from .model import resolve_alpha
 
 
-def hessian_vector_product(W, a, X, Y, dW, da, *, alpha=None):
+def hessian_vector_product(W: Array, a: Array, X: Array, Y: Array, dW: Array, da: Array, *,
+                           alpha: float | None = None) -> tuple[Array, Array]:
     """H·(δW, δa) for L(W, a) = ‖α Xᵀ Wᵀ a − Y‖² / (2n), returned as (H_W, H_a)."""
     check_problem(W, a, X, Y)
     check_matrix("dW", dW, rows=W.shape[0], cols=W.shape[1], rows_name="W", cols_name="W")
@@ -19,7 +21,8 @@ def hessian_vector_product(W, a, X, Y, dW, da, *, alpha=None):
     return _hvp(W, a, X, Y, dW, da, resolve_alpha(alpha, W.shape[0]))
 
 
-def _hvp(W, a, X, Y, dW, da, al, Z=None, XD=None):
+def _hvp(W: Array, a: Array, X: Array, Y: Array, dW: Array, da: Array, al: float,
+         Z: Array | None = None, XD: Array | None = None) -> tuple[Array, Array]:
     xp = namespace(W)
     n = X.shape[1]
     if Z is None:
@@ -33,8 +36,8 @@ def _hvp(W, a, X, Y, dW, da, al, Z=None, XD=None):
     return HW, Ha
 
 
-def hessian_sharpness(W, a, X, Y, *, alpha=None, tol: float = 1e-10, maxiter: int = 300,
-                      seed: int = 0) -> float:
+def hessian_sharpness(W: Array, a: Array, X: Array, Y: Array, *, alpha: float | None = None,
+                      tol: float = 1e-10, maxiter: int = 300, seed: int = 0) -> float:
     """Largest (algebraic) eigenvalue of ∇²L, by Lanczos on the closed-form HVP above."""
     check_problem(W, a, X, Y)
     xp = namespace(W)
@@ -43,7 +46,7 @@ def hessian_sharpness(W, a, X, Y, *, alpha=None, tol: float = 1e-10, maxiter: in
     Z = W @ X
     XD = X @ (al * (Z.T @ a) - Y)
 
-    def matvec(v):
+    def matvec(v: Array) -> Array:
         HW, Ha = _hvp(W, a, X, Y, v[: m * d].reshape(m, d), v[m * d:], al, Z, XD)
         return xp.concatenate([HW.ravel(), Ha])
 

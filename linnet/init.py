@@ -7,13 +7,15 @@ import numpy as np
 
 from ._backend import namespace, to_numpy
 from ._checks import check_finite, check_matrix, resolve_dtype
+from ._types import Array, DTypeLike
 from .model import resolve_alpha
 
 SCHEMES = ("symmetric", "symmetric-isometric", "gaussian", "torch")
 
 
-def init_params(m: int, X, *, scheme: str = "symmetric", scale: float = 1.0, seed=None,
-                alpha=None, dtype=None, backend: str | None = None):
+def init_params(m: int, X: Array, *, scheme: str = "symmetric", scale: float = 1.0,
+                seed: int | None = None, alpha: float | None = None, dtype: DTypeLike | None = None,
+                backend: str | None = None) -> tuple[Array, Array]:
     """Initial (W, a) for width ``m`` on data ``X`` (d×n), drawn on the host from ``seed``.
 
     * ``"gaussian"``: Wᵢⱼ, aᵢ ~ N(0, scale²) (the NTK parametrisation with α = 1/√m).

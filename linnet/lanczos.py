@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg.lapack import dstev
 
+from ._types import Array, ArrayModule, DTypeLike, MatVec
+
 
 @dataclass(frozen=True)
 class LanczosResult:
@@ -22,19 +24,20 @@ class LanczosResult:
     ``runner_up``: the Ritz vector next in line (None for one iteration), a cheap warm start for
     the eigenvector that may overtake this one."""
     value: float
-    vector: object
+    vector: Array
     residual: float
     iterations: int
     converged: bool
     gap: float = math.inf
-    runner_up: object = None
+    runner_up: Array | None = None
 
 
-def _dot(x, y) -> float:
+def _dot(x: Array, y: Array) -> float:
     return float(x @ y)
 
 
-def lanczos(matvec, *, n: int, xp=np, dtype=np.float64, v0=None, which: str = "LA",
+def lanczos(matvec: MatVec, *, n: int, xp: ArrayModule = np, dtype: DTypeLike = np.float64,
+            v0: Array | None = None, which: str = "LA",
             tol: float = 1e-10, maxiter: int = 100, seed: int = 0) -> LanczosResult:
     """Top eigenpair of the symmetric operator ``matvec`` on R^n.
 

@@ -11,9 +11,10 @@ import math
 
 from ._backend import namespace
 from ._checks import check_eta, check_problem
+from ._types import Array
 
 
-def resolve_alpha(alpha, m: int) -> float:
+def resolve_alpha(alpha: float | None, m: int) -> float:
     """α = 1/√m when ``alpha`` is None, else ``float(alpha)`` (must be finite and non-zero)."""
     if alpha is None:
         return 1.0 / math.sqrt(m)
@@ -23,39 +24,41 @@ def resolve_alpha(alpha, m: int) -> float:
     return alpha
 
 
-def outputs(W, a, X, *, alpha=None):
+def outputs(W: Array, a: Array, X: Array, *, alpha: float | None = None) -> Array:
     """Network outputs F = α Xᵀ Wᵀ a = α Zᵀ a (length n)."""
     check_problem(W, a, X)
     al = resolve_alpha(alpha, W.shape[0])
     return al * (X.T @ (W.T @ a))
 
 
-def residual(W, a, X, Y, *, alpha=None):
+def residual(W: Array, a: Array, X: Array, Y: Array, *, alpha: float | None = None) -> Array:
     """Residual D = F − Y (paper §2; the vector whose dynamics eq. 7 describes)."""
     check_problem(W, a, X, Y)
     return outputs(W, a, X, alpha=alpha) - Y
 
 
-def loss(W, a, X, Y, *, alpha=None) -> float:
+def loss(W: Array, a: Array, X: Array, Y: Array, *, alpha: float | None = None) -> float:
     """Mean-squared loss L = ‖F − Y‖² / (2n)."""
     D = residual(W, a, X, Y, alpha=alpha)
     return float(D @ D) / (2 * X.shape[1])
 
 
-def gradients(W, a, X, Y, *, alpha=None):
+def gradients(W: Array, a: Array, X: Array, Y: Array, *,
+              alpha: float | None = None) -> tuple[Array, Array]:
     """(∇_W L, ∇_a L) = (α a (X D)ᵀ / n, α Z D / n), computed without forming Z."""
     D = residual(W, a, X, Y, alpha=alpha)
     return _gradients_from_residual(W, a, X, D, resolve_alpha(alpha, W.shape[0]))
 
 
-def _gradients_from_residual(W, a, X, D, al):
+def _gradients_from_residual(W: Array, a: Array, X: Array, D: Array, al: float) -> tuple[Array, Array]:
     xp = namespace(W)
     n = X.shape[1]
     XD = X @ D
     return (al / n) * xp.outer(a, XD), (al / n) * (W @ XD)
 
 
-def gd_step(W, a, X, Y, eta, *, alpha=None):
+def gd_step(W: Array, a: Array, X: Array, Y: Array, eta: float, *,
+            alpha: float | None = None) -> tuple[Array, Array]:
     """One full-batch GD step, eq. 6 applied literally to both layers with the old values:
 
     a⁺ = a − η α Z D / n,   W⁺ = W − η α a (X D)ᵀ / n.

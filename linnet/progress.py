@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
+from typing import TextIO
 
 
 class Progress:
     """``progress=None``: appear only once a run has taken ``after`` seconds; True: always; False: never."""
 
-    def __init__(self, total: int, label: str, enabled=None, after: float = 2.0, stream=None):
+    def __init__(self, total: int, label: str, enabled: bool | None = None, after: float = 2.0,
+                 stream: TextIO | None = None) -> None:
         self.total, self.label, self.enabled = total, label, enabled
         self.stream = stream or sys.stderr
         self.t0 = time.perf_counter()
@@ -16,7 +19,7 @@ class Progress:
         self.after = 0.0 if enabled is True else after
         self.shown = False
 
-    def update(self, done: int, info=lambda: "") -> None:
+    def update(self, done: int, info: Callable[[], str] = lambda: "") -> None:
         """``info``: a callable returning the line's tail, called only when a line is written."""
         if self.enabled is False:
             return

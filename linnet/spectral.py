@@ -14,6 +14,7 @@ import numpy as np
 
 from ._backend import namespace
 from ._checks import check_finite, check_matrix, check_vector
+from ._types import Array
 
 
 def available_memory_bytes() -> int | None:
@@ -40,36 +41,36 @@ def require_memory(nbytes: float, what: str, fix: str) -> None:
 class DataSpectrum:
     """Eigen-structure of the data: ``lam`` (r,), ``s`` = √(nλ), ``U`` (d×r), ``Yv`` = VᵀY,
     ``y_null2`` = ‖(I − VVᵀ)Y‖², the sizes, which matrix was decomposed, and X, Y themselves."""
-    lam: object
-    s: object
-    U: object
-    Yv: object
+    lam: Array
+    s: Array
+    U: Array
+    Yv: Array
     y_null2: float
     n: int
     d: int
     path: str
-    X: object
-    Y: object
+    X: Array
+    Y: Array
 
     @property
     def r(self) -> int:
         return int(self.lam.shape[0])
 
-    def V(self, k: int | None = None):
+    def V(self, k: int | None = None) -> Array:
         """The first ``k`` (default all r) eigenvectors of K, V = Xᵀ U diag(1/s) (n×k)."""
         k = self.r if k is None else min(k, self.r)
         return (self.X.T @ self.U[:, :k]) / self.s[:k]
 
-    def to_full(self, coords_v):
+    def to_full(self, coords_v: Array) -> Array:
         """Vector in R^n from its V-coordinates (the null part set to 0)."""
         return self.V() @ coords_v
 
-    def y_null(self):
+    def y_null(self) -> Array:
         """(I − VVᵀ) Y, the part of the labels outside the data span."""
         return self.Y - self.to_full(self.Yv)
 
 
-def spectrum(X, Y, *, rank_rtol: float | None = None) -> DataSpectrum:
+def spectrum(X: Array, Y: Array, *, rank_rtol: float | None = None) -> DataSpectrum:
     """Decompose the data once: eigh of K (n ≤ d) or of XXᵀ/n (n > d), cost O(min(n,d)² max(n,d)).
 
     Eigenvalues below ``rank_rtol`` · λ_max (default max(n, d) · machine ε, as

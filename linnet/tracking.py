@@ -25,11 +25,16 @@ computation. As for Lanczos, |θ − λ| ≤ ρ for an eigenvalue λ, and ≤ ρ
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from scipy.linalg.lapack import dsyev
 
 from ._backend import to_numpy
+from ._types import Array, ArrayModule, DTypeLike, MatVec
+
+Update = Callable[[Array, Array], None]
+"""``update(Q, S)``: adds ΔA Q to the rows of S in place."""
 
 
 class EigTracker:
@@ -46,9 +51,9 @@ class EigTracker:
 
     TOL_FLOOR_EPS = 100
 
-    def __init__(self, *, xp=np, dtype=np.float64, dim: int, which: str = "LA", tol: float = 1e-6,
-                 keep: int = 4, max_basis: int = 10, probe: bool = True, refresh_every: int = 64,
-                 maxiter: int = 200, seed: int = 0):
+    def __init__(self, *, xp: ArrayModule = np, dtype: DTypeLike = np.float64, dim: int, which: str = "LA",
+                 tol: float = 1e-6, keep: int = 4, max_basis: int = 10, probe: bool = True,
+                 refresh_every: int = 64, maxiter: int = 200, seed: int = 0) -> None:
         if which not in ("LA", "LM"):
             raise ValueError(f"which={which!r} is unknown: use 'LA' or 'LM'")
         if not tol > 0:
@@ -64,16 +69,16 @@ class EigTracker:
         self.refresh_every, self.maxiter = refresh_every, maxiter
         g = np.random.default_rng(seed).standard_normal((2, self.n))
         self._start = xp.asarray(g[0] / np.linalg.norm(g[0]), dtype=dtype)
-        self.probe = xp.asarray(g[1] / np.linalg.norm(g[1]), dtype=dtype) if probe else None
+        self.probe: Array | None = xp.asarray(g[1] / np.linalg.norm(g[1]), dtype=dtype) if probe else None
         self.Q = xp.zeros((self.max_basis, self.n), dtype=dtype)
         self.S = xp.zeros_like(self.Q)
         self.k = 0
         self.since_refresh = 0
         self.matvecs = 0
-        self.sign = None
+        self.sign: Array | None = None
 
     # -- basis maintenance -------------------------------------------------------------------
-    def _orth(self, v):
+    def _orth(self, v: Array) -> tuple[Array, Array, float, float]:
         """v − Qᵀh orthogonal to the basis (classical Gram–Schmidt, repeated on cancellation,
         DGKS), with h and the norms of v before and after."""
         Q = self.Q[: self.k]
@@ -88,7 +93,7 @@ class EigTracker:
             after = math.sqrt(float(w @ w))
         return w, h, before, after
 
-    def _add(self, v, matmat) -> bool:
+    def _add(self, v: Array, matmat: MatVec) -> bool:
         """Append ``v``, orthonormalised against the basis, with its image (False if v is in the basis)."""
         w, _, before, after = self._orth(v)
         if after <= 1e-8 * before:  # numerically inside the basis already
@@ -100,15 +105,15 @@ class EigTracker:
         self.k = k + 1
         return True
 
-    def _ritz_vectors(self):
+    def _ritz_vectors(self) -> np.ndarray:
         """Ritz coefficient vectors (columns), target first."""
         ev, C = self._eigh()
         return C[:, self._order(ev)]
 
-    def _order(self, ev):
+    def _order(self, ev: np.ndarray) -> np.ndarray:
         return np.argsort(-ev if self.which == "LA" else -np.abs(ev), kind="stable")
 
-    def _eigh(self):
+    def _eigh(self) -> tuple[np.ndarray, np.ndarray]:
         """Eigenpairs (ascending) of the projected matrix Q A Qᵀ = Q Sᵀ, symmetrised, on the host."""
         k = self.k
         T = np.asarray(to_numpy(self.Q[:k] @ self.S[:k].T), dtype=np.float64)
@@ -119,14 +124,14 @@ class EigTracker:
             raise np.linalg.LinAlgError(f"eigensolver of the projected matrix failed (info={info})")
         return ev, C
 
-    def _compress(self, C, k):
+    def _compress(self, C: np.ndarray, k: int) -> None:
         """Keep the first ``k`` Ritz vectors (columns of C) as the basis."""
         Ck = self.xp.asarray(C[:, :k].T, dtype=self.dtype)
         self.Q[:k] = Ck @ self.Q[: self.k]
         self.S[:k] = Ck @ self.S[: self.k]
         self.k = k
 
-    def _recompute(self, matmat):
+    def _recompute(self, matmat: MatVec) -> None:
         """Re-orthonormalise the basis and recompute its images from the operator."""
         Q, _ = self.xp.linalg.qr(self.Q[: self.k].T)
         self.Q[: self.k] = Q.T
@@ -135,7 +140,8 @@ class EigTracker:
         self.since_refresh = 0
 
     # -- one call ----------------------------------------------------------------------------
-    def __call__(self, matmat, update=None, probe_image=None):
+    def __call__(self, matmat: MatVec, update: Update | None = None,
+                 probe_image: Array | None = None) -> tuple[float, float, Array]:
         xp = self.xp
         if self.k == 0:
             self._add(self._start, matmat)
@@ -169,7 +175,7 @@ class EigTracker:
         self.sign = u
         return theta, rho, u
 
-    def _add_probe(self, matmat, image):
+    def _add_probe(self, matmat: MatVec, image: Array | None) -> None:
         """Add the probe to the basis and advance it one Krylov step (p ← A p, normalised)."""
         if self.k >= self.n:
             return
@@ -183,11 +189,12 @@ class EigTracker:
             nxt = self.S[self.k - 1] if added else image
         if nxt is None or not math.isfinite(nrm := math.sqrt(float(nxt @ nxt))) or nrm == 0.0:
             # the probe fell into the basis: restart it at random
-            nxt = self.xp.asarray(np.random.default_rng(self.matvecs).standard_normal(self.n), dtype=self.dtype)
+            g = np.random.default_rng(self.matvecs).standard_normal(self.n)
+            nxt = self.xp.asarray(g, dtype=self.dtype)
             nrm = math.sqrt(float(nxt @ nxt))
         self.probe = nxt / nrm
 
-    def _add_with_image(self, v, image) -> bool:
+    def _add_with_image(self, v: Array, image: Array) -> bool:
         """Append ``v`` given A v: v − Qᵀh is appended with image A v − Sᵀh (h = its basis part).
 
         The subtraction loses ‖A‖·ε/ratio in the image, ratio = ‖v − Qᵀh‖/‖v‖, so a probe that is

@@ -32,6 +32,7 @@ def main(argv=None) -> int:
                   f"({r.seconds:5.1f}s, sizes d,n,m = {', '.join(map(str, r.sizes))})  {r.statement}")
         return 0 if all(r.verified for r in results) else 1
     import linnet
+
     from .checks import check_all
     try:
         traj = linnet.load_trajectory(args.trajectory)

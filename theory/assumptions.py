@@ -11,7 +11,7 @@ import numpy as np
 from .constants import Constants
 from .phases import first_above, phase_two_starts
 from .record import TheoryRecord
-from .results import make_result, not_evaluated
+from .results import CheckResult, make_result, not_evaluated
 
 
 def u1_change(rec: TheoryRecord) -> np.ndarray:
@@ -27,7 +27,8 @@ def fitted_eps(rec: TheoryRecord) -> float:
     return float(ch.max()) if ch.size else 0.0
 
 
-def first_order_parts(rec: TheoryRecord):
+def first_order_parts(rec: TheoryRecord) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray],
+                                                     tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """A3.2's split of one step: (actual, first-order, higher-order) for D and for ‖a‖².
 
     D⁺ − D = −ηGD + (η²α²/n)⟨F,D⟩KD (I2), ‖a⁺‖² − ‖a‖² = −(2η/n)⟨F,D⟩ + (η²α²/n²)‖ZD‖² (I3).
@@ -44,7 +45,7 @@ def first_order_parts(rec: TheoryRecord):
     return (dD, first_D, high_D), (da, first_a, high_a)
 
 
-def higher_order_ratio(rec: TheoryRecord):
+def higher_order_ratio(rec: TheoryRecord) -> tuple[np.ndarray, np.ndarray]:
     """A3.2's per-step ‖higher‖/(‖first‖ + ‖higher‖), for D and for ‖a‖² (each in [0, 1])."""
     (dD, fD, hD), (da, fa, ha) = first_order_parts(rec)
     nh = np.linalg.norm(hD, axis=1)
@@ -53,11 +54,11 @@ def higher_order_ratio(rec: TheoryRecord):
     return ratio_D, ratio_a
 
 
-def _transition_steps(rec):
+def _transition_steps(rec: TheoryRecord) -> np.ndarray:
     return np.arange(rec.T)
 
 
-def a3_1(rec: TheoryRecord, c: Constants):
+def a3_1(rec: TheoryRecord, c: Constants) -> CheckResult:
     t = _transition_steps(rec)
     sa = np.sign(np.diff(rec.a_norm2))
     sl = np.sign(np.diff(rec.sharpness))
@@ -68,7 +69,7 @@ def a3_1(rec: TheoryRecord, c: Constants):
                        detail="margin +0.5 where the signs agree, −0.5 where not")
 
 
-def a3_2(rec: TheoryRecord, c: Constants):
+def a3_2(rec: TheoryRecord, c: Constants) -> CheckResult:
     nD, na = higher_order_ratio(rec)
     ratio = np.maximum(nD, na)
     return make_result("A3.2", "D⁺ − D ≈ −ηGD and ‖a⁺‖² − ‖a‖² ≈ −(2η/n)⟨F,D⟩ (higher-order part "
@@ -79,7 +80,7 @@ def a3_2(rec: TheoryRecord, c: Constants):
                        detail="ratio = ‖higher‖/(‖first‖ + ‖higher‖) per step, max over D and ‖a‖²")
 
 
-def a3_3(rec: TheoryRecord, c: Constants):
+def a3_3(rec: TheoryRecord, c: Constants) -> CheckResult:
     name, st = "A3.3", "while ηΛ < 2 (phase I), GD's D follows gradient flow dD/dt = −GD"
     if rec.flow_D is None:
         return not_evaluated(name, st, "assumption", "no flow integration in the record (flow=True)")
@@ -93,13 +94,13 @@ def a3_3(rec: TheoryRecord, c: Constants):
                        detail="rel_dev = ‖D_GD(t) − D_flow(ηt)‖/‖D_flow‖ before the first ηΛ > 2")
 
 
-def a3_4(rec: TheoryRecord, c: Constants, name="A3.4"):
+def a3_4(rec: TheoryRecord, c: Constants, name: str = "A3.4") -> CheckResult:
     x = rec.eta * rec.sharpness
     return make_result(name, f"ηΛ(t) ≤ K = {c.K}", "assumption", np.arange(rec.T + 1), True,
                        x <= c.K, c.K - x, fitted={"K": float(x.max())})
 
 
-def a3_5(rec: TheoryRecord, c: Constants):
+def a3_5(rec: TheoryRecord, c: Constants) -> CheckResult:
     ch = u1_change(rec)
     ov = np.abs(rec.u1 @ rec.u1[0])[1:]
     ok = (ch <= c.eps) & (ov >= c.overlap_min)
@@ -110,13 +111,13 @@ def a3_5(rec: TheoryRecord, c: Constants):
                                "min_overlap": float(ov.min()) if ov.size else 1.0})
 
 
-def _a36_ratio(rec, eps):
+def _a36_ratio(rec: TheoryRecord, eps: float) -> tuple[np.ndarray, np.ndarray]:
     t0 = phase_two_starts(rec.sharpness, rec.eta)
     du = np.abs(np.sum(rec.D * rec.u1, axis=1))
     return t0, du[t0] / np.maximum(eps * rec.d_norm[t0], 1e-300)
 
 
-def a3_6(rec: TheoryRecord, c: Constants):
+def a3_6(rec: TheoryRecord, c: Constants) -> CheckResult:
     eps = fitted_eps(rec)
     t0, ratio = _a36_ratio(rec, eps)
     return make_result("A3.6", f"|⟨D(t₀), u₁(t₀)⟩| ≥ c ε ‖D(t₀)‖ at each start t₀ of phase II, c = {c.a36_c}",
@@ -125,14 +126,14 @@ def a3_6(rec: TheoryRecord, c: Constants):
                        detail="ε is A3.5's fitted ε")
 
 
-def a3_7(rec: TheoryRecord, c: Constants):
+def a3_7(rec: TheoryRecord, c: Constants) -> CheckResult:
     x = rec.eta * rec.lambda2
     return make_result("A3.7", "every eigenvalue of G but the top one is below 1/η (ηλ₂(G) < 1)",
                        "assumption", np.arange(rec.T + 1), True, x < 1, 1 - x,
                        fitted={"max_eta_lambda2": float(x.max())})
 
 
-def a4_1(rec: TheoryRecord, c: Constants):
+def a4_1(rec: TheoryRecord, c: Constants) -> CheckResult:
     lam = rec.lam
     k = min(c.a41_top, lam.size - 1)
     ratios = lam[:k] / lam[1:k + 1] if k > 0 else np.zeros(0)
@@ -149,7 +150,7 @@ def a4_1(rec: TheoryRecord, c: Constants):
                        detail="'steps' index the eigenvalue ratios i = 1 … k (the first is the gap)")
 
 
-def a4_2(rec: TheoryRecord, c: Constants):
+def a4_2(rec: TheoryRecord, c: Constants) -> CheckResult:
     k = min(c.a41_top, rec.y_v.size)
     frac = np.abs(rec.y_v[:k]) / rec.y_norm
     return make_result("A4.2", f"|Yᵢ| ≥ δ‖Y‖ for the top {k} directions, δ = {c.a42_delta}", "assumption",
@@ -157,7 +158,7 @@ def a4_2(rec: TheoryRecord, c: Constants):
                        fitted={"delta": float(frac.min())}, detail="'steps' index the directions i")
 
 
-def a4_3(rec: TheoryRecord, c: Constants):
+def a4_3(rec: TheoryRecord, c: Constants) -> CheckResult:
     first = first_above(rec.sharpness, rec.eta)
     ps = rec.e_hat_norm[:first]
     base = float(ps.max()) if ps.size else np.nan
@@ -169,7 +170,7 @@ def a4_3(rec: TheoryRecord, c: Constants):
                                "ps_bound": base})
 
 
-def a4_5(rec: TheoryRecord, c: Constants):
+def a4_5(rec: TheoryRecord, c: Constants) -> CheckResult:
     t0 = phase_two_starts(rec.sharpness, rec.eta)
     frac = np.abs(rec.D[t0, 0]) / np.maximum(rec.d_norm[t0], 1e-300)
     return make_result("A4.5", f"|D₁(t₀)| ≥ c‖D(t₀)‖ at each start t₀ of phase II, c = {c.a45_c}",
@@ -177,7 +178,7 @@ def a4_5(rec: TheoryRecord, c: Constants):
                        fitted={"c": float(frac.min()) if frac.size else np.nan})
 
 
-def cond_20(rec: TheoryRecord, c: Constants):
+def cond_20(rec: TheoryRecord, c: Constants) -> CheckResult:
     """Lemma E.7's condition |⟨D, du_i/dt⟩| ≤ λ_i|⟨D, u_i⟩|, evaluated for i = 1 (the record keeps
     G's top eigenvector only), with du₁/dt ≈ (u₁(t+1) − u₁(t))/η."""
     t = _transition_steps(rec)

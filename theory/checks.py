@@ -1,12 +1,17 @@
 """``check_all``: every assumption, lemma and theorem of the paper on one trajectory, as a table."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from . import assumptions, lemmas
 from .constants import Constants
 from .record import TheoryRecord, record_run
 from .results import CheckTable
+
+if TYPE_CHECKING:
+    from linnet import Trajectory
 
 
 def check_record(rec: TheoryRecord, constants: Constants | None = None) -> CheckTable:
@@ -27,7 +32,8 @@ def check_record(rec: TheoryRecord, constants: Constants | None = None) -> Check
     return CheckTable(tuple(out))
 
 
-def check_all(source, X=None, Y=None, *, constants: Constants | None = None, flow: bool = True):
+def check_all(source: Trajectory | TheoryRecord, X: Any = None, Y: Any = None, *,
+              constants: Constants | None = None, flow: bool = True) -> CheckTable:
     """Check a :class:`linnet.Trajectory` (replayed exactly on (X, Y); the data may also come from
     the trajectory's saved extras) or a ready :class:`TheoryRecord`. Returns a CheckTable."""
     if isinstance(source, TheoryRecord):

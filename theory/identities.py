@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import sympy as sp
 from sympy import QQ
@@ -50,17 +51,19 @@ class _Mat:
 
     @property
     def T(self):
-        return _Mat(zip(*self.rows))
+        return _Mat(zip(*self.rows, strict=True))
 
     def __getitem__(self, ij):
         i, j = ij
         return self.rows[i][j]
 
     def __add__(self, o):
-        return _Mat([[x + y for x, y in zip(r, s)] for r, s in zip(self.rows, o.rows)])
+        return _Mat([[x + y for x, y in zip(r, s, strict=True)]
+                     for r, s in zip(self.rows, o.rows, strict=True)])
 
     def __sub__(self, o):
-        return _Mat([[x - y for x, y in zip(r, s)] for r, s in zip(self.rows, o.rows)])
+        return _Mat([[x - y for x, y in zip(r, s, strict=True)]
+                     for r, s in zip(self.rows, o.rows, strict=True)])
 
     def __neg__(self):
         return _Mat([[-x for x in r] for r in self.rows])
@@ -71,8 +74,9 @@ class _Mat:
     __rmul__ = __mul__
 
     def __matmul__(self, o):
-        cols = list(zip(*o.rows))
-        return _Mat([[sum((x * y for x, y in zip(r, c)), self.rows[0][0].ring.zero) for c in cols]
+        cols = list(zip(*o.rows, strict=True))
+        zero = self.rows[0][0].ring.zero
+        return _Mat([[sum((x * y for x, y in zip(r, c, strict=True)), zero) for c in cols]
                      for r in self.rows])
 
     def scalar(self):
@@ -100,7 +104,7 @@ class _Model:
                  + [f"dW{i}_{j}" for i in range(m) for j in range(d)] + [f"da{i}" for i in range(m)]
                  + [f"w{i}" for i in range(n)] + [f"u{i}" for i in range(n)])
         self.R, *gens = ring(names, QQ)
-        g = dict(zip(names, gens))
+        g = dict(zip(names, gens, strict=True))
         self.g = g
         self.eta, self.alpha = g["eta"], g["alpha"]
         self.W = _Mat([[g[f"W{i}_{j}"] for j in range(d)] for i in range(m)])
@@ -143,17 +147,17 @@ def _zero(M) -> bool:
     return M.is_zero()
 
 
-def _dot(u, v):
+def _dot(u: _Mat, v: _Mat) -> Any:
     return (u.T @ v).scalar()
 
 
-def i1(M):
+def i1(M: _Model) -> bool:
     W1, a1 = M.step()
     Z, F, D, K, G = M.parts()
     return _zero(W1 @ M.X - (Z - (M.eta * M.alpha) * (M.a @ (K @ D).T)))
 
 
-def i2(M):
+def i2(M: _Model) -> bool:
     W1, a1 = M.step()
     Z, F, D, K, G = M.parts()
     D1 = M.parts(W1, a1)[2]
@@ -161,7 +165,7 @@ def i2(M):
     return _zero(D1 - (M.eye(M.n) - M.eta * Gt) @ D)
 
 
-def i3(M):
+def i3(M: _Model) -> bool:
     W1, a1 = M.step()
     Z, F, D, K, G = M.parts()
     ZD = Z @ D
@@ -170,7 +174,7 @@ def i3(M):
     return _dot(a1, a1) - _dot(M.a, M.a) - rhs == 0
 
 
-def i4(M):
+def i4(M: _Model) -> bool:
     W1, a1 = M.step()
     Z, F, D, K, G = M.parts()
     G1 = M.parts(W1, a1)[4]
@@ -191,7 +195,7 @@ def _tilde_parts(M):
     return Z, F, D, K, G, E, kappa, Gt
 
 
-def i5(M):
+def i5(M: _Model) -> bool:
     """Λ̃ = v₁ᵀGv₁ with v₁ = e₁ (K diagonal)."""
     W1, a1 = M.step()
     Z, F, D, K, G = M.parts()
@@ -204,7 +208,7 @@ def i5(M):
     return G1[0, 0] - G[0, 0] - rhs == 0
 
 
-def i6(M):
+def i6(M: _Model) -> bool:
     W1, a1 = M.step()
     Z, F, D, K, G, E, kappa, Gt = _tilde_parts(M)
     D1 = M.parts(W1, a1)[2]
@@ -213,7 +217,7 @@ def i6(M):
     return _zero(Gt - (kappa * K + E)) and _zero(D1 - rhs)
 
 
-def i7(M):
+def i7(M: _Model) -> bool:
     W1, a1 = M.step()
     Z, F, D, K, G, E, kappa, Gt = _tilde_parts(M)
     D1 = M.parts(W1, a1)[2]
@@ -224,7 +228,7 @@ def i7(M):
     return _zero(P @ D1 - ((M.eye(M.n) - (M.eta * kappa) * Kp) @ (P @ D) - M.eta * (P @ (E @ D))))
 
 
-def i8(M):
+def i8(M: _Model) -> bool:
     """D⁺ − D = Xᵀq for an explicit q, so it is orthogonal to every v with Xv = 0."""
     W1, a1 = M.step()
     D = M.parts()[2]
@@ -233,7 +237,7 @@ def i8(M):
     return _zero(D1 - D - M.X.T @ q)
 
 
-def i9(M):
+def i9(M: _Model) -> bool:
     W1, a1 = M.step()
     Z, F, D, K, G = M.parts()
     XD, ZD = M.X @ D, Z @ D
@@ -251,23 +255,23 @@ def _jacobian(M, F):
     return _Mat([[f.diff(p) for p in th] for f in F.flat()])
 
 
-def i10(M):
+def i10(M: _Model) -> bool:
     """H·(δW, δa) of the closed form equals the symbolic Hessian of L times (δW, δa)."""
     Z, F, D, K, G = M.parts()
     L = M.inv_n * _dot(D, D) / 2
     th = _theta(M)
     v = M.dW.flat() + M.da.flat()
-    Hv = [sum((L.diff(p).diff(q) * vq for q, vq in zip(th, v)), M.R.zero) for p in th]
+    Hv = [sum((L.diff(p).diff(q) * vq for q, vq in zip(th, v, strict=True)), M.R.zero) for p in th]
     al, c, X = M.alpha, M.inv_n, M.X
     u = al * (X.T @ (M.dW.T @ M.a) + Z.T @ M.da)
     XD = X @ D
     HW = (al * c) * (M.a @ (X @ u).T + M.da @ XD.T)
     Ha = (al * c) * (Z @ u + M.dW @ XD)
     closed = HW.flat() + Ha.flat()  # row-major, as _theta
-    return all(x - y == 0 for x, y in zip(Hv, closed))
+    return all(x - y == 0 for x, y in zip(Hv, closed, strict=True))
 
 
-def gram_is_JJt(M):
+def gram_is_JJt(M: _Model) -> bool:
     """eq. 8 / App. F: G = J Jᵀ / n with J = ∂F/∂θ; I11: JᵀJ (Jᵀw) = Jᵀ (JJᵀ w)."""
     Z, F, D, K, G = M.parts()
     J = _jacobian(M, F)
@@ -275,7 +279,7 @@ def gram_is_JJt(M):
     return _zero(G - M.inv_n * (J @ J.T)) and _zero(J.T @ J @ (J.T @ w) - J.T @ ((J @ J.T) @ w))
 
 
-def i12(M):
+def i12(M: _Model) -> bool:
     """⟨F,D⟩ = ⟨F,u⟩⟨D,u⟩ + ⟨P_uF, P_uD⟩ for any unit u (reduced modulo uᵀu − 1)."""
     F, D = M.parts()[1:3]
     u = M.u
@@ -286,7 +290,7 @@ def i12(M):
     return sp.reduced(expr.as_expr(), [uu.as_expr()], *syms)[1] == 0
 
 
-def flow(M):
+def flow(M: _Model) -> bool:
     """eq. 1–2: along θ' = −∇L, dD/dt = −G D and d‖a‖²/dt = −(2/n)⟨F, D⟩ (chain rule)."""
     Z, F, D, K, G = M.parts()
     L = M.inv_n * _dot(D, D) / 2

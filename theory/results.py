@@ -1,17 +1,21 @@
 """Result objects of the checks: one :class:`CheckResult` per statement, gathered in a :class:`CheckTable`."""
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+
+from linnet.tolerances import tol
 
 KINDS = ("identity", "rigorous", "assumption", "theorem", "empirical")
 # identity: exact algebra, must hold to roundoff; rigorous: an inequality proved from identities;
 # assumption: holds or not for the given constants (fitted constant reported);
 # theorem: the paper's claim under premises we cannot all verify (e.g. "m large enough");
 # empirical: a heuristic argument of the paper — reported as rates, never as a verdict.
-IDENTITY_RTOL = 1e-9   # identities on a record: relative to the size of the operands
-FP_RTOL = 1e-10        # slack for roundoff in rigorous inequalities, relative to their scale
+IDENTITY_RTOL = tol("record-identity")  # identities on a record: relative to the size of the operands
+FP_RTOL = tol("rigorous")               # slack for roundoff in rigorous inequalities, relative to their scale
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,8 +68,8 @@ class CheckResult:
         return float(np.min(self.margin[self.premises]))
 
 
-def make_result(name, statement, kind, steps, premises, conclusion, margin, *, fitted=None,
-                detail="") -> CheckResult:
+def make_result(name: str, statement: str, kind: str, steps: Any, premises: Any, conclusion: Any,
+                margin: Any, *, fitted: dict | None = None, detail: str = "") -> CheckResult:
     if kind not in KINDS:
         raise ValueError(f"kind={kind!r} is not one of {KINDS}")
     steps = np.asarray(steps, dtype=np.int64)
@@ -84,7 +88,7 @@ def make_result(name, statement, kind, steps, premises, conclusion, margin, *, f
                        dict(fitted or {}), detail)
 
 
-def not_evaluated(name, statement, kind, why) -> CheckResult:
+def not_evaluated(name: str, statement: str, kind: str, why: str) -> CheckResult:
     e = np.zeros(0)
     return CheckResult(name, statement, kind, "not evaluated", e.astype(np.int64), e.astype(bool),
                        e.astype(bool), e, {}, why)
@@ -95,16 +99,16 @@ class CheckTable:
     """All checks of one trajectory, in order."""
     results: tuple
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[CheckResult]:
         return iter(self.results)
 
-    def __getitem__(self, name) -> CheckResult:
+    def __getitem__(self, name: str) -> CheckResult:
         for r in self.results:
             if r.name == name:
                 return r
         raise KeyError(f"no check named {name!r}; have {[r.name for r in self.results]}")
 
-    def failures(self, kinds=("identity", "rigorous")) -> list[CheckResult]:
+    def failures(self, kinds: Sequence[str] = ("identity", "rigorous")) -> list[CheckResult]:
         """Checks of the given kinds whose status is "failed" (the validation suite's exit rule)."""
         return [r for r in self.results if r.kind in kinds and r.status == "failed"]
 
@@ -139,7 +143,7 @@ class CheckTable:
         return "\n".join(out)
 
 
-def _fmt(v) -> str:
+def _fmt(v: Any) -> str:
     if isinstance(v, (int, np.integer)):
         return str(int(v))
     if v is None:

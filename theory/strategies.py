@@ -12,6 +12,7 @@ so K = XᵀX/n has exactly the eigenvalues λ and eigenvectors V.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
@@ -34,12 +35,12 @@ class Problem:
         return self.eta * linnet.sharpness(self.W0, self.a0, self.X)
 
 
-def _orthonormal(rng, rows, cols):
+def _orthonormal(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
     Q, R = np.linalg.qr(rng.standard_normal((rows, cols)))
     return Q * np.sign(np.diag(R))
 
 
-def data_from_spectrum(lam, d: int, seed: int):
+def data_from_spectrum(lam: Any, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """X (d×n) with K = XᵀX/n having eigenvalues ``lam`` (length r ≤ min(n, d)) and eigenvectors V."""
     lam = np.asarray(lam, dtype=float)
     rng = np.random.default_rng(seed)
@@ -51,7 +52,8 @@ def data_from_spectrum(lam, d: int, seed: int):
 
 
 @st.composite
-def spectra(draw, n=st.integers(4, 12), *, meets_a41: bool = True, c: float = 1.6, gamma: float = 2.5):
+def spectra(draw: st.DrawFn, n: st.SearchStrategy[int] = st.integers(4, 12), *, meets_a41: bool = True,
+            c: float = 1.6, gamma: float = 2.5) -> np.ndarray:
     """Eigenvalues λ₁ > … > λ_n > 0 with λ₁ = 1. With ``meets_a41``: adjacent ratios in (1, c] and
     λ₁ ≥ γλ₂ (A4.1); otherwise a spectrum with a ratio above c or a gap below γ."""
     k = draw(n)
@@ -69,7 +71,8 @@ def spectra(draw, n=st.integers(4, 12), *, meets_a41: bool = True, c: float = 1.
 
 
 @st.composite
-def labels(draw, V, *, mode: str = "A4.2", delta: float | None = None, index: int = 0):
+def labels(draw: st.DrawFn, V: np.ndarray, *, mode: str = "A4.2", delta: float | None = None,
+           index: int = 0) -> np.ndarray:
     """Y in K's eigenbasis V. ``"A4.2"``: every |Yᵢ| ≥ δ‖Y‖ (default δ = 1/(2√n); needs δ ≤ 1/√n),
     random signs; ``"eigvec"``: Y = √n v_index (all label mass on one direction)."""
     n = V.shape[0]
@@ -87,21 +90,24 @@ def labels(draw, V, *, mode: str = "A4.2", delta: float | None = None, index: in
     return V @ (y * np.sqrt(n) / np.linalg.norm(y))
 
 
-def symmetric_init(m: int, X, *, scale: float = 1.0, seed: int = 0, isometric: bool = False):
+def symmetric_init(m: int, X: np.ndarray, *, scale: float = 1.0, seed: int = 0,
+                   isometric: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """A symmetric initialisation (F(0) = 0; also Ê(0) = 0 with ``isometric``)."""
     return linnet.init_params(m, X, scheme="symmetric-isometric" if isometric else "symmetric",
                               scale=scale, seed=seed)
 
 
-def step_sizes(lo: float = 0.5, hi: float = 1.9):
+def step_sizes(lo: float = 0.5, hi: float = 1.9) -> st.SearchStrategy[float]:
     """η·Λ(0) values: pair with the sharpness at the initialisation to get η."""
     return st.floats(lo, hi)
 
 
 @st.composite
-def problems(draw, *, n=st.integers(4, 10), d_extra=st.integers(0, 6), m=st.sampled_from([64, 128]),
-             spectrum: str = "A4.1", labels_mode: str = "A4.2", eta_lambda0=None,
-             isometric: bool = True, scale: float = 1.0):
+def problems(draw: st.DrawFn, *, n: st.SearchStrategy[int] = st.integers(4, 10),
+             d_extra: st.SearchStrategy[int] = st.integers(0, 6),
+             m: st.SearchStrategy[int] = st.sampled_from([64, 128]), spectrum: str = "A4.1",
+             labels_mode: str = "A4.2", eta_lambda0: st.SearchStrategy[float] | None = None,
+             isometric: bool = True, scale: float = 1.0) -> Problem:
     """A full problem: data with a prescribed spectrum, labels, symmetric init and η from ηΛ(0)."""
     lam = draw(spectra(n, meets_a41=(spectrum == "A4.1")))
     k = lam.size

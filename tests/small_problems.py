@@ -1,0 +1,32 @@
+"""The tests' small problems, in one place (conftest.py turns the common ones into fixtures)."""
+from __future__ import annotations
+
+import numpy as np
+
+import linnet
+
+
+def problem(d=7, n=5, m=6, seed=0, alpha_scale=1.0, y_scale=1.0):
+    """Gaussian (W, a, X, Y) at tiny sizes: the closed forms against brute force."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((d, n))
+    Y = y_scale * rng.standard_normal(n)
+    W = alpha_scale * rng.standard_normal((m, d))
+    a = alpha_scale * rng.standard_normal(m)
+    return W, a, X, Y
+
+
+def eos_problem(n=60, d=80, m=40, seed=0):
+    """Small CIFAR-like problem whose run from symmetric init (scale 0.5, ηΛ(0) = 1.9) sharpens
+    and enters the edge of stability: (X, Y, W, a, eta)."""
+    X, Y = linnet.make_data("cifar-like", n=n, d=d, seed=seed)
+    W, a = linnet.init_params(m, X, scheme="symmetric", scale=0.5, seed=seed)
+    eta = 1.9 / linnet.sharpness(W, a, X)
+    return X, Y, W, a, eta
+
+
+def rel_err(x, y, scale=None):
+    """max |x − y| / scale (default: max |y|)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    s = np.max(np.abs(y)) if scale is None else scale
+    return float(np.max(np.abs(x - y)) / s)
