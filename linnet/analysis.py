@@ -95,7 +95,8 @@ def phase_two_starts(sharpness, eta: float) -> np.ndarray:
 def excursions(values, threshold: float) -> list[tuple[int, int | None]]:
     """Maximal runs with values > threshold, as (start, stop) with stop None if still open at the end."""
     above = np.asarray(values) > threshold
-    out, start = [], None
+    out: list[tuple[int, int | None]] = []
+    start = None
     for t, a in enumerate(above):
         if a and start is None:
             start = t

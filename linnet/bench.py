@@ -25,8 +25,8 @@ from ._backend import namespace, synchronize
 from .data import make_data
 from .engines import ENGINES
 from .init import init_params
-from .spectral import spectrum
 from .observers import WarmLanczos
+from .spectral import spectrum
 from .train import train
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from ._backend import namespace
 from .hessian import _hvp
@@ -121,7 +122,7 @@ class SpectralEngine:
         m, r = self.Zv0.shape
         self._right = xp.zeros((r, self.WIDTH), dtype=dtype)  # [D, p…, 0] for Z_v·
         self._left = xp.zeros((m, self.WIDTH), dtype=dtype)   # [a, Z_v p…, 0] for Z_vᵀ·
-        self._carry = []
+        self._carry: list[tuple[str, Any, Any]] = []
 
     @property
     def Zv(self):

@@ -80,7 +80,7 @@ class LinearNet:
             init_name = "given"
         m = int(W0.shape[0])
         al = resolve_alpha(self.alpha, m)
-        eng = ENGINES[self.engine](spectrum, W0, a0, al, dtype, top_k)
+        eng: Any = ENGINES[self.engine](spectrum, W0, a0, al, dtype, top_k)
         config = dict(model="linear2", m=m, alpha=al,
                       alpha_arg=None if self.alpha is None else float(self.alpha), init=init_name,
                       scale=float(self.scale), seed=None if self.seed is None else int(self.seed),
@@ -118,7 +118,7 @@ class MLP:
     scale: float = 1.0
     seed: int | None = 0
     weights: Sequence[Any] | None = None
-    frozen: Sequence[int] = ()
+    frozen: tuple[int, ...] = ()
     gram: str = "auto"
     data_span: str | bool = "auto"
 
@@ -159,7 +159,8 @@ class MLP:
     def description(self) -> str:
         w = "-".join(str(h) for h in self.widths)
         fr = f" frozen={list(self.frozen)}" if self.frozen else ""
-        start = "given weights" if self.weights is not None else f"init={self.init} scale={self.scale:g} seed={self.seed}"
+        start = ("given weights" if self.weights is not None
+                 else f"init={self.init} scale={self.scale:g} seed={self.seed}")
         return f"mlp {w} {self.activation} {start}{fr}"
 
     def build(self, X: Any, Y: Any, *, spectrum: DataSpectrum, dtype: Any, xp: Any,
@@ -177,7 +178,7 @@ class MLP:
         else:
             mlp.check_weights(tuple(self.weights), d=d)
             shapes = tuple((w.shape[0], w.shape[1]) for w in self.weights)
-            want = tuple(zip(self.widths[1:], self.widths[:-1]))
+            want = tuple(zip(self.widths[1:], self.widths[:-1], strict=True))
             if shapes != want:
                 raise ValueError(f"weights have shapes {list(shapes)} but widths {self.widths} "
                                  f"need {list(want)} ((out, in), first layer first)")

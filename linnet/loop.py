@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from .progress import Progress
@@ -71,7 +72,7 @@ def run(engine: Any, *, eta: float, steps: int, observers: Sequence[Any],
             for o in observers:
                 o.stepped(engine)
         if status is not None:
-            prog.update(t + 1, lambda obs=obs: status(obs))
+            prog.update(t + 1, partial(status, obs))
         else:
             prog.update(t + 1)
     prog.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -195,7 +196,7 @@ def init_weights(widths, *, init: str = "torch", scale: float = 1.0, seed=0, dty
     xp = namespace(backend=backend)
     rng = np.random.default_rng(seed)
     out = []
-    for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+    for fan_in, fan_out in zip(widths[:-1], widths[1:], strict=True):
         fan_in, fan_out = int(fan_in), int(fan_out)
         if init == "torch":
             b = torch_bound(fan_in)
@@ -220,7 +221,7 @@ class Forward:
     ``H`` = (H_0 = X, …, H_{L−1} = σ(Z_{L−1})) layer inputs, ``F`` = W_L H_{L−1} (length n)."""
     Z: tuple
     H: tuple
-    F: object
+    F: Any
 
     @property
     def n(self) -> int:
@@ -261,13 +262,13 @@ def gradients(fwd: Forward, B, D):
     """∇_{W_l} L = (1/n) (B_l ∘ D) H_{l−1}ᵀ for L = ‖D‖²/(2n) (D broadcast over rows)."""
     n = fwd.n
     _check_vec("D", D, n, fwd.F.dtype)
-    return tuple(((Bl * D) @ Hl.T) / n for Bl, Hl in zip(B, fwd.H))
+    return tuple(((Bl * D) @ Hl.T) / n for Bl, Hl in zip(B, fwd.H, strict=True))
 
 
 def jvp(fwd: Forward, B, dW):
     """J dθ = Σ_l colsum(B_l ∘ (dW_l H_{l−1})), length n: the first-order change of F."""
     out = None
-    for Bl, Hl, dWl in zip(B, fwd.H, _as_layers(dW, B)):
+    for Bl, Hl, dWl in zip(B, fwd.H, _as_layers(dW, B), strict=True):
         t = (Bl * (dWl @ Hl)).sum(axis=0)
         out = t if out is None else out + t
     return out
@@ -276,7 +277,7 @@ def jvp(fwd: Forward, B, dW):
 def vjp(fwd: Forward, B, v):
     """Jᵀ v = ((B_l ∘ v) H_{l−1}ᵀ)_l, shaped like the weights."""
     _check_vec("v", v, fwd.n, fwd.F.dtype)
-    return tuple((Bl * v) @ Hl.T for Bl, Hl in zip(B, fwd.H))
+    return tuple((Bl * v) @ Hl.T for Bl, Hl in zip(B, fwd.H, strict=True))
 
 
 def _as_layers(dW, B):
@@ -442,12 +443,13 @@ def _hvp(st: _HVPState, dW):
         if l < L - 1:
             RH.append(st.S1[l] * Rz)
     n = st.fwd.n
-    out = [None] * L
+    out: list[Any] = [None] * L
     Rd = RZ[L - 1] / n                                  # R{δ_L} = R{F}/n (1 × n)
     for l in range(L - 1, -1, -1):
         g = Rd @ H[l].T
-        if RH[l] is not None:
-            g = g + st.delta[l] @ RH[l].T
+        RH_l = RH[l]
+        if RH_l is not None:
+            g = g + st.delta[l] @ RH_l.T
         out[l] = g
         if l > 0:
             t = dW[l].T @ st.delta[l] + W[l].T @ Rd
@@ -472,7 +474,7 @@ def unflatten(vec, shapes):
         raise ValueError(f"vec must be a vector of length {sum(sizes)} (the parameter count of "
                          f"shapes {shapes}), got shape {tuple(vec.shape)}")
     out, i = [], 0
-    for sh, s in zip(shapes, sizes):
+    for sh, s in zip(shapes, sizes, strict=True):
         out.append(vec[i:i + s].reshape(sh))
         i += s
     return tuple(out)

@@ -4,7 +4,8 @@ The net runs on the data's span: with X = U diag(s) Vᵀ (:mod:`linnet.spectral`
 layer's pre-activations are W_1 X = (W_1 U) diag(s) Vᵀ, so GD on R = W_1 U (h_1×r) with input
 X̃ = diag(s) Vᵀ (r×n) is GD on W_1: its gradient (1/n)(B_1∘D)Xᵀ = (1/n)(B_1∘D)V diag(s) Uᵀ has
 its rows in span(U), so the part of W_1 outside span(X) never moves; J, G and the Hessian's
-non-zero spectrum are unchanged (X̃ᵀX̃ = XᵀX). At paper size (d = 3,072, n = r = 1,000) that makes the first layer 3× cheaper.
+non-zero spectrum are unchanged (X̃ᵀX̃ = XᵀX). At paper size (d = 3,072, n = r = 1,000) that
+makes the first layer 3× cheaper.
 ``W_1 = W_1(0) + (R − R(0)) Uᵀ`` recovers the full weights.
 
 Per step: the forward pass and B_l = ∂F/∂Z_l (:func:`linnet.mlp.backward`), the gradient

@@ -165,7 +165,7 @@ class Sharpness(_Tracked):
         if self.u1_0 is None:
             self.u1_0 = u1
         for k, v in zip(self.rows, (t, lam, resid, abs(float(u1 @ self.u1_0)),
-                                    abs(float(u1 @ self.v1)), float(u1 @ obs.D))):
+                                    abs(float(u1 @ self.v1)), float(u1 @ obs.D)), strict=True):
             self.rows[k].append(v)
         self.last = lam
 

@@ -62,7 +62,7 @@ def expand_grid(config: dict) -> list[dict]:
             raise ValueError(f"grid.{k} must be a non-empty list, got {grid[k]!r}")
     specs = []
     for values in itertools.product(*(grid[k] for k in keys)):
-        spec = {**DEFAULTS, **fixed, **dict(zip(keys, values))}
+        spec = {**DEFAULTS, **fixed, **dict(zip(keys, values, strict=True))}
         specs.append(spec)
     return specs
 
@@ -168,7 +168,8 @@ def summarize(tr, lam0: float) -> dict:
                 **{f"phase_{k}": v for k, v in fr.items()},
                 a31_agreement=float(agree.mean()) if agree.size else math.nan,
                 K_fitted=float(eta * S.max()),
-                a43_C=float(tr.e_hat_norm[first:].max() / ps.max()) if ps.size and first < len(S) and ps.max() > 0 else math.nan,
+                a43_C=(float(tr.e_hat_norm[first:].max() / ps.max())
+                       if ps.size and first < len(S) and ps.max() > 0 else math.nan),
                 B_D_over_Y=float(tr.d_norm.max() / tr.config["y_norm"]))
 
 
@@ -275,7 +276,8 @@ def _worker_init(driver_pid: int) -> None:
 
 # ---- execution ---------------------------------------------------------------------------------
 
-def run_sweep(config: dict, out: str, *, scheduler: str | None = None, client=None, workers: int | None = None,
+def run_sweep(config: dict, out: str, *, scheduler: str | None = None, client=None,
+              workers: int | None = None,
               checker=None, save_trajectories: bool | None = None, retry_errors: bool = False,
               on_result=None, progress: bool = True) -> list[dict]:
     """Run every missing configuration of ``config``; returns the summary rows (all runs, in grid order).
@@ -341,7 +343,8 @@ def _run_dask(todo, client, scheduler, checker, save_dir, handle):
         token = uuid.uuid4().hex[:8]
         # a task re-executed after its worker died still yields one result per future, and its
         # record (named by run id) replaces rather than duplicates; a run handled once is skipped
-        futs = [client.submit(run_one, s, checker=checker, save_dir=save_dir, key=f"linnet-{run_id(s)}-{token}",
+        futs = [client.submit(run_one, s, checker=checker, save_dir=save_dir,
+                              key=f"linnet-{run_id(s)}-{token}",
                               pure=False) for s in todo]
         seen = set()
         try:
@@ -372,7 +375,7 @@ def plot_phase_diagram(rows, out, *, x="eta_lambda0", y="m", title=None) -> list
     for oc in OUTCOMES:
         pts = [(float(r[x]), float(r[y])) for r in ok if r["outcome"] == oc]
         if pts:
-            ax.scatter(*zip(*pts), s=60, color=colors[oc], label=oc, edgecolor="k", lw=0.5)
+            ax.scatter(*zip(*pts, strict=True), s=60, color=colors[oc], label=oc, edgecolor="k", lw=0.5)
     if x == "eta_lambda0":
         for v, ls in ((2, "--"), (4, ":")):
             ax.axvline(v, color="k", ls=ls, lw=1)
@@ -391,7 +394,8 @@ def plot_phase_diagram(rows, out, *, x="eta_lambda0", y="m", title=None) -> list
     plt.close(fig)
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     for a, key, lab in zip(axes, ("max_eta_lambda", "a31_agreement", "time_in_eos"),
-                           ("fitted K = max ηΛ (A3.4)", "A3.1 agreement rate", "fraction of steps with ηΛ > 2")):
+                           ("fitted K = max ηΛ (A3.4)", "A3.1 agreement rate",
+                            "fraction of steps with ηΛ > 2"), strict=True):
         conv = [r for r in ok if r["outcome"] != "diverged"]
         sc = a.scatter([float(r[x]) for r in conv], [float(r[y]) for r in conv],
                        c=[float(r[key]) for r in conv], s=60, cmap="viridis", edgecolor="k", lw=0.5)

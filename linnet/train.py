@@ -13,8 +13,7 @@ from ._checks import check_eta, check_matrix, check_vector, resolve_dtype
 from .families import LinearNet
 from .loop import run as run_loop
 from .observers import EHat, HessianTop, OutputGram, Sharpness, TrainedGram
-from .spectral import DataSpectrum
-from .spectral import spectrum as data_spectrum
+from .spectral import DataSpectrum, spectrum as data_spectrum
 from .trajectory import Trajectory
 
 METHODS = ("gd", "flow")
@@ -68,7 +67,7 @@ def train(X, Y, *, eta: float, steps: int, model: Any = None, m: int | None = No
         model = LinearNet(m=m, init=init, scale=scale, seed=seed, alpha=alpha, W0=W0, a0=a0,
                           engine=engine)
     else:
-        given = [k for k, v in zip(_LINEAR_ARGS, (m, W0, a0, alpha)) if v is not None]
+        given = [k for k, v in zip(_LINEAR_ARGS, (m, W0, a0, alpha), strict=True) if v is not None]
         if given or engine != "spectral":
             raise ValueError(f"model={type(model).__name__}(…) describes the network: drop "
                              f"{given + (['engine'] if engine != 'spectral' else [])} (those "

@@ -162,7 +162,8 @@ class Trajectory:
             missing = [k for k in need + ["config", "stopped"] if k not in files]
             if missing:
                 raise ValueError(f"{path} is not a linnet trajectory: it lacks {missing}")
-            kw = {name: z[name] if name in files else np.zeros(0, dtype=np.int64 if name.endswith("_step") else np.float64)
+            kw = {name: z[name] if name in files else
+                  np.zeros(0, dtype=np.int64 if name.endswith("_step") else np.float64)
                   for name in COMMON}
             if legacy:
                 family, specific = "linear2", {k: z[k] for k in LINEAR2_SPECIFIC}

@@ -1,7 +1,6 @@
 """Sweeps under faults (a SIGKILLed driver, a SIGKILLed Dask worker, a run recorded twice) and
 clear errors from load_trajectory on files that are not trajectories."""
 import csv
-import json
 import os
 import signal
 import subprocess

@@ -5,9 +5,9 @@ import json
 import os
 import subprocess
 import sys
-import tomllib
 
 import pytest
+import tomllib
 
 import linnet
 from linnet import sweeps

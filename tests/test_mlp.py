@@ -8,7 +8,8 @@ from hypothesis import given, strategies as st
 
 import linnet
 from linnet import mlp
-from conftest import rel_err
+
+from small_problems import rel_err
 
 # Tolerances (all relative to the reference's max |entry|, float64):
 FD_STEP = 1e-6        # central-difference step: truncation h²|f‴|/6 ~ 1e-13, rounding ε|f|/h ~ 1e-10
@@ -283,7 +284,7 @@ def test_gram_and_hessian_match_torch_autograd(act):
     def out(theta):
         ws = [theta[s:e].reshape(sh) for s, e, sh in
               zip(np.cumsum([0] + [math.prod(sh) for sh in shapes])[:-1],
-                  np.cumsum([math.prod(sh) for sh in shapes]), shapes)]
+                  np.cumsum([math.prod(sh) for sh in shapes]), shapes, strict=True)]
         h = Xt
         for W in ws[:-1]:
             h = sig(W @ h)
@@ -314,7 +315,7 @@ def test_flatten_unflatten_roundtrip():
     theta = mlp.flatten(w)
     assert theta.shape == (3 * 4 + 4 * 2 + 2,)
     back = mlp.unflatten(theta, [W.shape for W in w])
-    assert all(np.array_equal(a, b) for a, b in zip(w, back))
+    assert all(np.array_equal(a, b) for a, b in zip(w, back, strict=True))
     with pytest.raises(ValueError, match="vec"):
         mlp.unflatten(theta[:-1], [W.shape for W in w])
 
@@ -349,7 +350,7 @@ def test_init_torch_bounds_match_nn_linear_and_are_reproducible():
     widths = (300, 200, 50, 1)
     w = mlp.init_weights(widths, init="torch", seed=7)
     assert [W.shape for W in w] == [(200, 300), (50, 200), (1, 50)]
-    for W, fan_in in zip(w, widths[:-1]):
+    for W, fan_in in zip(w, widths[:-1], strict=True):
         b = 1 / math.sqrt(fan_in)
         assert mlp.torch_bound(fan_in) == b
         assert np.abs(W).max() <= b
@@ -357,7 +358,7 @@ def test_init_torch_bounds_match_nn_linear_and_are_reproducible():
             assert np.abs(W).max() > 0.99 * b
             assert abs(W.var() - b * b / 3) < 0.05 * b * b / 3
     again = mlp.init_weights(widths, init="torch", seed=7)
-    assert all(np.array_equal(a, c) for a, c in zip(w, again))
+    assert all(np.array_equal(a, c) for a, c in zip(w, again, strict=True))
     assert not np.array_equal(w[0], mlp.init_weights(widths, init="torch", seed=8)[0])
     # The numpy draw: default_rng(seed).uniform layer by layer, first layer first.
     rng = np.random.default_rng(7)
@@ -367,7 +368,7 @@ def test_init_torch_bounds_match_nn_linear_and_are_reproducible():
     assert rel_err(s[1], 2.5 * w[1]) < EXACT_RTOL
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
-    for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+    for fan_in, fan_out in zip(widths[:-1], widths[1:], strict=True):
         lin = torch.nn.Linear(fan_in, fan_out, bias=False)
         b = mlp.torch_bound(fan_in)
         assert float(lin.weight.detach().abs().max()) <= b * (1 + 1e-6)  # float32 rounding of the bound
@@ -506,4 +507,5 @@ def test_cupy_matches_numpy(act):
     assert rel_err(mvg(cupy.asarray(v)).get(), mv(v)) < EXACT_RTOL
     assert abs(mlp.ga_norm(fg) - mlp.ga_norm(fwd)) < EXACT_RTOL * mlp.ga_norm(fwd)
     wc = mlp.init_weights((4, 3, 1), backend="cupy", seed=0)
-    assert all(np.array_equal(a.get(), b) for a, b in zip(wc, mlp.init_weights((4, 3, 1), seed=0)))
+    assert all(np.array_equal(a.get(), b)
+               for a, b in zip(wc, mlp.init_weights((4, 3, 1), seed=0), strict=True))

@@ -67,7 +67,7 @@ def test_sharpness_and_output_gram_equal_dense_references_along_an_eos_run():
             got = tr.hessian_sharpness[list(tr.hessian_step).index(t)]
             assert abs(got - want) <= HESSIAN_VS_DENSE * want, t
         grads = mlp.gradients(fwd, B, D)
-        weights = tuple(w - eta * g for w, g in zip(weights, grads))
+        weights = tuple(w - eta * g for w, g in zip(weights, grads, strict=True))
     # the raw-X path (no data span) and the matrix-free G give the same run
     for kw in (dict(data_span=False), dict(gram="matrix-free")):
         other = linnet.train(X, Y, eta=eta, steps=60, model=linnet.MLP(
@@ -92,7 +92,7 @@ def test_adapter_agrees_with_pytorch_autograd_loop():
         assert abs(loss.item() - tr.loss[t]) <= CROSS_IMPL * tr.loss[0], t
         grads = torch.autograd.grad(loss, ws)
         with torch.no_grad():
-            for w, g in zip(ws, grads):
+            for w, g in zip(ws, grads, strict=True):
                 w -= eta * g
 
 

@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from linnet import sweeps as sweep
 import linnet
+from linnet import sweeps as sweep
 
 ONE_POINT = dict(fixed=dict(kind="gaussian", n=1, d=3, init="gaussian", steps=1500, seed=0, m=1024),
                  grid=dict(eta_lambda0=[1.5, 3.0, 5.0]))

@@ -17,10 +17,9 @@ import numpy as np
 
 import linnet
 from linnet._backend import to_numpy
-from linnet.observers import BaseObserver
 from linnet.engines import SpectralEngine
+from linnet.observers import BaseObserver, WarmLanczos as _Eig
 from linnet.spectral import DataSpectrum, spectrum as data_spectrum
-from linnet.observers import WarmLanczos as _Eig
 
 from .phases import first_above
 
@@ -102,7 +101,7 @@ def _is_symmetric(W, a) -> bool:
     return bool(np.array_equal(W[:h], W[h:]) and np.array_equal(a[:h], -a[h:]))
 
 
-def record_run(X, Y, traj: "linnet.Trajectory | None" = None, *, W0=None, a0=None, eta=None,
+def record_run(X, Y, traj: linnet.Trajectory | None = None, *, W0=None, a0=None, eta=None,
                steps=None, alpha=None, flow: bool = False,
                spectrum: DataSpectrum | None = None) -> TheoryRecord:
     """Replay GD exactly (spectral engine, float64) and record what the checks need.
@@ -155,7 +154,7 @@ def record_params(X, Y, Ws, as_, *, eta: float, alpha=None) -> TheoryRecord:
     al = linnet.resolve_alpha(alpha, W0.shape[0])
     eng = SpectralEngine(sp, W0, np.asarray(as_[0], dtype=np.float64), al, np.float64, 1)
     replay = ReplayObserver(sp, eta, al, _is_symmetric(W0, np.asarray(as_[0])))
-    for t, (W, a) in enumerate(zip(Ws, as_)):
+    for t, (W, a) in enumerate(zip(Ws, as_, strict=True)):
         eng.Zv = (np.asarray(W, dtype=np.float64) @ sp.U) * sp.s
         eng.a = np.asarray(a, dtype=np.float64)
         obs = eng.observe()
