@@ -192,5 +192,9 @@ def cond_20(rec: TheoryRecord, c: Constants) -> CheckResult:
                        detail="margin relative to λ₁|⟨D,u₁⟩|; i ≥ 2 needs G's full spectrum, not recorded")
 
 
-ALL = (a3_1, a3_2, a3_3, a3_4, a3_5, a3_6, a3_7, a4_1, a4_2, a4_3,
-       lambda rec, c: a3_4(rec, c, name="A4.4"), a4_5, cond_20)
+def a4_4(rec: TheoryRecord, c: Constants) -> CheckResult:
+    """A4.4 is A3.4's bound on ηΛ, restated for the linear net's theorem."""
+    return a3_4(rec, c, name="A4.4")
+
+
+ALL = (a3_1, a3_2, a3_3, a3_4, a3_5, a3_6, a3_7, a4_1, a4_2, a4_3, a4_4, a4_5, cond_20)

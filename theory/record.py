@@ -28,7 +28,11 @@ RECORD_TOL = 1e-10  # relative Lanczos residual for the record's eigenpairs (pur
 
 @dataclass(frozen=True, eq=False)
 class TheoryRecord:
-    """Per-step arrays (rows t = 0 … T) of one GD trajectory of the linear network.
+    """Per-step arrays (rows t = 0 … T) of one GD trajectory of the linear network — or, with
+    ``family`` "mlp"/"torch", of any network with a linear output layer, where the vectors are
+    over the n samples, ``a_norm2`` is ‖A‖² of the output layer, ``y_null2`` = 0, and the linear
+    net's own fields (``lambda_tilde``, ``zd_norm2``, ``e_hat_norm``, ``EhatD``, ``c12``,
+    ``w_move``) are NaN: the §4 and App. C checks then report "not applicable".
 
     Scalars per step: ``loss``, ``sharpness`` Λ = λ_max(G), ``lambda2`` = λ₂(G),
     ``lambda_tilde`` Λ̃ = v₁ᵀGv₁, ``a_norm2`` ‖a‖², ``fd`` ⟨F, D⟩, ``zd_norm2`` ‖Z D‖²,
@@ -73,6 +77,7 @@ class TheoryRecord:
     w_move: np.ndarray
     flow_D: np.ndarray | None = None
     extras: dict = field(default_factory=dict)
+    family: str = "linear2"
 
     @property
     def T(self) -> int:
@@ -103,12 +108,16 @@ def _is_symmetric(W, a) -> bool:
 
 def record_run(X, Y, traj: linnet.Trajectory | None = None, *, W0=None, a0=None, eta=None,
                steps=None, alpha=None, flow: bool = False,
-               spectrum: DataSpectrum | None = None) -> TheoryRecord:
+               spectrum: DataSpectrum | None = None, model=None) -> TheoryRecord:
     """Replay GD exactly (spectral engine, float64) and record what the checks need.
 
     Give a :class:`linnet.Trajectory` (its W0, a0, η, α and length are used) or W0, a0, eta,
     steps, alpha. ``flow=True`` also integrates gradient flow from the same start (A3.3).
+    A trajectory of another family is replayed by :func:`record_family_run` (``model`` is then
+    the family to rebuild it with, needed where the file cannot say, e.g. a PyTorch module).
     """
+    if traj is not None and traj.family != "linear2":
+        return record_family_run(X, Y, traj, model=model, spectrum=spectrum)
     if traj is not None:
         W0, a0, eta = traj.W0, traj.a0, traj.eta
         steps = traj.steps if steps is None else steps
@@ -251,3 +260,90 @@ class ReplayObserver(BaseObserver):
                             y_v=to_numpy(sp.Yv).copy(), y_null2=float(sp.y_null2),
                             f0_norm=float(np.linalg.norm(arr["F"][0])),
                             symmetric_init=self.symmetric, **arr)
+
+
+def model_of(traj: linnet.Trajectory) -> linnet.MLP:
+    """The :class:`linnet.MLP` that reproduces an "mlp" trajectory's run from its initial weights."""
+    c = traj.config
+    return linnet.MLP(tuple(c["widths"]), activation=c["activation"], weights=traj.initial_weights,
+                      frozen=tuple(c["frozen"]), gram=c["gram"],
+                      data_span=str(c["input"]).startswith("data span"))
+
+
+def record_family_run(X, Y, traj: linnet.Trajectory, *, model=None,
+                      spectrum: DataSpectrum | None = None) -> TheoryRecord:
+    """Replay a trajectory of any family (float64, the same loop and engine) with
+    :class:`FamilyReplayObserver`, for the §3 checks."""
+    if model is None:
+        if traj.family != "mlp":
+            raise ValueError(f"a {traj.family!r} trajectory cannot be rebuilt from its file: pass "
+                             "model=… (the family it was trained with, at its initial parameters)")
+        model = model_of(traj)
+    X = np.asarray(to_numpy(X), dtype=np.float64)
+    Y = np.asarray(to_numpy(Y), dtype=np.float64)
+    replay = FamilyReplayObserver(traj.eta, traj.family, Y)
+    linnet.train(X, Y, eta=traj.eta, steps=traj.steps, model=model, spectrum=spectrum,
+                 sharpness_every=0, ga_every=0, observers=[replay])
+    return replay.record()
+
+
+class FamilyReplayObserver(BaseObserver):
+    """What the §3 checks need along a run of any family, with vectors over the n samples:
+    G's top two eigenvalues (Lanczos on ``engine.gram_matvec``, deflated for λ₂), u₁, G D by a
+    product, ‖G_A‖ where the engine has it, and Lemma 3.5's recursion."""
+
+    def __init__(self, eta: float, family: str, Y):
+        self.eta, self.family, self.Y = float(eta), family, np.asarray(Y, dtype=np.float64)
+        self.eig_G = self.eig_2 = None
+        self.n = self.Y.shape[0]
+        self.m = 0
+        self.cols: dict[str, list] = {k: [] for k in (
+            "loss", "sharpness", "lambda2", "a_norm2", "fd", "d_norm", "D", "F", "u1", "GD",
+            "lemma35_gap", "lemma35_t0", "ga_norm")}
+        self.Dbar, self.t0, self.prev_above = None, -1, False
+
+    def start(self, engine) -> None:
+        self.eig_G = _Eig(engine.xp, np.float64, engine.dim, "LA", RECORD_TOL, 300, 1)
+        self.eig_2 = _Eig(engine.xp, np.float64, engine.dim, "LA", RECORD_TOL, 300, 4)
+        shapes = [w.shape for w in engine.params()]
+        self.m = int(shapes[-1][1]) if shapes else 0
+
+    def observe(self, t: int, obs, eng) -> None:
+        eta = self.eta
+        Gmv = eng.gram_matvec(obs)
+        Lam, _, u1 = self.eig_G(Gmv)
+
+        def deflated(x, u1=u1, Gmv=Gmv):
+            x = x - u1 * (u1 @ x)
+            y = Gmv(x)
+            return y - u1 * (u1 @ y)
+        lam2 = self.eig_2(deflated)[0] if self.n > 1 else 0.0
+        D, F, u1 = (np.asarray(to_numpy(v), dtype=np.float64) for v in (obs.D, obs.F, u1))
+        GD = np.asarray(to_numpy(Gmv(obs.D)), dtype=np.float64)
+        ga = eng.ga_norm(obs) if hasattr(eng, "ga_norm") else math.nan
+        above = eta * Lam > 2
+        Dt = D - u1 * (u1 @ D)
+        if above and not self.prev_above:
+            self.Dbar, self.t0 = Dt.copy(), t
+        gap35 = float(np.linalg.norm(Dt - self.Dbar)) if self.Dbar is not None else math.nan
+        if self.Dbar is not None:
+            GDbar = np.asarray(to_numpy(Gmv(eng.xp.asarray(self.Dbar, dtype=obs.D.dtype))))
+            self.Dbar = self.Dbar - eta * (GDbar - Lam * u1 * (u1 @ self.Dbar))
+        self.prev_above = above
+        vals = dict(loss=obs.loss, sharpness=Lam, lambda2=lam2, a_norm2=obs.a_norm2, fd=obs.fd,
+                    d_norm=math.sqrt(2 * self.n * obs.loss), D=D, F=F, u1=u1, GD=GD,
+                    lemma35_gap=gap35, lemma35_t0=self.t0, ga_norm=ga)
+        for k, v in vals.items():
+            self.cols[k].append(v)
+
+    def record(self) -> TheoryRecord:
+        arr = {k: np.array(v) for k, v in self.cols.items()}
+        arr["lemma35_t0"] = arr["lemma35_t0"].astype(np.int64)
+        rows = arr["loss"].shape[0]
+        nan = np.full(rows, np.nan)
+        return TheoryRecord(eta=self.eta, alpha=math.nan, n=self.n, m=self.m, lam=np.zeros(0),
+                            y_v=self.Y.copy(), y_null2=0.0,
+                            f0_norm=float(np.linalg.norm(arr["F"][0])), symmetric_init=False,
+                            lambda_tilde=nan, zd_norm2=nan, e_hat_norm=nan,
+                            EhatD=np.full((rows, self.n), np.nan), c12=np.full((rows, 3), np.nan),
+                            w_move=nan, family=self.family, **arr)
