@@ -39,9 +39,14 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 import numpy as np
 
 GRID_KEYS = ("eta", "eta_lambda0", "m", "scale", "n", "d", "seed", "init", "alpha", "steps", "kind",
-             "labels", "column_norm")
+             "labels", "column_norm", "model", "activation", "depth")
 DEFAULTS = dict(kind="cifar-like", n=200, d=768, labels="class", column_norm=None, init="symmetric",
                 alpha=None, scale=1.0, seed=0, steps=500, m=100)
+# model = "mlp": a bias-free fully connected net with `depth` layers of width m (hidden) and this
+# activation, from PyTorch's init (the keys join a spec only then, so the ids of linear-net runs,
+# and with them resumed sweeps, are unchanged)
+MODELS = ("linear2", "mlp")
+MLP_DEFAULTS = dict(activation="tanh", depth=3, init="torch")
 OUTCOMES = ("monotone", "eos", "catapult", "diverged")
 
 
@@ -63,6 +68,17 @@ def expand_grid(config: dict) -> list[dict]:
     specs = []
     for values in itertools.product(*(grid[k] for k in keys)):
         spec = {**DEFAULTS, **fixed, **dict(zip(keys, values, strict=True))}
+        model = spec.get("model", "linear2")
+        if model not in MODELS:
+            raise ValueError(f"model={model!r} is unknown: use one of {MODELS}")
+        if model == "mlp":
+            chosen = {**fixed, **dict(zip(keys, values, strict=True))}
+            spec = {**spec, **{k: chosen.get(k, v) for k, v in MLP_DEFAULTS.items()}}
+        else:
+            for k in ("activation", "depth"):
+                if k in spec:
+                    raise ValueError(f"{k!r} is a key of model = 'mlp' runs: set model = 'mlp' or drop it")
+            spec.pop("model", None)
         specs.append(spec)
     return specs
 
@@ -109,12 +125,21 @@ def _run(spec, *, checker, save_dir):
     import linnet
     X, Y = linnet.make_data(spec["kind"], n=int(spec["n"]), d=int(spec["d"]), seed=int(spec["seed"]),
                             labels=spec["labels"], column_norm=spec["column_norm"])
-    alpha = None if spec["alpha"] in (None, "theory") else float(spec["alpha"])
-    W, a = linnet.init_params(int(spec["m"]), X, scheme=spec["init"], scale=float(spec["scale"]),
-                              seed=int(spec["seed"]), alpha=alpha)
-    lam0 = linnet.sharpness(W, a, X, alpha=alpha)
-    eta = float(spec["eta"]) if spec.get("eta") is not None else float(spec["eta_lambda0"]) / lam0
-    tr = linnet.train(X, Y, eta=eta, steps=int(spec["steps"]), W0=W, a0=a, alpha=alpha, progress=False)
+    if spec.get("model") == "mlp":
+        widths = (X.shape[0], *[int(spec["m"])] * (int(spec["depth"]) - 1), 1)
+        model = linnet.MLP(widths, activation=spec["activation"], init=spec["init"],
+                           scale=float(spec["scale"]), seed=int(spec["seed"]))
+        lam0 = float(linnet.train(X, Y, eta=1.0, steps=0, model=model, ga_every=0).sharpness[0])
+        eta = float(spec["eta"]) if spec.get("eta") is not None else float(spec["eta_lambda0"]) / lam0
+        tr = linnet.train(X, Y, eta=eta, steps=int(spec["steps"]), model=model, progress=False)
+    else:
+        alpha = None if spec["alpha"] in (None, "theory") else float(spec["alpha"])
+        W, a = linnet.init_params(int(spec["m"]), X, scheme=spec["init"], scale=float(spec["scale"]),
+                                  seed=int(spec["seed"]), alpha=alpha)
+        lam0 = linnet.sharpness(W, a, X, alpha=alpha)
+        eta = float(spec["eta"]) if spec.get("eta") is not None else float(spec["eta_lambda0"]) / lam0
+        tr = linnet.train(X, Y, eta=eta, steps=int(spec["steps"]), W0=W, a0=a, alpha=alpha,
+                          progress=False)
     out = summarize(tr, lam0)
     if checker is not None:
         extra = checker(tr, X, Y)
@@ -159,7 +184,8 @@ def summarize(tr, lam0: float) -> dict:
     agree = np.sign(np.diff(tr.a_norm2)) == np.sign(np.diff(S))
     fr = phase_fractions(phase_labels(S, L, eta))
     first = first_above(S, eta)
-    ps = tr.e_hat_norm[:first]
+    e_hat = tr.e_hat_norm if tr.family == "linear2" else np.zeros(0)  # Ê is the linear net's
+    ps = e_hat[:first]
     return dict(eta_used=eta, lambda0=lam0, outcome=outcome, stopped=tr.stopped or "",
                 steps_run=tr.steps, final_loss=float(L[-1]), max_eta_lambda=float(eta * S.max()),
                 final_eta_lambda=float(eta * S[-1]), time_in_eos=float(above.mean()),
@@ -168,7 +194,7 @@ def summarize(tr, lam0: float) -> dict:
                 **{f"phase_{k}": v for k, v in fr.items()},
                 a31_agreement=float(agree.mean()) if agree.size else math.nan,
                 K_fitted=float(eta * S.max()),
-                a43_C=(float(tr.e_hat_norm[first:].max() / ps.max())
+                a43_C=(float(e_hat[first:].max() / ps.max())
                        if ps.size and first < len(S) and ps.max() > 0 else math.nan),
                 B_D_over_Y=float(tr.d_norm.max() / tr.config["y_norm"]))
 

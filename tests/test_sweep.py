@@ -99,3 +99,14 @@ def test_sweep_function_shorthand(tmp_path):
     rows = linnet.sweep({"eta_lambda0": [1.0]}, fixed=dict(kind="cifar-like", n=8, d=10, m=6, steps=5),
                         out=str(tmp_path), workers=1, progress=False)
     assert len(rows) == 1 and rows[0]["status"] == "ok" and rows[0]["m"] == 6
+
+
+def test_sweep_over_mlp_activation_and_depth(tmp_path):
+    grid = {"activation": ["tanh", "relu"], "depth": [2, 3]}
+    fixed = {"model": "mlp", "m": 8, "n": 16, "d": 12, "steps": 15, "eta_lambda0": 0.2}
+    rows = linnet.sweep(grid, fixed=fixed, out=str(tmp_path), workers=1, progress=False)
+    assert len(rows) == 4 and all(r["status"] == "ok" for r in rows), rows
+    assert {(r["activation"], r["depth"]) for r in rows} == {(a, k) for a in ("tanh", "relu") for k in (2, 3)}
+    assert all(r["init"] == "torch" and r["steps_run"] == 15 for r in rows)
+    with pytest.raises(ValueError, match="'activation' is a key of model = 'mlp' runs"):
+        linnet.sweep({"activation": ["tanh"]}, fixed={"eta": 0.1}, out=str(tmp_path / "x"))
