@@ -178,8 +178,7 @@ class TorchModel:
             for name, t in eng.unflatten(eng.theta).items():
                 out[f"W_final_{name}"] = t.detach().cpu().numpy().copy()
             for name, b in eng.buffers.items():
-                if b.is_floating_point():
-                    out[f"buffer_final_{name}"] = b.detach().cpu().numpy().copy()
+                out[f"buffer_final_{name}"] = b.detach().cpu().numpy().copy()
             return out
         return Built(eng, config, specific, self.family, measures_e_hat=False, supports_flow=False)
 
