@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
 import torch
 from torch import nn
 from torch.func import functional_call, grad, jacrev, jvp, vjp
@@ -78,12 +77,12 @@ def _tracking_bn(module: nn.Module) -> list[nn.Module]:
 def _no_running_stats(bns: list[nn.Module]):
     """Switch running-statistic tracking off in ``bns`` (train mode: same output, no mutation)."""
     for m in bns:
-        m.track_running_stats = False
+        m.track_running_stats = False  # type: ignore[assignment]
     try:
         yield
     finally:
         for m in bns:
-            m.track_running_stats = True
+            m.track_running_stats = True  # type: ignore[assignment]
 
 
 class TorchModel:
@@ -213,6 +212,7 @@ class TorchEngine:
         self.module, self.out_layer = mod, model.output
         self.xp, self.dtype = np, np.dtype(dtype)
         self.tdtype = _torch_dtype(dtype)
+        assert model._X is not None
         self.X = model._X
         self.device = self.X.device
         self.n, self.k = spec.n, min(top_k, spec.r)
@@ -238,7 +238,7 @@ class TorchEngine:
     # -- the function --------------------------------------------------------------------------
     def unflatten(self, theta: torch.Tensor) -> dict:
         return {name: t.view(shape) for name, t, shape in
-                zip(self.names, torch.split(theta, self.sizes), self.shapes)}
+                zip(self.names, torch.split(theta, self.sizes), self.shapes, strict=True)}
 
     def f(self, theta: torch.Tensor) -> torch.Tensor:
         """F(θ) ∈ R^n, the train-mode output (running statistics untouched)."""
@@ -372,8 +372,8 @@ def paper_cnn(activation: str = "tanh", in_shape: tuple[int, int, int] = (3, 32,
         nn.Conv2d(c, 32, kernel_size=3, padding=1), act(), nn.MaxPool2d(2),
         nn.Conv2d(32, 32, kernel_size=3, padding=1), act(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(32 * (h // 4) * (w // 4), 1, bias=False))
-    net.architecture = f"paper_cnn[{activation}]"
-    net.architecture_source = "linnet (App. A.2, Table 3)"
+    net.architecture = f"paper_cnn[{activation}]"  # type: ignore[assignment]
+    net.architecture_source = "linnet (App. A.2, Table 3)"  # type: ignore[assignment]
     return net
 
 
@@ -437,11 +437,11 @@ def resnet18(num_outputs: int = 1) -> nn.Module:
         from torchvision.models import resnet18 as tv_resnet18
     except ImportError:
         net: nn.Module = _ResNet18(num_outputs)
-        net.architecture_source = "linnet (torchvision-equivalent, ImageNet variant)"
+        net.architecture_source = "linnet (torchvision-equivalent, ImageNet variant)"  # type: ignore[assignment]
     else:
         net = tv_resnet18(num_classes=num_outputs)
-        net.architecture_source = "torchvision"
-    net.architecture = "resnet18"
+        net.architecture_source = "torchvision"  # type: ignore[assignment]
+    net.architecture = "resnet18"  # type: ignore[assignment]
     return net
 
 

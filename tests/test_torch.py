@@ -10,6 +10,7 @@ from torch.func import functional_call, hessian, jacrev  # noqa: E402
 
 import linnet  # noqa: E402
 from linnet.torch import TorchModel, load_final, paper_cnn, resnet18  # noqa: E402
+
 from small_problems import eos_problem  # noqa: E402
 
 # Same trajectory by two float orderings, up to 20 steps past ηΛ's first crossing of 2.
@@ -110,7 +111,7 @@ def dense_refs(net, X, Y, theta, *, plain_autograd=False):
     bufs = {k: b.clone() for k, b in net.named_buffers()}
 
     def f(th):
-        ps = {k: t.view(s) for k, t, s in zip(names, torch.split(th, sizes), shapes)}
+        ps = {k: t.view(s) for k, t, s in zip(names, torch.split(th, sizes), shapes, strict=True)}
         return functional_call(net, {**ps, **bufs}, (X,)).reshape(-1)
 
     def L(th):
@@ -135,7 +136,8 @@ def test_cnn_sharpness_and_hessian_equal_dense_references(gram):
     assert tr.config["gram"] == gram and tr.config["output_bias"]
     G, Hs = dense_refs(net, X, torch.as_tensor(Y), tr.specific["theta0"])
     assert abs(tr.sharpness[0] - np.linalg.eigvalsh(G)[-1]) <= EIG_VS_DENSE * tr.sharpness[0]
-    assert abs(tr.hessian_sharpness[0] - np.linalg.eigvalsh(Hs)[-1]) <= HESSIAN_VS_DENSE * abs(tr.hessian_sharpness[0])
+    h = tr.hessian_sharpness[0]
+    assert abs(h - np.linalg.eigvalsh(Hs)[-1]) <= HESSIAN_VS_DENSE * abs(h)
     # ‖G_A‖ with the output bias: λ_max((HᵀH + 11ᵀ)/n), H the 4 penultimate features
     with torch.no_grad():
         H = net[:-1](X)
@@ -156,7 +158,8 @@ def test_batchnorm_train_mode_gram_and_running_stats():
     G, Hs = dense_refs(net, X, torch.as_tensor(Y), tr.specific["theta_final"], plain_autograd=True)
     assert np.abs(Hs - Hs.T).max() < 1e-12
     assert abs(tr.sharpness[-1] - np.linalg.eigvalsh(G)[-1]) <= EIG_VS_DENSE * tr.sharpness[-1]
-    assert abs(tr.hessian_sharpness[-1] - np.linalg.eigvalsh(Hs)[-1]) <= HESSIAN_VS_DENSE * abs(tr.hessian_sharpness[-1])
+    h = tr.hessian_sharpness[-1]
+    assert abs(h - np.linalg.eigvalsh(Hs)[-1]) <= HESSIAN_VS_DENSE * abs(h)
     # running statistics: one update per GD step, as a PyTorch training loop; the module's own untouched
     assert int(tr.specific["buffer_final_1.num_batches_tracked"]) == steps
     assert not np.allclose(tr.specific["buffer_final_1.running_mean"], 0)
@@ -172,10 +175,12 @@ def test_batchnorm_train_mode_gram_and_running_stats():
         opt.step()
     np.testing.assert_allclose(tr.specific["buffer_final_1.running_mean"], ref[1].running_mean.numpy(),
                                rtol=0, atol=1e-12)
-    np.testing.assert_allclose(tr.specific["W_final_0.weight"], ref[0].weight.detach().numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(tr.specific["W_final_0.weight"], ref[0].weight.detach().numpy(),
+                               rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("layer", [nn.Dropout(0.1), nn.Dropout2d(), nn.AlphaDropout(0.2), nn.FeatureAlphaDropout()])
+@pytest.mark.parametrize("layer", [nn.Dropout(0.1), nn.Dropout2d(), nn.AlphaDropout(0.2),
+                                   nn.FeatureAlphaDropout()])
 def test_random_layers_are_refused(layer):
     net = nn.Sequential(nn.Linear(4, 3), layer, nn.Linear(3, 1))
     with pytest.raises(ValueError, match=r"'1' is .*Dropout"):
