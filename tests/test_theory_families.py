@@ -62,3 +62,19 @@ def test_linear_net_table_is_unchanged_by_the_family_split():
                or "two-layer" not in table[name].detail for name in
                {n for names in LINEAR_ONLY.values() for n, _ in names})
     assert table["I2 / Lemma C.1"].status == "held" and table["I3"].status == "held"
+
+
+def test_section_3_checks_run_on_a_pytorch_trajectory():
+    torch = pytest.importorskip("torch")
+    from linnet.torch import TorchModel
+
+    def net():
+        torch.manual_seed(0)
+        return torch.nn.Sequential(torch.nn.Linear(20, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    X, Y = linnet.make_data("cifar-like", n=16, d=20, seed=0)
+    tr = linnet.train(X.T, Y, eta=0.5, steps=12, model=TorchModel(net()), progress=False)
+    with pytest.raises(ValueError, match="pass model="):
+        theory.check_all(tr, X.T, Y)
+    table = theory.check_all(tr, X.T, Y, model=TorchModel(net()))
+    assert table["A3.1"].status == "empirical" and table["Lemma 3.3"].status in ("held", "not applicable")
+    assert table["Theorem 1"].status == "not applicable"

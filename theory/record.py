@@ -305,8 +305,10 @@ class FamilyReplayObserver(BaseObserver):
     def start(self, engine) -> None:
         self.eig_G = _Eig(engine.xp, np.float64, engine.dim, "LA", RECORD_TOL, 300, 1)
         self.eig_2 = _Eig(engine.xp, np.float64, engine.dim, "LA", RECORD_TOL, 300, 4)
-        shapes = [w.shape for w in engine.params()]
-        self.m = int(shapes[-1][1]) if shapes else 0
+        params = engine.params()
+        layers = list(params.values()) if isinstance(params, dict) else list(params)
+        last = [p for p in layers if getattr(p, "ndim", 0) == 2]
+        self.m = int(last[-1].shape[1]) if last else 0  # the output layer's fan-in
 
     def observe(self, t: int, obs, eng) -> None:
         eta = self.eta
