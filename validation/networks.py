@@ -19,22 +19,27 @@ from .experiments import ExperimentResult
 from .figures import new, save, shade_phases, two_over_eta
 
 # ---- sizes and the step-size recipe -------------------------------------------------------
-C_ETA = 0.8              # η = C_ETA / λ_max(Hessian at init)
-NET_COLUMN_NORM = 3.0    # sample norm for the synthetic data (PyTorch init, no α scaling)
+C_ETA = {"tanh": 0.8, "elu": 0.8, "relu": 0.4}   # η = C_ETA[σ] / λ_max(Hessian at init), quick size
+C_ETA_FULL = {"tanh": 0.8, "elu": 0.8, "relu": 0.4}  # the same at the full size
+PIXEL_SCALE = 0.5        # synthetic samples get norm PIXEL_SCALE·√d (CIFAR's pixels in [0, 1]: ≈ 0.5·√3072)
+HESSIAN_TOL = 1e-5       # relative tolerance of λ_max(∇²L(θ₀)) (only sets η)
 QUICK = dict(n=200, d=32, width=64, hidden=3, steps=400)
-FULL = dict(n=500, d=3072, width=200, hidden=4, steps=250)
+FULL = dict(n=500, d=32, width=200, hidden=4, steps=150)
 
 # ---- A3.1 agreement rule --------------------------------------------------------------------
 TIE_RTOL = 1e-12         # |ΔΛ(t)| ≤ TIE_RTOL·Λ(t): a tie, excluded from the rate
 DEAD_RTOL = 1e-12        # Λ(t) ≤ DEAD_RTOL·max Λ (or Λ = 0): the net is dead (ReLU, all units off)
+COLLAPSE_RTOL = 1e-3     # Λ(t) ≤ COLLAPSE_RTOL·max Λ: (nearly) dead — few units left, not counted either
 
 AGREE, DIFFER, TIE, DEAD = 1, 0, -1, -2
 
 
-def a31_agreement(sharpness, a_norm2, *, tie_rtol=TIE_RTOL, dead_rtol=DEAD_RTOL):
+def a31_agreement(sharpness, a_norm2, *, tie_rtol=TIE_RTOL, dead_rtol=DEAD_RTOL,
+                  collapse_rtol=COLLAPSE_RTOL):
     """A3.1 step by step: for t = 0..T−2, code AGREE when sign(Λ(t+1) − Λ(t)) equals
     sign(‖A‖²(t+1) − ‖A‖²(t)), DIFFER when not, TIE when |ΔΛ(t)| ≤ tie_rtol·Λ(t), DEAD when
-    Λ(t) or Λ(t+1) is ≤ dead_rtol·max Λ (a dead ReLU net: not counted as agreement).
+    Λ(t) or Λ(t+1) is ≤ dead_rtol·max Λ (a dead ReLU net: not counted as agreement) — or
+    ≤ collapse_rtol·max Λ (nearly dead: the summary's ``collapsed_at``).
     Returns (codes, summary) with summary's rate = agree / (agree + differ)."""
     S = np.asarray(sharpness, dtype=float)
     A = np.asarray(a_norm2, dtype=float)
@@ -43,22 +48,25 @@ def a31_agreement(sharpness, a_norm2, *, tie_rtol=TIE_RTOL, dead_rtol=DEAD_RTOL)
     T = S.size
     codes = np.full(max(T - 1, 0), DIFFER, dtype=np.int8)
     if T < 2:
-        return codes, dict(rate=float("nan"), agree=0, differ=0, ties=0, dead=0, died_at=None)
+        return codes, dict(rate=float("nan"), agree=0, differ=0, ties=0, dead=0, died_at=None,
+                           collapsed_at=None)
     dS, dA = np.diff(S), np.diff(A)
     smax = float(np.max(np.abs(S))) if S.size else 0.0
     dead_pt = (S <= dead_rtol * smax) | (S == 0)
+    coll_pt = dead_pt | (S <= collapse_rtol * smax)
     codes[np.sign(dS) == np.sign(dA)] = AGREE
     codes[np.abs(dS) <= tie_rtol * np.abs(S[:-1])] = TIE
-    codes[dead_pt[:-1] | dead_pt[1:]] = DEAD
+    codes[coll_pt[:-1] | coll_pt[1:]] = DEAD
     agree, differ = int(np.sum(codes == AGREE)), int(np.sum(codes == DIFFER))
-    died = np.flatnonzero(dead_pt)
+    died, coll = np.flatnonzero(dead_pt), np.flatnonzero(coll_pt)
     return codes, dict(rate=agree / (agree + differ) if agree + differ else float("nan"),
                        agree=agree, differ=differ, ties=int(np.sum(codes == TIE)),
-                       dead=int(np.sum(codes == DEAD)), died_at=int(died[0]) if died.size else None)
+                       dead=int(np.sum(codes == DEAD)), died_at=int(died[0]) if died.size else None,
+                       collapsed_at=int(coll[0]) if coll.size else None)
 
 
 # ---- App. B.2: the kinds of A3.1 disagreement ---------------------------------------------
-SMOOTH_WIDTH = 5         # moving-average width for Δ‖A‖² before looking for trend changes
+SMOOTH_WIDTH = 10        # moving-average width for Δ‖A‖² (even: a period-2 zig-zag cancels)
 TREND_WINDOW = 3         # (a): within this many steps of a sign change of the smoothed Δ‖A‖²
 LATE_FRACTION = 0.8      # (c): after this fraction of the steps ...
 LATE_LOSS_FRACTION = 0.01  # ... or once the loss is below this fraction of its start
@@ -115,7 +123,10 @@ def _sizes(ctx):
 def _data(ctx):
     if "nets:data" not in ctx._cache:
         sz = _sizes(ctx)
-        ds = ctx.cifar_like(n=sz["n"], d=sz["d"], column_norm=NET_COLUMN_NORM)
+        if ctx.loader is not None:   # real images (d = 3072 or 784): pixels in [0, 1] as loaded
+            ds = ctx.loader(per_class=sz["n"] // 2, mean_subtract=False)
+        else:
+            ds = ctx.cifar_like(n=sz["n"], d=sz["d"], column_norm=PIXEL_SCALE * np.sqrt(sz["d"]))
         ctx._cache["nets:data"] = ds
     return ctx._cache["nets:data"]
 
@@ -130,10 +141,15 @@ def _eta(ctx, ds, activation):
     """η = C_ETA / λ_max(∇²L(θ₀)); also returns the Hessian's and G's top eigenvalues at init."""
     key = f"nets:eta:{activation}"
     if key not in ctx._cache:
-        t0 = ctx.train(ds.X, ds.Y, eta=1.0, steps=0, model=_model(ctx, ds, activation), hessian_every=1)
+        t0 = ctx.train(ds.X, ds.Y, eta=1.0, steps=0, model=_model(ctx, ds, activation), hessian_every=1,
+                       hessian_tol=HESSIAN_TOL)
         h0, g0 = float(t0.hessian_sharpness[0]), float(t0.sharpness[0])
-        ctx._cache[key] = (C_ETA / h0, h0, g0)
+        ctx._cache[key] = (_c_eta(ctx)[activation] / h0, h0, g0)
     return ctx._cache[key]
+
+
+def _c_eta(ctx):
+    return C_ETA if ctx.quick else C_ETA_FULL
 
 
 def _run(ctx, activation, frozen=(), eta=None):
@@ -152,7 +168,9 @@ def _config(ctx, **extra):
     ds, sz = _data(ctx), _sizes(ctx)
     widths = (ds.X.shape[0],) + (sz["width"],) * sz["hidden"] + (1,)
     return dict(data=ds.name, n=ds.X.shape[1], d=ds.X.shape[0], widths=list(widths), init="torch",
-                bias=False, c_eta=C_ETA, column_norm=NET_COLUMN_NORM, steps=sz["steps"],
+                bias=False, c_eta=_c_eta(ctx), column_norm=("as loaded" if ctx.loader is not None
+                                                             else PIXEL_SCALE * np.sqrt(ds.X.shape[0])),
+                steps=sz["steps"],
                 seed=ctx.seed, **extra)
 
 
@@ -189,7 +207,7 @@ def fc_activations(ctx):
         codes, agr = a31_agreement(tr.sharpness, tr.a_norm2)
         lab = phase_labels(tr.sharpness, tr.loss, eta)
         s = _eos_summary(tr, eta)
-        dead = agr["died_at"] is not None
+        dead = agr["collapsed_at"] is not None
         metrics[act] = dict(eta=eta, hessian0=info["hessian0"], gram0=info["gram0"], a31=agr, dead=dead,
                             **s, **{f"phase_{k}": round(v, 3) for k, v in phase_fractions(lab).items()})
         headline[f"{act}_a31_rate"] = agr["rate"]
@@ -205,14 +223,14 @@ def fc_activations(ctx):
         a2.plot(tr.a_norm2, color="C2", lw=1)
         a2.set_ylabel("‖A‖²", color="C2")
         a.set_title(f"FC {act}, η={eta:.3g}: A3.1 agreement {_fmt(agr['rate'])}"
-                    + (f" — net died at step {agr['died_at']}" if dead else ""))
+                    + (f" — net (nearly) died at step {agr['collapsed_at']}" if dead else ""))
         a.legend(loc="lower right", fontsize=7)
     ax[-1, 0].set_xlabel("GD step")
     metrics["headline"] = headline
-    notes = (f"η = {C_ETA}/λ_max(∇²L(θ₀)) per activation ({', '.join(f'{k}: {v:.3g}' for k, v in etas.items())}), "
+    notes = (f"η = c/λ_max(∇²L(θ₀)) per activation (c = {_c_eta(ctx)}; η: {', '.join(f'{k}: {v:.3g}' for k, v in etas.items())}), "
              f"{_sizes(ctx)['steps']} steps. A3.1's rate is the fraction of steps where Λ and ‖A‖² move in the "
-             f"same direction (steps with |ΔΛ| ≤ {TIE_RTOL:g}·Λ are ties, excluded; a dead ReLU net, "
-             "Λ = 0, is reported and its steps not counted).")
+             f"same direction (steps with |ΔΛ| ≤ {TIE_RTOL:g}·Λ are ties, excluded; a dead or nearly dead ReLU "
+             f"net, Λ ≤ {COLLAPSE_RTOL:g}·max Λ, is reported as such and those steps are not counted).")
     return ExperimentResult("fc_activations", "Deep FC nets: tanh, ReLU, ELU", "Fig. 5–7",
                             _config(ctx, etas=etas), [save(fig, ctx.fig("fc_activations"))], metrics,
                             notes=notes)
@@ -225,8 +243,8 @@ def ga_vs_g(ctx):
     m = ctx.size(64, 200)
     lin_steps = _sizes(ctx)["steps"]
     lin0 = ctx.train(ds.X, ds.Y, eta=1.0, steps=0, m=m, init="torch", alpha=1.0, seed=ctx.seed,
-                     e_hat_every=0, hessian_every=1)
-    eta_lin = C_ETA / float(lin0.hessian_sharpness[0])
+                     e_hat_every=0, hessian_every=1, hessian_tol=HESSIAN_TOL)
+    eta_lin = _c_eta(ctx)["tanh"] / float(lin0.hessian_sharpness[0])
     tr_lin = ctx.train(ds.X, ds.Y, eta=eta_lin, steps=lin_steps, m=m, init="torch", alpha=1.0,
                        seed=ctx.seed, e_hat_every=0, ga_every=1)
     fig, ax = new(1, 2, w=5.0, h=3.6)
@@ -248,7 +266,7 @@ def ga_vs_g(ctx):
         a.set_title(f"{name}: median ‖G_A‖/Λ = {np.median(r):.3f}")
         a.legend(fontsize=8)
     metrics["headline"] = headline
-    notes = (f"Linear net: width {m}, PyTorch init, α = 1, η = {eta_lin:.3g} ({C_ETA}/λ_max(∇²L(0))); "
+    notes = (f"Linear net: width {m}, PyTorch init, α = 1, η = {eta_lin:.3g} ({_c_eta(ctx)['tanh']}/λ_max(∇²L(0))); "
              f"tanh FC net as in fc_activations (η = {info['eta']:.3g}); {lin_steps} steps each. "
              "‖G_A‖ is the output layer's part of the Gram matrix; ‖G_A‖ ≤ ‖G‖ always (G_A ⪯ G).")
     return ExperimentResult("ga_vs_g", "‖G_A‖ against ‖G‖", "Fig. 13",
@@ -293,7 +311,7 @@ def freezing(ctx):
                     **{f"frozen_{r[0]}_std_eta_lambda_last_half": r[3] for r in rows})
     metrics["headline"] = headline
     a.set_title(f"freezing the first layers: PS slower {slower}, oscillations weaker {weaker}")
-    notes = (f"η = {eta:.3g} for all three (the unfrozen net's {C_ETA}/λ_max(∇²L(0))), "
+    notes = (f"η = {eta:.3g} for all three (the unfrozen net's {_c_eta(ctx)['tanh']}/λ_max(∇²L(0))), "
              f"{_sizes(ctx)['steps']} steps; Λ is the whole network's. PS speed: the first step with ηΛ ≥ 2 "
              f"and the slope of ηΛ over the first {EARLY_FRACTION:.0%}; oscillation: std of ηΛ over the "
              "last half. 'Slower' needs the first crossing to come no earlier with each more frozen layer "
