@@ -7,7 +7,6 @@ import pytest
 from validation import networks as N
 from validation.experiments import Context, ExperimentResult
 
-
 # ---- A3.1 agreement rule --------------------------------------------------------------------
 
 def test_agreement_same_direction_counts_and_differs():

@@ -116,7 +116,7 @@ def classify_disagreements(sharpness, a_norm2, loss, steps=None, *, smooth_width
 def _sizes(ctx):
     keys = ("n", "d", "width", "hidden", "steps")
     vals = ctx.size(tuple(QUICK[k] for k in keys), tuple(FULL[k] for k in keys))
-    return dict(zip(keys, vals))
+    return dict(zip(keys, vals, strict=True))
 
 
 def _data(ctx):
@@ -225,10 +225,12 @@ def fc_activations(ctx):
         a.legend(loc="lower right", fontsize=7)
     ax[-1, 0].set_xlabel("GD step")
     metrics["headline"] = headline
-    notes = (f"η = c/λ_max(∇²L(θ₀)) per activation (c = {_c_eta(ctx)}; η: {', '.join(f'{k}: {v:.3g}' for k, v in etas.items())}), "
-             f"{_sizes(ctx)['steps']} steps. A3.1's rate is the fraction of steps where Λ and ‖A‖² move in the "
-             f"same direction (steps with |ΔΛ| ≤ {TIE_RTOL:g}·Λ are ties, excluded; a dead or nearly dead ReLU "
-             f"net, Λ ≤ {COLLAPSE_RTOL:g}·max Λ, is reported as such and those steps are not counted).")
+    eta_txt = ", ".join(f"{k}: {v:.3g}" for k, v in etas.items())
+    notes = (f"η = c/λ_max(∇²L(θ₀)) per activation (c = {_c_eta(ctx)}; η: {eta_txt}), "
+             f"{_sizes(ctx)['steps']} steps. A3.1's rate is the fraction of steps where Λ and ‖A‖² move "
+             f"in the same direction (steps with |ΔΛ| ≤ {TIE_RTOL:g}·Λ are ties, excluded; a dead or "
+             f"nearly dead ReLU net, Λ ≤ {COLLAPSE_RTOL:g}·max Λ, is reported as such and "
+             "those steps are not counted).")
     return ExperimentResult("fc_activations", "Deep FC nets: tanh, ReLU, ELU", "Fig. 5–7",
                             _config(ctx, etas=etas), [save(fig, ctx.fig("fc_activations"))], metrics,
                             notes=notes)
@@ -264,7 +266,8 @@ def ga_vs_g(ctx):
         a.set_title(f"{name}: median ‖G_A‖/Λ = {np.median(r):.3f}")
         a.legend(fontsize=8)
     metrics["headline"] = headline
-    notes = (f"Linear net: width {m}, PyTorch init, α = 1, η = {eta_lin:.3g} ({_c_eta(ctx)['tanh']}/λ_max(∇²L(0))); "
+    notes = (f"Linear net: width {m}, PyTorch init, α = 1, η = {eta_lin:.3g} "
+             f"({_c_eta(ctx)['tanh']}/λ_max(∇²L(0))); "
              f"tanh FC net as in fc_activations (η = {info['eta']:.3g}); {lin_steps} steps each. "
              "‖G_A‖ is the output layer's part of the Gram matrix; ‖G_A‖ ≤ ‖G‖ always (G_A ⪯ G).")
     return ExperimentResult("ga_vs_g", "‖G_A‖ against ‖G‖", "Fig. 13",
@@ -289,7 +292,7 @@ def freezing(ctx):
     metrics, rows = {}, []
     for j, fr in enumerate(FREEZES):
         tr = tr0 if fr == () else _run(ctx, "tanh", fr, eta=eta)[0]
-        lam_tr = np.asarray(tr.specific.get("trained_sharpness", tr.sharpness)) if fr else np.asarray(tr.sharpness)
+        lam_tr = np.asarray(tr.specific.get("trained_sharpness", tr.sharpness) if fr else tr.sharpness)
         el = eta * lam_tr
         fa = first_above(lam_tr, eta)
         k = max(1, min(int(fa), int(EARLY_FRACTION * (el.size - 1))))   # PS part: up to the crossing
@@ -326,8 +329,10 @@ def freezing(ctx):
     a.set_title(f"freezing the first layers: PS slower {slower}, oscillations weaker {weaker}")
     notes = (f"η = {eta:.3g} for all three (the unfrozen net's {_c_eta(ctx)['tanh']}/λ_max(∇²L(0))), "
              f"{_sizes(ctx)['steps']} steps; Λ_trained is λ_max of the trained layers' Gram (GD's stability "
-             f"is set by it; the whole network's Λ, right panel, can sit far above 2/η). PS speed: the first step with ηΛ ≥ 2 "
-             f"and the mean rise of ηΛ_trained per step up to that crossing (or over the first {EARLY_FRACTION:.0%}, whichever is shorter); oscillation: std of ηΛ_trained over the "
+             f"is set by it; the whole network's Λ, right panel, can sit far above 2/η). PS speed: the "
+             f"first step with ηΛ_trained ≥ 2 and the mean rise of ηΛ_trained per step up to that crossing "
+             f"(or over the first {EARLY_FRACTION:.0%}, whichever is shorter); oscillation: std of "
+             f"ηΛ_trained over the "
              "last half. 'Slower' needs both: the first crossing no earlier with each more frozen layer (and "
              "later with two than with none), and the early slope not larger with each (smaller with two); "
              "'weaker' needs the std to fall monotonically. Reported as measured, never forced.")
@@ -375,7 +380,8 @@ def a31_anomalies(ctx):
              f"{s['loss_start']:.3g} → {s['loss_end']:.3g}: "
              + ("held." if headline["ps_eos_held"] else "did NOT hold."))
     return ExperimentResult("a31_anomalies", "A3.1's exceptions in a deep tanh net", "App. B.2",
-                            _config(ctx, eta=eta), [save(fig, ctx.fig("a31_anomalies"))], metrics, notes=notes)
+                            _config(ctx, eta=eta), [save(fig, ctx.fig("a31_anomalies"))], metrics,
+                            notes=notes)
 
 
 EXPERIMENTS = {"fc_activations": fc_activations, "ga_vs_g": ga_vs_g, "freezing": freezing,
