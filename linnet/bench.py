@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import sys
 import time
@@ -25,8 +26,8 @@ from ._backend import namespace, synchronize
 from .data import make_data
 from .engines import ENGINES
 from .init import init_params
-from .spectral import spectrum
 from .observers import WarmLanczos
+from .spectral import spectrum
 from .train import train
 
 
@@ -288,7 +289,6 @@ def mlp_autograd_baseline(n, d, widths, *, eta, steps, warmup=1, tol=1e-6):
         from torch.func import jvp, vjp
     except ImportError as exc:
         raise SystemExit("--torch needs PyTorch: pip install torch (it is not a linnet dependency)") from exc
-    import os
     from .lanczos import lanczos
     from .mlp import init_weights
     torch.set_num_threads(os.cpu_count() or 1)
@@ -319,7 +319,7 @@ def mlp_autograd_baseline(n, d, widths, *, eta, steps, warmup=1, tol=1e-6):
         losses.append(float(loss.detach()))
         lams.append(res.value)
         with torch.no_grad():
-            for W, g in zip(Ws, grads):
+            for W, g in zip(Ws, grads, strict=True):
                 W -= eta * g
     wall = time.perf_counter() - t0
     ours = train(X, Y, eta=eta, steps=warmup + steps - 1, model=model, sharpness_tol=tol, ga_every=0,
