@@ -8,7 +8,7 @@ from hypothesis import given, strategies as st
 
 import linnet
 from linnet import mlp
-from conftest import rel_err
+from small_problems import rel_err
 
 # Tolerances (all relative to the reference's max |entry|, float64):
 FD_STEP = 1e-6        # central-difference step: truncation h²|f‴|/6 ~ 1e-13, rounding ε|f|/h ~ 1e-10
