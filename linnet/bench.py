@@ -7,7 +7,11 @@ or the Hessian, and count the steps only: the one-off start and finish of a run 
 W0 and W from Z_v, O(m·d·r)) is measured by a 0-step run, subtracted, and reported as "fixed".
 The fast engine's figures are the best of three runs (this machine is shared). A second table
 gives the fast engine's milliseconds per step by what is measured along the run (nothing, Λ,
-Λ and ‖Ê‖, and the Hessian's top eigenvalue too).
+Λ and ‖Ê‖, and the Hessian's top eigenvalue too). A third section times the MLP family
+(linnet.MLP 3072-200-200-200-200-1, tanh, PyTorch init, float64, η = 0.5) at paper size: steps/s
+with Λ every step (‖G_A‖ on and off), one cold Hessian λ_max, peak memory, the milliseconds of
+each part of a step, and (``--torch``) a hand-written PyTorch autograd loop on the same net;
+``--mlp-only`` runs that section alone.
 """
 from __future__ import annotations
 
@@ -215,7 +219,8 @@ def bench_mlp(n=1000, d=3072, widths=MLP_WIDTHS, *, eta=MLP_ETA, steps=30, warmu
     X, Y, model = _mlp_problem(n, d, widths, xp)
     widths = tuple(int(w) for w in model.widths)
     row = dict(n=n, d=d, widths=list(widths), activation="tanh", init="torch", dtype="float64",
-               eta=eta, steps=steps, warmup=warmup, reps=reps)
+               eta=eta, steps=steps, warmup=warmup, reps=reps, cpus=os.cpu_count(),
+               loadavg_start=list(os.getloadavg()))
     t0 = time.perf_counter()
     sp = spectrum(X, Y)
     synchronize(xp)
@@ -271,6 +276,7 @@ def bench_mlp(n=1000, d=3072, widths=MLP_WIDTHS, *, eta=MLP_ETA, steps=30, warmu
         auto = mlp_autograd_baseline(n, d, widths, eta=eta, steps=torch_steps, warmup=warmup, tol=tol)
         row["torch"] = auto
         row["torch_ratio"] = row["lambda_ga_steps_per_s"] / auto["steps_per_s"]
+    row["loadavg_end"] = list(os.getloadavg())
     row["targets"] = dict(
         steps_per_s_ge_20=row["lambda_ga_steps_per_s"] >= 20,
         hessian_le_1s=row["hessian_s"] <= 1.0,
@@ -349,7 +355,9 @@ def print_mlp(r):
     if t is not None:
         print(f"  PyTorch {t['torch']} autograd loop ({t['threads']} threads, {t['steps']} steps after "
               f"{t['warmup']}): loss and Lambda agree with linnet's to {t['loss_dev']:.1e} and {t['lambda_dev']:.1e}")
-    print("  ms per call at the state after the warm-up:")
+    print(f"  machine: {r['cpus']} CPUs, 1-min load average {r['loadavg_start'][0]:.2f} at the start, "
+          f"{r['loadavg_end'][0]:.2f} at the end (figures above 1 load per CPU are contended)")
+    print("  ms per call at the state after the warm-up (best of 5):")
     for k, ms in r["parts_ms"].items():
         print(f"    {k:36s} {ms:8.2f}")
     tg = r["targets"]
