@@ -254,8 +254,17 @@ def backward(weights, fwd: Forward, activation: str):
     B = [None] * L
     B[L - 1] = xp.ones((1, fwd.n), dtype=fwd.F.dtype)
     for l in range(L - 2, -1, -1):
-        B[l] = sigma_prime(fwd.Z[l], activation) * (weights[l + 1].T @ B[l + 1])
+        B[l] = _sigma_prime_at(fwd, l, activation) * (weights[l + 1].T @ B[l + 1])
     return tuple(B)
+
+
+def _sigma_prime_at(fwd: Forward, i: int, activation: str):
+    """σ′(Z_{i+1}) (0-based i); for tanh as 1 − H² from the forward pass's H = tanh Z, the same
+    numbers as :func:`sigma_prime` (which computes T = tanh Z, then 1 − T·T) without a second tanh."""
+    if activation == "tanh":
+        T = fwd.H[i + 1]
+        return 1 - T * T
+    return sigma_prime(fwd.Z[i], activation)
 
 
 def gradients(fwd: Forward, B, D):
@@ -424,8 +433,12 @@ def _hvp_state(weights, fwd, B, D, activation):
     Dn = D / n
     S1, C2 = [], []
     for l in range(L - 1):
-        S1.append(sigma_prime(fwd.Z[l], activation))
-        S2 = sigma_second(fwd.Z[l], activation)
+        S1.append(_sigma_prime_at(fwd, l, activation))
+        if activation == "tanh":  # σ″ = −2T(1 − T²) with T = H_{l+1} = tanh Z_{l+1}, as sigma_second
+            T = fwd.H[l + 1]
+            S2 = -2 * T * (1 - T * T)
+        else:
+            S2 = sigma_second(fwd.Z[l], activation)
         C2.append(None if S2 is None else S2 * ((weights[l + 1].T @ B[l + 1]) * Dn))
     delta = tuple(Bl * Dn for Bl in B)
     return _HVPState(tuple(weights), fwd, tuple(S1), tuple(C2), delta)
