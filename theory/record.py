@@ -173,6 +173,37 @@ def record_params(X, Y, Ws, as_, *, eta: float, alpha=None) -> TheoryRecord:
     return replay.record()
 
 
+class _Lemma35:
+    """Lemma 3.5's recursion D̄(t+1) = (I − ηG_⊥(t))D̄(t), G_⊥ = G − Λu₁u₁ᵀ, restarted at
+    D̃ = P_{u₁}D at each entry t₀ into ηΛ > 2; ``advance`` returns ‖D̃(t) − D̄(t)‖ (NaN before t₀)."""
+
+    def __init__(self, eta: float):
+        self.eta, self.Dbar, self.t0, self.prev_above = eta, None, -1, False
+
+    def advance(self, t: int, D, u1, Lam: float, G_times) -> float:
+        above = self.eta * Lam > 2
+        Dt = D - u1 * (u1 @ D)
+        if above and not self.prev_above:
+            self.Dbar, self.t0 = Dt.copy(), t
+        gap = float(np.linalg.norm(Dt - self.Dbar)) if self.Dbar is not None else math.nan
+        if self.Dbar is not None:
+            self.Dbar = self.Dbar - self.eta * (G_times(self.Dbar) - Lam * u1 * (u1 @ self.Dbar))
+        self.prev_above = above
+        return gap
+
+
+def _second(eig_2, Gmv, u1, dim: int) -> float:
+    """λ₂(G): Lanczos on G deflated by its top eigenvector u₁."""
+    if dim < 2:
+        return 0.0
+
+    def deflated(x):
+        x = x - u1 * (u1 @ x)
+        y = Gmv(x)
+        return y - u1 * (u1 @ y)
+    return eig_2(deflated)[0]
+
+
 class ReplayObserver(BaseObserver):
     """An observer of :func:`linnet.train`'s loop (spectral engine, float64) that records, at
     every state, what the checks need: G's top two eigenvalues, ‖Ê‖, ‖G_A‖, G D and Ê D by
@@ -195,7 +226,7 @@ class ReplayObserver(BaseObserver):
             "loss", "sharpness", "lambda2", "lambda_tilde", "a_norm2", "fd", "zd_norm2", "d_norm",
             "e_hat_norm", "D", "F", "u1", "GD", "EhatD", "c12", "lemma35_gap", "lemma35_t0",
             "ga_norm", "w_move")}
-        self.Dbar, self.t0, self.prev_above = None, -1, False
+        self.lemma35 = _Lemma35(self.eta)
 
     def start(self, engine) -> None:
         if not isinstance(engine, SpectralEngine):
@@ -209,12 +240,7 @@ class ReplayObserver(BaseObserver):
         Gmv = eng.gram_matvec(obs)
         Lam, _, u1 = self.eig_G(Gmv)
         u1 = np.asarray(u1)
-
-        def deflated(x, u1=u1, Gmv=Gmv):
-            x = x - u1 * (u1 @ x)
-            y = Gmv(x)
-            return y - u1 * (u1 @ y)
-        lam2 = self.eig_2(deflated)[0] if r > 1 else 0.0
+        lam2 = _second(self.eig_2, Gmv, u1, r)
         e_norm = abs(self.eig_E(eng.e_hat_matvec())[0])
         ga = self.eig_A(eng.ga_matvec(obs))[0]
         Zv_now = eng.zv_copy()
@@ -234,21 +260,12 @@ class ReplayObserver(BaseObserver):
         A = -2 * c * 2 + c * eta * al**2 * (lam[0] * obs.a_norm2 + float(z1 @ z1) / n)
         B = -2 * c * 2 * y1 + c * eta * al**2 * 2 * float(z1 @ zrest) / n
         C = -2 * c * fd_rest + c * eta * al**2 * float(zrest @ zrest) / n
-        # Lemma 3.5: D̄ restarted at each entry into ηΛ > 2, D̃ = P_{u1(t)} D.
-        above = eta * Lam > 2
-        Dt = D - u1 * (u1 @ D)
-        if above and not self.prev_above:
-            self.Dbar, self.t0 = Dt.copy(), t
-        gap35 = float(np.linalg.norm(Dt - self.Dbar)) if self.Dbar is not None else math.nan
-        if self.Dbar is not None:
-            # D̄ ← (I − η G_⊥) D̄ with G_⊥ = G − Λ u₁u₁ᵀ at this step
-            self.Dbar = self.Dbar - eta * (Gmv(self.Dbar) - Lam * u1 * (u1 @ self.Dbar))
-        self.prev_above = above
+        gap35 = self.lemma35.advance(t, D, u1, Lam, Gmv)
         vals = dict(loss=obs.loss, sharpness=Lam, lambda2=lam2, lambda_tilde=obs.lambda_tilde,
                     a_norm2=obs.a_norm2, fd=obs.fd, zd_norm2=float(ZD @ ZD),
                     d_norm=math.sqrt(2 * n * obs.loss), e_hat_norm=e_norm, D=D.copy(), F=F.copy(),
                     u1=u1.copy(), GD=GD, EhatD=EhatD, c12=np.array([A, B, C]),
-                    lemma35_gap=gap35, lemma35_t0=self.t0, ga_norm=ga, w_move=w_move)
+                    lemma35_gap=gap35, lemma35_t0=self.lemma35.t0, ga_norm=ga, w_move=w_move)
         for k, v in vals.items():
             self.cols[k].append(v)
 
@@ -300,7 +317,7 @@ class FamilyReplayObserver(BaseObserver):
         self.cols: dict[str, list] = {k: [] for k in (
             "loss", "sharpness", "lambda2", "a_norm2", "fd", "d_norm", "D", "F", "u1", "GD",
             "lemma35_gap", "lemma35_t0", "ga_norm")}
-        self.Dbar, self.t0, self.prev_above = None, -1, False
+        self.lemma35 = _Lemma35(self.eta)
 
     def start(self, engine) -> None:
         self.eig_G = _Eig(engine.xp, np.float64, engine.dim, "LA", RECORD_TOL, 300, 1)
@@ -311,30 +328,17 @@ class FamilyReplayObserver(BaseObserver):
         self.m = int(last[-1].shape[1]) if last else 0  # the output layer's fan-in
 
     def observe(self, t: int, obs, eng) -> None:
-        eta = self.eta
         Gmv = eng.gram_matvec(obs)
         Lam, _, u1 = self.eig_G(Gmv)
-
-        def deflated(x, u1=u1, Gmv=Gmv):
-            x = x - u1 * (u1 @ x)
-            y = Gmv(x)
-            return y - u1 * (u1 @ y)
-        lam2 = self.eig_2(deflated)[0] if self.n > 1 else 0.0
+        lam2 = _second(self.eig_2, Gmv, u1, self.n)
         D, F, u1 = (np.asarray(to_numpy(v), dtype=np.float64) for v in (obs.D, obs.F, u1))
         GD = np.asarray(to_numpy(Gmv(obs.D)), dtype=np.float64)
         ga = eng.ga_norm(obs) if hasattr(eng, "ga_norm") else math.nan
-        above = eta * Lam > 2
-        Dt = D - u1 * (u1 @ D)
-        if above and not self.prev_above:
-            self.Dbar, self.t0 = Dt.copy(), t
-        gap35 = float(np.linalg.norm(Dt - self.Dbar)) if self.Dbar is not None else math.nan
-        if self.Dbar is not None:
-            GDbar = np.asarray(to_numpy(Gmv(eng.xp.asarray(self.Dbar, dtype=obs.D.dtype))))
-            self.Dbar = self.Dbar - eta * (GDbar - Lam * u1 * (u1 @ self.Dbar))
-        self.prev_above = above
+        gap35 = self.lemma35.advance(t, D, u1, Lam, lambda v: np.asarray(
+            to_numpy(Gmv(eng.xp.asarray(v, dtype=obs.D.dtype))), dtype=np.float64))
         vals = dict(loss=obs.loss, sharpness=Lam, lambda2=lam2, a_norm2=obs.a_norm2, fd=obs.fd,
                     d_norm=math.sqrt(2 * self.n * obs.loss), D=D, F=F, u1=u1, GD=GD,
-                    lemma35_gap=gap35, lemma35_t0=self.t0, ga_norm=ga)
+                    lemma35_gap=gap35, lemma35_t0=self.lemma35.t0, ga_norm=ga)
         for k, v in vals.items():
             self.cols[k].append(v)
 
