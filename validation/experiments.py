@@ -110,7 +110,7 @@ class Context:
         figures that need G's top eigenvector at every step (Fig. 3)."""
         if "eos" not in self._cache:
             ds, cfg, tr, rec = self.main_run()
-            w = self.size(300, 300)
+            w = self.size(600, 300)
             self._cache["eos"] = (tr.steps, record_run(ds.X, ds.Y, W0=tr.W_final, a0=tr.a_final, eta=tr.eta,
                                                        steps=w, alpha=tr.config["alpha"]))
         return self._cache["eos"]
@@ -159,32 +159,38 @@ def eos_stats(sharpness, loss, eta):
     half = el[T // 2:]
     cross = upward_crossings(sharpness, eta)
     lab = phase_labels(sharpness, loss, eta)
-    seq = [iv.phase for iv in phase_intervals(lab)]
-    cycles = sum(1 for j in range(len(seq) - 2) if seq[j:j + 3] == ["II", "III", "IV"])
+    ivs = phase_intervals(lab)
+    seq = [iv.phase for iv in ivs]
+    spans = [(ivs[j].start, ivs[j + 2].stop) for j in range(len(seq) - 2) if seq[j:j + 3] == ["II", "III", "IV"]]
+    cycles = len(spans)
     blk = 200 if T >= 2000 else max(10, T // 10)
     meds = np.array([np.median(el[i:i + blk]) for i in range(0, T - blk + 1, blk)])
     ok = np.abs(meds - 2) <= 0.05
     bad = np.flatnonzero(~ok)
     hover_from = None if not ok.size or (bad.size and bad[-1] == ok.size - 1) else int((bad[-1] + 1) * blk if bad.size else 0)
     fr = phase_fractions(lab)
-    return dict(median_eta_lambda_last_half=float(np.median(half)),
+    return dict(eta_lambda_start=float(el[0]), median_eta_lambda_last_half=float(np.median(half)),
                 iqr_eta_lambda_last_half=float(np.subtract(*np.percentile(half, [75, 25]))),
                 max_eta_lambda=float(el.max()), upward_crossings=int(cross.size),
                 upward_crossings_last_half=int(np.sum(cross >= T // 2)), four_phase_cycles=int(cycles),
                 hover_from_step=hover_from, loss_rises=int(np.sum(np.diff(loss) > 0)),
                 loss_start=float(loss[0]), loss_end=float(loss[-1]),
-                **{f"phase_{k}": round(v, 3) for k, v in fr.items()}), lab, cross
+                **{f"phase_{k}": round(v, 3) for k, v in fr.items()}), lab, (cross, spans)
 
 
-def _zoom(cross, T, lo_frac=0.5, k=6, pad=None):
-    """A window of about ``k`` cycles in the last half of a run: from one upward crossing to the
-    k-th after it (the middle ones of the last half), padded."""
-    late = cross[cross >= int(T * lo_frac)]
-    if late.size < 2:
-        return max(0, T - 300), T
-    j = max(0, late.size // 2 - k // 2)
-    a, b = late[j], late[min(j + k, late.size - 1)]
-    pad = pad or max(3, (b - a) // 10)
+def _zoom(marks, T, k=4):
+    """A window on the last ``k`` complete II→III→IV cycles (padded by 10%), or, with fewer than
+    two cycles, on about six upward crossings of 2/η in the middle of the last half."""
+    cross, spans = marks
+    if len(spans) >= 2:
+        a, b = spans[-min(k, len(spans))][0], spans[-1][1]
+    else:
+        late = cross[cross >= T // 2]
+        if late.size < 2:
+            return max(0, T - 300), T
+        j = max(0, late.size // 2 - 3)
+        a, b = int(late[j]), int(late[min(j + 6, late.size - 1)])
+    pad = max(3, (b - a) // 10)
     return int(max(0, a - pad)), int(min(T, b + pad))
 
 
