@@ -36,7 +36,8 @@ def test_quick_suite_end_to_end(tmp_path):
     card = summary["scorecard"]
     assert len(card) == len(all_rules()) and {e["verdict"] for e in card} <= set(VERDICTS)
     assert md.index("## Scorecard") < md.index("## ps_eos") and "id='scorecard-table'" in html
-    assert {e["anchor"] for e in card} <= set(summary["experiments"])
+    assert all(e["verdict"] == "not applicable" for e in card if e["anchor"] not in summary["experiments"])
+    assert "identities (not run)" in md  # --quick leaves the SymPy identities out
     # trajectories beside the report, readable alone; the Fig. 1 run is in the EoS
     import linnet
     for exp in summary["experiments"].values():
@@ -71,6 +72,8 @@ def _browser_check(out):
             assert len(hrefs) >= 10
             missing = [h for h in hrefs if page.query_selector(f"[id='{h[1:]}']") is None]
             assert missing == []
+            links = page.eval_on_selector_all("a[href^='#']", "els => els.map(e => e.getAttribute('href'))")
+            assert [h for h in links if page.query_selector(f"[id='{h[1:]}']") is None] == []
             assert page.query_selector("#scorecard-table") is not None
             assert page.eval_on_selector_all("#scorecard-table tr", "r => r.length") > 10
             widths = page.eval_on_selector_all("img", "els => els.map(e => e.complete ? e.naturalWidth : 0)")
@@ -107,7 +110,7 @@ def _facts(**exps):
 
 
 _GOOD_PS = dict(eta_lambda_start=0.1, median_eta_lambda_last_half=2.001, upward_crossings=40, loss_start=0.5,
-                loss_end=1e-5, loss_rises=100, four_phase_cycles=10, phase_I=0.4, phase_II=0.25, phase_III=0.25,
+                loss_end=1e-5, loss_rises=100, four_phase_cycles=10, loss_spikes=12, phase_I=0.4, phase_II=0.25, phase_III=0.25,
                 phase_IV=0.1)
 
 _CASES = [  # rule, facts that reproduce, facts that differ
@@ -115,7 +118,8 @@ _CASES = [  # rule, facts that reproduce, facts that differ
     ("four_phases_recur", dict(ps_eos=_GOOD_PS), dict(ps_eos={**_GOOD_PS, "four_phase_cycles": 1})),
     ("a_norm_with_sharpness", dict(a_norm=dict(a31_agreement=0.97)), dict(a_norm=dict(a31_agreement=0.6))),
     ("ga_small", dict(a_norm=dict(max_GA_over_G=0.01)), dict(a_norm=dict(max_GA_over_G=0.5))),
-    ("loss_from_u1", dict(loss_split=dict(rise_share_from_u1_eos=0.95)), dict(loss_split=dict(rise_share_from_u1_eos=0.3))),
+    ("loss_from_u1", dict(loss_split=dict(rest_rise_over_u1_rise_eos=0.01)),
+     dict(loss_split=dict(rest_rise_over_u1_rise_eos=0.6))),
     ("first_order_ok", dict(first_order=dict(median_higher_over_actual_D=1e-3)),
      dict(first_order=dict(median_higher_over_actual_D=0.5))),
     ("gd_follows_flow", dict(gd_vs_flow=dict(max_rel_loss_dev=0.01)), dict(gd_vs_flow=dict(max_rel_loss_dev=0.4))),
@@ -132,8 +136,9 @@ _CASES = [  # rule, facts that reproduce, facts that differ
                                     "gaussian_steps_to_1pct_loss": 20, "cifar-like_steps_to_1pct_loss": 300}},
      {"gaussian": {"gaussian_ps_ratio": 500.0, "cifar-like_ps_ratio": 40.0,
                    "gaussian_steps_to_1pct_loss": 20, "cifar-like_steps_to_1pct_loss": 300}}),
-    ("label_alignment", dict(labels=dict(ps_degree_top=2.0, ps_degree_bottom=50.0)),
-     dict(labels=dict(ps_degree_top=60.0, ps_degree_bottom=50.0))),
+    ("label_alignment", dict(labels=dict(ps_degree_top=2.0, ps_degree_bottom=50.0, diverged_top=False,
+                                         diverged_bottom=False)),
+     dict(labels=dict(ps_degree_top=60.0, ps_degree_bottom=50.0, diverged_top=False, diverged_bottom=False))),
     ("catapult_window", dict(catapult=dict(catapult_from=2.1, diverges_from=4.0, grid_step=0.1)),
      dict(catapult=dict(catapult_from=3.0, diverges_from=4.0, grid_step=0.1))),
     ("cond20_profile", dict(lemma_e7=dict(cond20_top_directions_held_every_step=5, cond20_directions_held_every_step=20,
@@ -157,6 +162,13 @@ def test_scorecard_rule_reproduced_differs_and_missing(rule, good, bad):
     exp, met = next(iter(good.items()))
     [p] = sc.score(_facts(**{exp: {k: None for k in met}}), [sc.Rule("c", "p", "a", fn)])
     assert p.verdict == "not applicable"
+
+
+def test_a_diverged_run_is_not_applicable():
+    from validation import scorecard as sc
+    f = _facts(labels=dict(ps_degree_top=2.0, ps_degree_bottom=1e11, diverged_top=False, diverged_bottom=True))
+    [e] = sc.score(f, [sc.Rule("c", "p", "labels", sc.label_alignment)])
+    assert e.verdict == "not applicable" and "bottom-label run diverged" in e.number
 
 
 def test_every_rule_is_tested_and_statement_rules_follow_check_status():

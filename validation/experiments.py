@@ -36,6 +36,9 @@ class ExperimentResult:
     seconds: float = 0.0
     trajectories: list = field(default_factory=list)  # .npz files (basenames) beside the report
 
+    def __post_init__(self):
+        self.trajectories = [f for f in self.trajectories if f]  # None: not saved (--no-trajectories)
+
     def failures(self):
         return [(t, r) for t, tab in self.tables.items() for r in tab.failures()]
 
@@ -44,8 +47,9 @@ class Context:
     """Shared state of one suite run. ``tiny`` shrinks the quick sizes 4× (for the tests)."""
 
     def __init__(self, out, *, quick=False, seed=0, backend="numpy", loader=None, progress=print,
-                 tiny=False):
+                 tiny=False, save_trajectories=True):
         self.out, self.quick, self.seed, self.backend = out, quick or tiny, seed, backend
+        self.save_trajectories = save_trajectories
         self.loader = loader
         self.progress = progress
         self.tiny = tiny
@@ -63,6 +67,8 @@ class Context:
         """Save a trajectory beside the report as ``name.npz`` (with its data, so that
         ``linnet.load_trajectory`` and ``python -m theory check`` read it alone); returns the basename."""
         fname = f"{name}.npz"
+        if not self.save_trajectories:
+            return None
         if fname not in self._cache.setdefault("saved", set()):
             tr.save(os.path.join(self.out, fname), data=(X, Y))
             self._cache["saved"].add(fname)
@@ -99,20 +105,31 @@ class Context:
                        eta=10.0, steps=steps, record_steps=rsteps, seed=self.seed)
             t0 = time.perf_counter()
             tr = self.train(ds.X, ds.Y, eta=10.0, steps=steps, m=m, init="torch", alpha=1.0, seed=self.seed,
-                            hessian_every=max(10, steps // 100), e_hat_every=10)
+                            hessian_every=max(10, steps // 40), e_hat_every=0)
             cfg["train_seconds"] = round(time.perf_counter() - t0, 1)
             rec = record_run(ds.X, ds.Y, tr, steps=min(rsteps, tr.steps), flow=True)
             self._cache["main"] = (ds, cfg, tr, rec)
         return self._cache["main"]
 
     def eos_window(self):
-        """Exact replay of GD continued from the end of the Fig. 1 run (deep in the EoS), for the
-        figures that need G's top eigenvector at every step (Fig. 3)."""
+        """Exact replay of one catapult of the Fig. 1 run in the EoS (the first loss spike after ηΛ
+        settles at 2), for the figures that need G's top eigenvector at every step (Fig. 3): GD is
+        re-run without eigensolves up to the window's start (bit-identical to the run) and replayed
+        from there. Returns (first step, record)."""
         if "eos" not in self._cache:
             ds, cfg, tr, rec = self.main_run()
-            w = self.size(600, 300)
-            self._cache["eos"] = (tr.steps, record_run(ds.X, ds.Y, W0=tr.W_final, a0=tr.a_final, eta=tr.eta,
-                                                       steps=w, alpha=tr.config["alpha"]))
+            _, _, (cross, spans, spikes, hover) = eos_stats(tr.sharpness, tr.loss, tr.eta)
+            late = [s_ for s_ in spikes if s_[0] >= (hover or 0) and s_[1] < tr.steps] or spikes
+            if late:
+                s0, s1 = late[0]
+                half = max(50, (s1 - s0) // 2)
+                lo, hi = max(0, s0 - half), min(tr.steps, s1 + half)
+            else:
+                lo, hi = max(0, tr.steps - 300), tr.steps
+            pre = self.train(ds.X, ds.Y, eta=tr.eta, steps=lo, W0=tr.W0, a0=tr.a0, alpha=tr.config["alpha"],
+                             sharpness_every=0, e_hat_every=0)
+            self._cache["eos"] = (lo, record_run(ds.X, ds.Y, W0=pre.W_final, a0=pre.a_final, eta=tr.eta,
+                                                 steps=hi - lo, alpha=tr.config["alpha"]))
         return self._cache["eos"]
 
     def e7(self):
@@ -120,7 +137,7 @@ class Context:
         if "e7" not in self._cache:
             from theory.lemmas import e7_window
             ds, cfg, tr, rec = self.theory_run()
-            w = min(self.size(60, 50), tr.steps)
+            w = min(self.size(60, 40), tr.steps)
             self._cache["e7"] = e7_window(ds.X, ds.Y, tr.W0, tr.a0, eta=tr.eta, steps=w,
                                           alpha=tr.config["alpha"])
         return self._cache["e7"]
@@ -168,22 +185,40 @@ def eos_stats(sharpness, loss, eta):
     ok = np.abs(meds - 2) <= 0.05
     bad = np.flatnonzero(~ok)
     hover_from = None if not ok.size or (bad.size and bad[-1] == ok.size - 1) else int((bad[-1] + 1) * blk if bad.size else 0)
+    spikes = loss_spikes(loss)
     fr = phase_fractions(lab)
     return dict(eta_lambda_start=float(el[0]), median_eta_lambda_last_half=float(np.median(half)),
                 iqr_eta_lambda_last_half=float(np.subtract(*np.percentile(half, [75, 25]))),
                 max_eta_lambda=float(el.max()), upward_crossings=int(cross.size),
                 upward_crossings_last_half=int(np.sum(cross >= T // 2)), four_phase_cycles=int(cycles),
+                loss_spikes=len(spikes), loss_spikes_last_half=int(sum(a >= T // 2 for a, _ in spikes)),
                 hover_from_step=hover_from, loss_rises=int(np.sum(np.diff(loss) > 0)),
                 loss_start=float(loss[0]), loss_end=float(loss[-1]),
-                **{f"phase_{k}": round(v, 3) for k, v in fr.items()}), lab, (cross, spans)
+                **{f"phase_{k}": round(v, 3) for k, v in fr.items()}), lab, (cross, spans, spikes, hover_from)
 
 
-def _zoom(marks, T, k=4):
-    """A window on the last ``k`` complete II→III→IV cycles (padded by 10%), or, with fewer than
-    two cycles, on about six upward crossings of 2/η in the middle of the last half."""
-    cross, spans = marks
+def loss_spikes(loss, rise=0.1):
+    """The catapult episodes of a run: maximal runs of steps where the loss is more than ``rise``
+    (10%) above its running minimum; [start, stop) pairs."""
+    loss = np.asarray(loss)
+    up = loss > (1 + rise) * np.minimum.accumulate(loss)
+    edges = np.diff(np.concatenate([[0], up.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+
+
+def _zoom(marks, T, k=3):
+    """A window on ``k`` loss spikes (catapults: one four-phase cycle each) from the first one after
+    ηΛ settles at 2 (padded); failing that, the last complete II→III→IV cycles, or about six upward
+    crossings of 2/η in the middle of the last half."""
+    cross, spans, spikes, hover = marks
+    late = [s_ for s_ in spikes if s_[0] >= (hover or 0)] or spikes
+    if len(late) >= 2:
+        sel = late[:k]
+        a, b = sel[0][0], sel[-1][1]
+        gap = (late[1][0] - late[0][0]) // 3
+        return int(max(0, a - gap)), int(min(T, b + gap))
     if len(spans) >= 2:
-        a, b = spans[-min(k, len(spans))][0], spans[-1][1]
+        a, b = spans[-min(4, len(spans))][0], spans[-1][1]
     else:
         late = cross[cross >= T // 2]
         if late.size < 2:
@@ -203,7 +238,7 @@ def _run_panels(ax_full, ax_zoom, tr, lab, window, eta, what="loss"):
         ax_full.semilogy(st, tr.loss, color="C0", lw=0.8)
         sl = slice(lo, hi + 1)
         shade_phases(ax_zoom, lab[sl], st[sl])
-        ax_zoom.semilogy(st[sl], tr.loss[sl], color="C0", lw=1, marker=".", ms=2)
+        ax_zoom.semilogy(st[sl], tr.loss[sl], color="C0", lw=1, marker="." if hi - lo <= 200 else None, ms=2)
         ax_zoom.legend(loc="upper right", fontsize=8)
     else:
         sl = slice(lo, hi + 1)
@@ -213,7 +248,8 @@ def _run_panels(ax_full, ax_zoom, tr, lab, window, eta, what="loss"):
         two_over_eta(ax_full, eta)
         ax_full.set_ylim(0, 1.6 * max(2 / eta, np.percentile(tr.sharpness, 99)))
         shade_phases(ax_zoom, lab[sl], st[sl])
-        ax_zoom.plot(st[sl], tr.sharpness[sl], color="C3", lw=1, marker=".", ms=2, label="Λ")
+        ax_zoom.plot(st[sl], tr.sharpness[sl], color="C3", lw=0.6, marker="." if hi - lo <= 200 else None, ms=2,
+                     label="Λ")
         two_over_eta(ax_zoom, eta)
         for a_ in (ax_full, ax_zoom):
             a_.set_xlabel("GD step")
@@ -232,6 +268,8 @@ def ps_eos(ctx):
     _run_panels(ax[1, 0], ax[1, 1], tr, lab, window, eta, "sharpness")
     ax[0, 0].set_title(f"whole run: {tr.steps:,} steps ({cfg['train_seconds']:g} s); {ds.name}, m={cfg['m']}, η={eta:g}")
     ax[0, 1].set_title(f"zoom: steps {window[0]:,}–{window[1]:,} (grey band at left), phases shaded")
+    ax[0, 0].set_title(ax[0, 0].get_title(), fontsize=9)
+    ax[0, 1].set_title(ax[0, 1].get_title(), fontsize=9)
     metrics = dict(steps=tr.steps, train_seconds=cfg["train_seconds"], **metrics, zoom_window=list(window))
     if tr.hessian_step.size:
         idx = tr.hessian_step
@@ -243,9 +281,13 @@ def ps_eos(ctx):
     table2 = theory.check_all(t_rec)
     files = [ctx.keep("ps_eos", tr, ds.X, ds.Y), ctx.keep("ps_eos_theory_scaling", t_tr, t_ds.X, t_ds.Y)]
     notes = (f"The run takes {tr.steps:,} steps ({cfg['train_seconds']:g} s of training); ηΛ has a median of "
-             f"{metrics['median_eta_lambda_last_half']:.3f} over the last half, with "
-             f"{metrics['upward_crossings']} upward crossings of 2/η and {metrics['four_phase_cycles']} complete "
-             "II→III→IV cycles. Phases are the sign rule of §3.1 with the loss-recovery rule for phase IV. "
+             f"{metrics['median_eta_lambda_last_half']:.3f} over the last half (from step "
+             f"{metrics['hover_from_step']} on, every 200-step median is within 2 ± 0.05), with "
+             f"{metrics['upward_crossings']} upward crossings of 2/η, {metrics['loss_spikes']} loss spikes (catapults, "
+             "the loss 10% above its running minimum) and "
+             f"{metrics['four_phase_cycles']} clean II→III→IV sequences of the sign rule (near 2/η Λ also flips "
+             "above and below 2/η every other step, which the sign rule reads as short II/III alternations). "
+             "Phases are the sign rule of §3.1 with the loss-recovery rule for phase IV. "
              "The Hessian's top eigenvalue (dots) exceeds λ_max(G) at the start from PyTorch's small init "
              "(the residual term of I10) and meets it once the loss is small. The first check table is on the "
              f"exact replay of the first {rec.T} steps (PS, the first catapult, the entry into the EoS); the "
@@ -278,7 +320,7 @@ def a_norm(ctx):
         b_.set_ylabel("‖a‖² (output-layer norm)", color="C2")
         a_.set_title(f"A-norm and sharpness move together: {title}")
     for a_, r_, x0, title in ((ax[1, 0], rec, 0, f"Gram split, steps 0–{rec.T}"),
-                              (ax[1, 1], erec, t_end, f"Gram split in the EoS, steps {t_end:,}–{t_end + erec.T:,}")):
+                              (ax[1, 1], erec, t_end, f"Gram split in the EoS, one catapult: steps {t_end:,}–{t_end + erec.T:,}")):
         x = x0 + np.arange(r_.T + 1)
         Gh = r_.alpha**2 * r_.a_norm2 * r_.lam[0]
         a_.plot(x, r_.sharpness, lw=1, label="‖G‖ = Λ")
@@ -304,8 +346,8 @@ def a_norm(ctx):
                             [save(fig, ctx.fig("a_norm"))], metrics,
                             notes="A3.1's agreement rate: fraction of steps where ‖a‖ and Λ change in the same "
                                   f"direction, over all {tr.steps:,} steps of the Fig. 1 run and over its last half. "
-                                  "The Gram split is computed on the exact replay of the first steps and on "
-                                  f"{erec.T} steps of GD continued from the run's end (deep in the EoS).",
+                                  "The Gram split is computed on the exact replay of the first steps and of "
+                                  f"steps {t_end:,}–{t_end + erec.T:,} (one catapult in the EoS).",
                             trajectories=[ctx.keep("ps_eos", tr, ds.X, ds.Y)])
 
 
@@ -342,13 +384,14 @@ def loss_split(ctx):
         metrics[f"rest_rise_over_u1_rise_{tag}"] = (float(np.sum(np.maximum(drest, 0)[up]) / np.sum(np.maximum(du1, 0)[up]))
                                                    if up.any() and np.any(du1[up] > 0) else None)
     ax[0, 0].set_title(f"steps 0–{rec.T}: PS and the first catapult")
-    ax[0, 1].set_title(f"in the EoS: GD continued from step {t_end:,}")
+    ax[0, 1].set_title(f"in the EoS, one catapult: steps {t_end:,}–{t_end + erec.T:,}")
     return ExperimentResult("loss_split", "Loss split into its u₁ part and the rest", "Fig. 3b", cfg,
                             [save(fig, ctx.fig("loss_split"))], metrics,
                             notes="Lemma 3.2, 3.5: the non-monotone loss comes from the u₁ direction. "
                                   "rise_share_from_u1: of the steps where L rises, the fraction where the u₁ part "
                                   "rises by at least as much as L; rest_rise_over_u1_rise: the rest's total rise "
-                                  "over those steps relative to the u₁ part's.",
+                                  "over those steps relative to the u₁ part's (\"_eos\": the exact replay of "
+                                  f"steps {t_end:,}–{t_end + erec.T:,}, one catapult in the EoS).",
                             trajectories=[ctx.keep("ps_eos", tr, ds.X, ds.Y)])
 
 
@@ -392,6 +435,7 @@ def labels(ctx):
         files.append(ctx.keep(f"labels_{lab}", tr, ds.X, ds.Y))
         metrics[f"ps_degree_{lab}"] = float(tr.sharpness[-1] / tr.sharpness[0])
         metrics[f"max_eta_lambda_{lab}"] = float(eta * tr.sharpness.max())
+        metrics[f"diverged_{lab}"] = tr.stopped is not None or not bool(tr.loss[-1] < tr.loss[0])
         ax[0, 0].plot(tr.sharpness / tr.sharpness[0], lw=1, label=f"labels along the {lab} eigenvector" if lab != "random" else "random ±1 labels")
     ax[0, 0].set_xlabel("GD step")
     ax[0, 0].set_ylabel("Λ(t)/Λ(0)")

@@ -49,8 +49,9 @@ def write(out, results, *, header: dict):
            "validation/scorecard.py from the measured number shown; \"not applicable\" means the experiment did "
            "not run or its premises failed.", "",
            "| claim | paper | verdict | number | reproduced when | section |", "|---|---|---|---|---|---|"]
-    md += [f"| {e.claim} | {e.paper} | {e.verdict} | {_fmt(e.number)} | {e.threshold} | [{e.anchor}](#{e.anchor}) |"
-           for e in card]
+    ran = {r.name for r in results}
+    md += [f"| {e.claim} | {e.paper} | {e.verdict} | {_fmt(e.number)} | {e.threshold} | "
+           + (f"[{e.anchor}](#{e.anchor}) |" if e.anchor in ran else f"{e.anchor} (not run) |") for e in card]
     md += ["", "## Summary", "", "| experiment | paper | key numbers | time |", "|---|---|---|---|"]
     for r in results:
         key = ", ".join(f"{k}={_fmt(v)}" for k, v in list(r.metrics.items())[:4])

@@ -81,8 +81,10 @@ def ps_then_eos(f):
 
 
 def four_phases_recur(f):
-    cyc, *fr = _m(f, "ps_eos", "four_phase_cycles", "phase_I", "phase_II", "phase_III", "phase_IV")
-    return _verdict(cyc >= 3 and min(fr) > 0), cyc, "≥ 3 complete II→III→IV cycles, each phase present"
+    cyc, spikes, *fr = _m(f, "ps_eos", "four_phase_cycles", "loss_spikes", "phase_I", "phase_II", "phase_III",
+                          "phase_IV")
+    return _verdict(cyc >= 3 and spikes >= 3 and min(fr) > 0), spikes, \
+        f"≥ 3 loss spikes (catapults) and ≥ 3 clean II→III→IV sequences (here {cyc}), each phase present"
 
 
 def a_norm_with_sharpness(f):
@@ -96,8 +98,9 @@ def ga_small(f):
 
 
 def loss_from_u1(f):
-    share = _m(f, "loss_split", "rise_share_from_u1_eos")
-    return _verdict(share >= 0.8), share, "in the EoS window, on ≥ 80% of the loss's rises the u₁ part rises by at least as much"
+    r = _m(f, "loss_split", "rest_rise_over_u1_rise_eos")
+    return _verdict(r <= 0.1), r, ("in one EoS catapult, summed over the steps where L rises, the rest's rise ≤ 10% "
+                                   "of the u₁ part's")
 
 
 def first_order_ok(f):
@@ -151,7 +154,10 @@ def gaussian_data(f):
 
 
 def label_alignment(f):
-    top, bottom = _m(f, "labels", "ps_degree_top", "ps_degree_bottom")
+    top, bottom, dt, db = _m(f, "labels", "ps_degree_top", "ps_degree_bottom", "diverged_top", "diverged_bottom")
+    if dt or db:
+        raise _Missing("the " + " and ".join(k for k, d in (("top", dt), ("bottom", db)) if d)
+                       + "-label run diverged: no PS degree to compare")
     return _verdict(top < bottom), top / bottom, "PS degree Λ(T)/Λ(0) with top-aligned labels < with bottom-aligned: ratio < 1"
 
 
