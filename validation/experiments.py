@@ -105,7 +105,7 @@ class Context:
                        eta=10.0, steps=steps, record_steps=rsteps, seed=self.seed)
             t0 = time.perf_counter()
             tr = self.train(ds.X, ds.Y, eta=10.0, steps=steps, m=m, init="torch", alpha=1.0, seed=self.seed,
-                            hessian_every=max(10, steps // 40), e_hat_every=0)
+                            hessian_every=max(10, steps // 20), e_hat_every=0)
             cfg["train_seconds"] = round(time.perf_counter() - t0, 1)
             rec = record_run(ds.X, ds.Y, tr, steps=min(rsteps, tr.steps), flow=True)
             self._cache["main"] = (ds, cfg, tr, rec)
@@ -137,7 +137,7 @@ class Context:
         if "e7" not in self._cache:
             from theory.lemmas import e7_window
             ds, cfg, tr, rec = self.theory_run()
-            w = min(self.size(60, 40), tr.steps)
+            w = min(self.size(60, 30), tr.steps)
             self._cache["e7"] = e7_window(ds.X, ds.Y, tr.W0, tr.a0, eta=tr.eta, steps=w,
                                           alpha=tr.config["alpha"])
         return self._cache["e7"]
