@@ -280,3 +280,17 @@ def test_suite_runs_on_a_cifar10_folder(tmp_path):
     out = tmp_path / "r"
     assert main(["--only", "spectrum", "--quick", "--out", str(out), "--data", f"cifar10:{folder}"]) == 0
     assert "CIFAR-10 classes 0/1" in (out / "index.md").read_text()
+
+
+def test_only_and_no_trajectories(tmp_path):
+    out = tmp_path / "r"
+    assert main(["--only", "large_init", "--quick", "--out", str(out), "--no-trajectories"]) == 0
+    assert not list(out.glob("*.npz"))
+    summary = json.loads((out / "summary.json").read_text())
+    card = {e["claim"]: e for e in summary["scorecard"]}
+    assert card["EoS at 10× init, W barely moving"]["verdict"] in ("reproduced", "differs")
+    assert card["PS, then the edge of stability"]["verdict"] == "not applicable"  # ps_eos did not run
+    assert main(["--only", "large_init", "--quick", "--out", str(out)]) == 0
+    import linnet
+    tr = linnet.load_trajectory(out / "large_init.npz")
+    assert tr.extras["X"].shape[1] == tr.config["n"]
