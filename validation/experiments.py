@@ -124,6 +124,9 @@ class Context:
                 s0, s1 = late[0]
                 half = max(50, (s1 - s0) // 2)
                 lo, hi = max(0, s0 - half), min(tr.steps, s1 + half)
+                if hi - lo > 300:  # at most 300 replayed steps, centred on the spike
+                    mid = (s0 + s1) // 2
+                    lo, hi = max(0, mid - 150), min(tr.steps, mid + 150)
             else:
                 lo, hi = max(0, tr.steps - 300), tr.steps
             pre = self.train(ds.X, ds.Y, eta=tr.eta, steps=lo, W0=tr.W0, a0=tr.a0, alpha=tr.config["alpha"],
