@@ -18,7 +18,7 @@ def test_quick_suite_end_to_end(tmp_path):
     for f in ("index.html", "index.md", "summary.json"):
         assert (out / f).stat().st_size > 0
     pngs = sorted(p.name for p in out.glob("*.png"))
-    assert len(pngs) == 12
+    assert len(pngs) == 13
     md = (out / "index.md").read_text()
     assert "all held" in md and "| check | kind | status |" in md
     for name in ("Corollary C.1", "Theorem 2.2 / Lemma C.11", "A3.1", "Theorem 1"):
@@ -31,6 +31,55 @@ def test_quick_suite_end_to_end(tmp_path):
     rows = [r for table in checks.values() for r in table]
     assert {r["status"] for r in rows} <= {"held", "failed", "not applicable", "empirical", "not evaluated"}
     assert not [r for r in rows if r["kind"] in ("identity", "rigorous") and r["status"] == "failed"]
+    # the scorecard: first in the report, in summary.json, one entry per rule
+    from validation.scorecard import VERDICTS, all_rules
+    card = summary["scorecard"]
+    assert len(card) == len(all_rules()) and {e["verdict"] for e in card} <= set(VERDICTS)
+    assert md.index("## Scorecard") < md.index("## ps_eos") and "id='scorecard-table'" in html
+    assert all(e["verdict"] == "not applicable" for e in card if e["anchor"] not in summary["experiments"])
+    assert "identities (not run)" in md  # --quick leaves the SymPy identities out
+    # trajectories beside the report, readable alone; the Fig. 1 run is in the EoS
+    import linnet
+    for exp in summary["experiments"].values():
+        for f in exp["trajectories"]:
+            assert (out / f).exists(), f
+    tr = linnet.load_trajectory(out / "ps_eos.npz")
+    assert "X" in tr.extras and "Y" in tr.extras
+    el = tr.eta * tr.sharpness
+    assert abs(np.median(el[el.size // 2:]) - 2) <= 0.05
+    from theory.phases import upward_crossings
+    assert upward_crossings(tr.sharpness, tr.eta).size >= 5
+    _browser_check(out)
+
+
+def _browser_check(out):
+    """Render the report in headless Chromium (Playwright): it loads, every TOC link resolves to an
+    anchor, the scorecard table is there, every <img> decoded. Skipped where either is absent."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright is not installed (pip install playwright)")
+    exe = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if os.path.exists(p)), None)
+    if exe is None:
+        pytest.skip("no Chromium at /usr/bin/chromium (apt-get install -y chromium)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.goto((out / "index.html").as_uri(), wait_until="load")
+            assert page.title() == "linnet validation report"
+            hrefs = page.eval_on_selector_all("ul.toc a", "els => els.map(e => e.getAttribute('href'))")
+            assert len(hrefs) >= 10
+            missing = [h for h in hrefs if page.query_selector(f"[id='{h[1:]}']") is None]
+            assert missing == []
+            links = page.eval_on_selector_all("a[href^='#']", "els => els.map(e => e.getAttribute('href'))")
+            assert [h for h in links if page.query_selector(f"[id='{h[1:]}']") is None] == []
+            assert page.query_selector("#scorecard-table") is not None
+            assert page.eval_on_selector_all("#scorecard-table tr", "r => r.length") > 10
+            widths = page.eval_on_selector_all("img", "els => els.map(e => e.complete ? e.naturalWidth : 0)")
+            assert widths and min(widths) > 0
+        finally:
+            browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +101,113 @@ def test_identities_experiment_reports_every_identity(tiny_ctx):
     from theory import identities
     res = EXPERIMENTS["identities"](tiny_ctx)
     assert set(res.metrics.values()) == {"verified"} and len(res.metrics) == len(identities.IDENTITIES)
+
+
+# ---- the scorecard's rules on synthetic numbers -------------------------------------------------
+
+def _facts(**exps):
+    return {k: dict(metrics=v, checks={}) for k, v in exps.items()}
+
+
+_GOOD_PS = dict(eta_lambda_start=0.1, median_eta_lambda_last_half=2.001, upward_crossings=40, loss_start=0.5,
+                loss_end=1e-5, loss_rises=100, four_phase_cycles=10, loss_spikes=12, phase_I=0.4, phase_II=0.25, phase_III=0.25,
+                phase_IV=0.1)
+
+_CASES = [  # rule, facts that reproduce, facts that differ
+    ("ps_then_eos", dict(ps_eos=_GOOD_PS), dict(ps_eos={**_GOOD_PS, "median_eta_lambda_last_half": 2.2})),
+    ("four_phases_recur", dict(ps_eos=_GOOD_PS), dict(ps_eos={**_GOOD_PS, "four_phase_cycles": 1})),
+    ("a_norm_with_sharpness", dict(a_norm=dict(a31_agreement=0.97)), dict(a_norm=dict(a31_agreement=0.6))),
+    ("ga_small", dict(a_norm=dict(max_GA_over_G=0.01)), dict(a_norm=dict(max_GA_over_G=0.5))),
+    ("loss_from_u1", dict(loss_split=dict(rest_rise_over_u1_rise_eos=0.01)),
+     dict(loss_split=dict(rest_rise_over_u1_rise_eos=0.6))),
+    ("first_order_ok", dict(first_order=dict(median_higher_over_actual_D=1e-3)),
+     dict(first_order=dict(median_higher_over_actual_D=0.5))),
+    ("gd_follows_flow", dict(gd_vs_flow=dict(max_rel_loss_dev=0.01)), dict(gd_vs_flow=dict(max_rel_loss_dev=0.4))),
+    ("u1_stable", dict(u1_stability=dict(min_overlap_u1_0=0.99)), dict(u1_stability=dict(min_overlap_u1_0=0.8))),
+    ("k_spectrum", dict(spectrum={"lambda1_over_lambda2_raw": 4.0, "max_ratio_i>1_top100_raw": 2.0,
+                                  "lambda1_over_lambda2_mean_subtracted": 2.5}),
+     dict(spectrum={"lambda1_over_lambda2_raw": 1.5, "max_ratio_i>1_top100_raw": 2.0,
+                    "lambda1_over_lambda2_mean_subtracted": 1.2})),
+    ("e_hat_shrinks", dict(e_hat_width=dict(median_e_hat_m50=0.2, median_e_hat_m100=0.14, median_e_hat_m200=0.1)),
+     dict(e_hat_width=dict(median_e_hat_m50=0.2, median_e_hat_m100=0.21, median_e_hat_m200=0.2))),
+    ("eos_large_init", dict(large_init=dict(max_eta_lambda=2.5, crossings=[4], W_move=0.05, loss_end=1e-4)),
+     dict(large_init=dict(max_eta_lambda=1.5, crossings=[], W_move=0.05, loss_end=1e-4))),
+    ("gaussian_data", {"gaussian": {"gaussian_ps_ratio": 2.0, "cifar-like_ps_ratio": 40.0,
+                                    "gaussian_steps_to_1pct_loss": 20, "cifar-like_steps_to_1pct_loss": 300}},
+     {"gaussian": {"gaussian_ps_ratio": 500.0, "cifar-like_ps_ratio": 40.0,
+                   "gaussian_steps_to_1pct_loss": 20, "cifar-like_steps_to_1pct_loss": 300}}),
+    ("label_alignment", dict(labels=dict(ps_degree_top=2.0, ps_degree_bottom=50.0, diverged_top=False,
+                                         diverged_bottom=False)),
+     dict(labels=dict(ps_degree_top=60.0, ps_degree_bottom=50.0, diverged_top=False, diverged_bottom=False))),
+    ("catapult_window", dict(catapult=dict(catapult_from=2.1, diverges_from=4.0, grid_step=0.1)),
+     dict(catapult=dict(catapult_from=3.0, diverges_from=4.0, grid_step=0.1))),
+    ("cond20_profile", dict(lemma_e7=dict(cond20_top_directions_held_every_step=5, cond20_directions_held_every_step=20,
+                                          directions=100)),
+     dict(lemma_e7=dict(cond20_top_directions_held_every_step=0, cond20_directions_held_every_step=0, directions=100))),
+    ("identities_sympy", dict(identities=dict(I1="verified", I2="verified")),
+     dict(identities=dict(I1="verified", I2="FAILED"))),
+]
+
+
+@pytest.mark.parametrize("rule,good,bad", _CASES, ids=[c[0] for c in _CASES])
+def test_scorecard_rule_reproduced_differs_and_missing(rule, good, bad):
+    from validation import scorecard as sc
+    fn = getattr(sc, rule)
+    [ok] = sc.score(_facts(**good), [sc.Rule("c", "p", "a", fn)])
+    [no] = sc.score(_facts(**bad), [sc.Rule("c", "p", "a", fn)])
+    [na] = sc.score({}, [sc.Rule("c", "p", "a", fn)])
+    assert (ok.verdict, no.verdict, na.verdict) == ("reproduced", "differs", "not applicable")
+    assert ok.number is not None and ok.threshold != "—"
+    # a number not measured (None) is "not applicable", never "reproduced"
+    exp, met = next(iter(good.items()))
+    [p] = sc.score(_facts(**{exp: {k: None for k in met}}), [sc.Rule("c", "p", "a", fn)])
+    assert p.verdict == "not applicable"
+
+
+def test_a_diverged_run_is_not_applicable():
+    from validation import scorecard as sc
+    f = _facts(labels=dict(ps_degree_top=2.0, ps_degree_bottom=1e11, diverged_top=False, diverged_bottom=True))
+    [e] = sc.score(f, [sc.Rule("c", "p", "labels", sc.label_alignment)])
+    assert e.verdict == "not applicable" and "bottom-label run diverged" in e.number
+
+
+def test_every_rule_is_tested_and_statement_rules_follow_check_status():
+    from theory.results import CheckTable, make_result
+    from validation import scorecard as sc
+    assert {r.fn.__name__ for r in sc.RULES} - {"rule"} <= {c[0] for c in _CASES}
+    held = make_result("Lemma 3.3", "s", "rigorous", np.arange(3), True, True, 1.0)
+    failed = make_result("Lemma 3.3", "s", "rigorous", np.arange(3), True, [True, False, True], 1.0)
+    none = make_result("Lemma 3.3", "s", "rigorous", np.arange(3), False, True, 1.0)
+    rule = sc.Rule("Lemma 3.3", "p", "ps_eos", sc.statement_rule("Lemma 3.3"))
+    for tabs, want in (((held, none), "reproduced"), ((held, failed), "differs"), ((none, none), "not applicable")):
+        f = {"ps_eos": dict(metrics={}, checks={f"t{i}": {r.name: r for r in CheckTable((r,))}
+                                                for i, r in enumerate(tabs)})}
+        assert sc.score(f, [rule])[0].verdict == want
+
+
+def test_lemma_e7_window_matches_the_record_and_checks_every_i():
+    import linnet
+    from theory.lemmas import e7_window, lemma_e7_window
+    from theory.record import record_run
+    ds = vdata.synthetic("cifar-like", n=24, d=40, seed=0, column_norm=1.0)
+    W, a = linnet.init_params(8, ds.X, scheme="symmetric", scale=0.5, seed=0)
+    eta = 0.5 / linnet.sharpness(W, a, ds.X)
+    w = e7_window(ds.X, ds.Y, W, a, eta=eta, steps=10)
+    rec = record_run(ds.X, ds.Y, W0=W, a0=a, eta=eta, steps=10)
+    assert w["lam"].shape == (10, 24) and w["d_dudt"].shape == (10, 24)
+    assert np.allclose(w["fd"], rec.fd[:10], rtol=1e-9, atol=1e-14)
+    assert np.allclose(w["lam"][:, 0], rec.sharpness[:10], rtol=1e-9)
+    assert (w["du"][0] < 0).all()  # oriented as in the lemma
+    c20, e7 = lemma_e7_window(w)
+    assert c20.steps.size == 10 and c20.fitted["directions"] == 24
+    assert e7.kind == "theorem" and e7.status in ("held", "failed", "not applicable")
+    # with cond (20) forced to hold and no sign change, the premises hold and ⟨F,D⟩ ≤ 0 decides
+    w2 = dict(w, d_dudt=np.zeros_like(w["d_dudt"]), du=-np.abs(w["du"]), lam=np.abs(w["lam"]) * 0 + 0.1 / eta,
+              fd=-np.abs(w["fd"]))
+    c20b, e7b = lemma_e7_window(w2)
+    assert c20b.status == "held" and e7b.status == "held" and e7b.applicable == 10
+    e7c = lemma_e7_window(dict(w2, fd=np.abs(w["fd"]) + 1.0))[1]
+    assert e7c.status == "failed"
 
 
 def test_unknown_experiment_and_bad_data_argument(tmp_path, capsys):
@@ -124,3 +280,17 @@ def test_suite_runs_on_a_cifar10_folder(tmp_path):
     out = tmp_path / "r"
     assert main(["--only", "spectrum", "--quick", "--out", str(out), "--data", f"cifar10:{folder}"]) == 0
     assert "CIFAR-10 classes 0/1" in (out / "index.md").read_text()
+
+
+def test_only_and_no_trajectories(tmp_path):
+    out = tmp_path / "r"
+    assert main(["--only", "large_init", "--quick", "--out", str(out), "--no-trajectories"]) == 0
+    assert not list(out.glob("*.npz"))
+    summary = json.loads((out / "summary.json").read_text())
+    card = {e["claim"]: e for e in summary["scorecard"]}
+    assert card["EoS at 10× init, W barely moving"]["verdict"] in ("reproduced", "differs")
+    assert card["PS, then the edge of stability"]["verdict"] == "not applicable"  # ps_eos did not run
+    assert main(["--only", "large_init", "--quick", "--out", str(out)]) == 0
+    import linnet
+    tr = linnet.load_trajectory(out / "large_init.npz")
+    assert tr.extras["X"].shape[1] == tr.config["n"]

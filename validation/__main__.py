@@ -11,7 +11,8 @@ from .experiments import EXPERIMENTS, QUICK_SKIP, Context
 from .report import write
 
 
-def run(out="report", *, quick=False, only=None, seed=0, backend="numpy", data=None, progress=True):
+def run(out="report", *, quick=False, only=None, seed=0, backend="numpy", data=None, progress=True,
+        trajectories=True):
     """Run the suite; returns (results, failures)."""
     loader = vdata.parse_data_arg(data)
     names = list(EXPERIMENTS) if not only else only
@@ -22,7 +23,8 @@ def run(out="report", *, quick=False, only=None, seed=0, backend="numpy", data=N
         names = [n for n in names if n not in QUICK_SKIP]
     os.makedirs(out, exist_ok=True)
     say = (lambda s: print(s, file=sys.stderr, flush=True)) if progress else (lambda s: None)
-    ctx = Context(out, quick=quick, seed=seed, backend=backend, loader=loader, progress=say)
+    ctx = Context(out, quick=quick, seed=seed, backend=backend, loader=loader, progress=say,
+                  save_trajectories=trajectories)
     results = []
     t_all = time.perf_counter()
     for i, name in enumerate(names, 1):
@@ -42,16 +44,18 @@ def run(out="report", *, quick=False, only=None, seed=0, backend="numpy", data=N
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m validation", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="small sizes, about 20 s on 2 cores (the SymPy identities are left out)")
+    p.add_argument("--quick", action="store_true", help="small sizes, about 30 s on 2 cores (the SymPy identities are left out)")
     p.add_argument("--only", nargs="+", metavar="NAME", help=f"run only these: {', '.join(EXPERIMENTS)}")
     p.add_argument("--out", default="report", help="output folder (default: report/)")
     p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", help="cifar10:PATH or mnist:PATH (default: built-in synthetic data)")
+    p.add_argument("--no-trajectories", action="store_true",
+                   help="do not save the runs' trajectories (.npz with their data; ~420 MB for the full suite)")
     args = p.parse_args(argv)
     try:
         results, failures = run(args.out, quick=args.quick, only=args.only, seed=args.seed,
-                                backend=args.backend, data=args.data)
+                                backend=args.backend, data=args.data, trajectories=not args.no_trajectories)
     except (vdata.DataError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

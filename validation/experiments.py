@@ -6,6 +6,7 @@ Fig. 1 run and its exact replay) are computed once and cached on the context.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 
@@ -13,7 +14,7 @@ import numpy as np
 
 import linnet
 import theory
-from theory.phases import first_above, phase_fractions, phase_labels, upward_crossings
+from theory.phases import first_above, phase_fractions, phase_intervals, phase_labels, upward_crossings
 from theory.record import record_run
 
 from . import data as vdata
@@ -33,6 +34,10 @@ class ExperimentResult:
     tables: dict = field(default_factory=dict)   # title → theory.CheckTable
     notes: str = ""
     seconds: float = 0.0
+    trajectories: list = field(default_factory=list)  # .npz files (basenames) beside the report
+
+    def __post_init__(self):
+        self.trajectories = [f for f in self.trajectories if f]  # None: not saved (--no-trajectories)
 
     def failures(self):
         return [(t, r) for t, tab in self.tables.items() for r in tab.failures()]
@@ -42,8 +47,9 @@ class Context:
     """Shared state of one suite run. ``tiny`` shrinks the quick sizes 4× (for the tests)."""
 
     def __init__(self, out, *, quick=False, seed=0, backend="numpy", loader=None, progress=print,
-                 tiny=False):
+                 tiny=False, save_trajectories=True):
         self.out, self.quick, self.seed, self.backend = out, quick or tiny, seed, backend
+        self.save_trajectories = save_trajectories
         self.loader = loader
         self.progress = progress
         self.tiny = tiny
@@ -56,6 +62,17 @@ class Context:
 
     def fig(self, name):
         return os.path.join(self.out, f"{name}.png")
+
+    def keep(self, name, tr, X, Y):
+        """Save a trajectory beside the report as ``name.npz`` (with its data, so that
+        ``linnet.load_trajectory`` and ``python -m theory check`` read it alone); returns the basename."""
+        fname = f"{name}.npz"
+        if not self.save_trajectories:
+            return None
+        if fname not in self._cache.setdefault("saved", set()):
+            tr.save(os.path.join(self.out, fname), data=(X, Y))
+            self._cache["saved"].add(fname)
+        return fname
 
     def cifar_like(self, *, n=None, d=None, labels="class", column_norm=COLUMN_NORM, mean_subtract=False):
         """The main data set: real data when --data was given, else the CIFAR-like generator."""
@@ -75,17 +92,58 @@ class Context:
         return linnet.train(X, Y, **kw)
 
     def main_run(self):
-        """Fig. 1: torch init, α = 1, η = 10, CIFAR-like data; the trajectory and its exact replay."""
+        """Fig. 1: torch init, α = 1, η = 10, CIFAR-like data, run into the EoS regime.
+
+        Returns (ds, cfg, tr, rec): ``tr`` the whole run (Λ every step), ``rec`` the exact replay of
+        its first ``record_steps`` steps (PS, the first catapult, the entry into the EoS), on which
+        the check tables are computed (a replay costs ~40× a step)."""
         if "main" not in self._cache:
+            import time
             ds = self.cifar_like()
-            m, steps = self.size(100, 200), self.size(600, 1000)
+            m, steps, rsteps = self.size(100, 200), self.size(6000, 20000), self.size(600, 1000)
             cfg = dict(data=ds.name, n=ds.X.shape[1], d=ds.X.shape[0], m=m, init="torch", alpha=1.0,
-                       eta=10.0, steps=steps, seed=self.seed)
+                       eta=10.0, steps=steps, record_steps=rsteps, seed=self.seed)
+            t0 = time.perf_counter()
             tr = self.train(ds.X, ds.Y, eta=10.0, steps=steps, m=m, init="torch", alpha=1.0, seed=self.seed,
-                            hessian_every=10)
-            rec = record_run(ds.X, ds.Y, tr, flow=True)
+                            hessian_every=max(10, steps // 20), e_hat_every=0)
+            cfg["train_seconds"] = round(time.perf_counter() - t0, 1)
+            rec = record_run(ds.X, ds.Y, tr, steps=min(rsteps, tr.steps), flow=True)
             self._cache["main"] = (ds, cfg, tr, rec)
         return self._cache["main"]
+
+    def eos_window(self):
+        """Exact replay of one catapult of the Fig. 1 run in the EoS (the first loss spike after ηΛ
+        settles at 2), for the figures that need G's top eigenvector at every step (Fig. 3): GD is
+        re-run without eigensolves up to the window's start (bit-identical to the run) and replayed
+        from there. Returns (first step, record)."""
+        if "eos" not in self._cache:
+            ds, cfg, tr, rec = self.main_run()
+            _, _, (cross, spans, spikes, hover) = eos_stats(tr.sharpness, tr.loss, tr.eta)
+            late = [s_ for s_ in spikes if s_[0] >= (hover or 0) and s_[1] < tr.steps] or spikes
+            if late:
+                s0, s1 = late[0]
+                half = max(50, (s1 - s0) // 2)
+                lo, hi = max(0, s0 - half), min(tr.steps, s1 + half)
+                if hi - lo > 300:  # at most 300 replayed steps, centred on the spike
+                    mid = (s0 + s1) // 2
+                    lo, hi = max(0, mid - 150), min(tr.steps, mid + 150)
+            else:
+                lo, hi = max(0, tr.steps - 300), tr.steps
+            pre = self.train(ds.X, ds.Y, eta=tr.eta, steps=lo, W0=tr.W0, a0=tr.a0, alpha=tr.config["alpha"],
+                             sharpness_every=0, e_hat_every=0)
+            self._cache["eos"] = (lo, record_run(ds.X, ds.Y, W0=pre.W_final, a0=pre.a_final, eta=tr.eta,
+                                                 steps=hi - lo, alpha=tr.config["alpha"]))
+        return self._cache["eos"]
+
+    def e7(self):
+        """Lemma E.7's window: G's full eigenbasis over the first steps of the theory-scaling run."""
+        if "e7" not in self._cache:
+            from theory.lemmas import e7_window
+            ds, cfg, tr, rec = self.theory_run()
+            w = min(self.size(60, 30), tr.steps)
+            self._cache["e7"] = e7_window(ds.X, ds.Y, tr.W0, tr.a0, eta=tr.eta, steps=w,
+                                          alpha=tr.config["alpha"])
+        return self._cache["e7"]
 
     def theory_run(self):
         """A run in the theory's own scaling: symmetric init, α = 1/√m, ηΛ(0) = 1.8 — long phase I."""
@@ -112,113 +170,243 @@ def _shrink(v):
 
 # ---- experiments ---------------------------------------------------------------------------
 
+def eos_stats(sharpness, loss, eta):
+    """The EoS numbers of a run with Λ at every step: median and spread of ηΛ over the last half,
+    upward crossings of 2/η (all, last half), complete II→III→IV cycles, the step from which ηΛ
+    stays near 2 (every 200-step block median within 2 ± 0.05 from there on), loss rises."""
+    el = eta * np.asarray(sharpness)
+    T = el.size
+    half = el[T // 2:]
+    cross = upward_crossings(sharpness, eta)
+    lab = phase_labels(sharpness, loss, eta)
+    ivs = phase_intervals(lab)
+    seq = [iv.phase for iv in ivs]
+    spans = [(ivs[j].start, ivs[j + 2].stop) for j in range(len(seq) - 2) if seq[j:j + 3] == ["II", "III", "IV"]]
+    cycles = len(spans)
+    blk = 200 if T >= 2000 else max(10, T // 10)
+    meds = np.array([np.median(el[i:i + blk]) for i in range(0, T - blk + 1, blk)])
+    ok = np.abs(meds - 2) <= 0.05
+    bad = np.flatnonzero(~ok)
+    hover_from = None if not ok.size or (bad.size and bad[-1] == ok.size - 1) else int((bad[-1] + 1) * blk if bad.size else 0)
+    spikes = loss_spikes(loss)
+    fr = phase_fractions(lab)
+    return dict(eta_lambda_start=float(el[0]), median_eta_lambda_last_half=float(np.median(half)),
+                iqr_eta_lambda_last_half=float(np.subtract(*np.percentile(half, [75, 25]))),
+                max_eta_lambda=float(el.max()), upward_crossings=int(cross.size),
+                upward_crossings_last_half=int(np.sum(cross >= T // 2)), four_phase_cycles=int(cycles),
+                loss_spikes=len(spikes), loss_spikes_last_half=int(sum(a >= T // 2 for a, _ in spikes)),
+                hover_from_step=hover_from, loss_rises=int(np.sum(np.diff(loss) > 0)),
+                loss_start=float(loss[0]), loss_end=float(loss[-1]),
+                **{f"phase_{k}": round(v, 3) for k, v in fr.items()}), lab, (cross, spans, spikes, hover_from)
+
+
+def loss_spikes(loss, rise=0.1):
+    """The catapult episodes of a run: maximal runs of steps where the loss is more than ``rise``
+    (10%) above its running minimum; [start, stop) pairs."""
+    loss = np.asarray(loss)
+    up = loss > (1 + rise) * np.minimum.accumulate(loss)
+    edges = np.diff(np.concatenate([[0], up.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+
+
+def _zoom(marks, T, k=3):
+    """A window on ``k`` loss spikes (catapults: one four-phase cycle each) from the first one after
+    ηΛ settles at 2 (padded); failing that, the last complete II→III→IV cycles, or about six upward
+    crossings of 2/η in the middle of the last half."""
+    cross, spans, spikes, hover = marks
+    late = [s_ for s_ in spikes if s_[0] >= (hover or 0)] or spikes
+    if len(late) >= 2:
+        sel = late[:k]
+        a, b = sel[0][0], sel[-1][1]
+        gap = (late[1][0] - late[0][0]) // 3
+        return int(max(0, a - gap)), int(min(T, b + gap))
+    if len(spans) >= 2:
+        a, b = spans[-min(4, len(spans))][0], spans[-1][1]
+    else:
+        late = cross[cross >= T // 2]
+        if late.size < 2:
+            return max(0, T - 300), T
+        j = max(0, late.size // 2 - 3)
+        a, b = int(late[j]), int(late[min(j + 6, late.size - 1)])
+    pad = max(3, (b - a) // 10)
+    return int(max(0, a - pad)), int(min(T, b + pad))
+
+
+def _run_panels(ax_full, ax_zoom, tr, lab, window, eta, what="loss"):
+    lo, hi = window
+    st = tr.step
+    if what == "loss":
+        for a_ in (ax_full, ax_zoom):
+            a_.set_ylabel("training loss L")
+        ax_full.semilogy(st, tr.loss, color="C0", lw=0.8)
+        sl = slice(lo, hi + 1)
+        shade_phases(ax_zoom, lab[sl], st[sl])
+        ax_zoom.semilogy(st[sl], tr.loss[sl], color="C0", lw=1, marker="." if hi - lo <= 200 else None, ms=2)
+        ax_zoom.legend(loc="upper right", fontsize=8)
+    else:
+        sl = slice(lo, hi + 1)
+        ax_full.plot(st, tr.sharpness, color="C3", lw=0.6, label="Λ = λ_max(G)")
+        if tr.hessian_step.size:
+            ax_full.plot(tr.hessian_step, tr.hessian_sharpness, "k.", ms=3, label="λ_max(Hessian)")
+        two_over_eta(ax_full, eta)
+        ax_full.set_ylim(0, 1.6 * max(2 / eta, np.percentile(tr.sharpness, 99)))
+        shade_phases(ax_zoom, lab[sl], st[sl])
+        ax_zoom.plot(st[sl], tr.sharpness[sl], color="C3", lw=0.6, marker="." if hi - lo <= 200 else None, ms=2,
+                     label="Λ")
+        two_over_eta(ax_zoom, eta)
+        for a_ in (ax_full, ax_zoom):
+            a_.set_xlabel("GD step")
+            a_.set_ylabel("sharpness")
+        ax_full.axvspan(lo, hi, color="grey", alpha=0.3, lw=0)
+        ax_full.legend(loc="lower right", fontsize=8)
+
+
 def ps_eos(ctx):
     ds, cfg, tr, rec = ctx.main_run()
     eta = tr.eta
-    lab = phase_labels(tr.sharpness, tr.loss, eta)
-    fig, ax = new(2, 1, w=7.5, h=3.0)
-    a0, a1 = ax[0, 0], ax[1, 0]
-    shade_phases(a0, lab)
-    a0.semilogy(tr.step, tr.loss, color="C0", lw=1)
-    a0.set_ylabel("training loss L")
-    a0.legend(loc="upper right", fontsize=8)
-    shade_phases(a1, lab)
-    a1.plot(tr.step, tr.sharpness, color="C3", lw=1, label="sharpness Λ = λ_max(G)")
-    if tr.hessian_step.size:
-        a1.plot(tr.hessian_step, tr.hessian_sharpness, "k.", ms=4, label="λ_max(Hessian)")
-    two_over_eta(a1, eta)
-    a1.set_ylim(0, 1.6 * max(2 / eta, np.percentile(tr.sharpness, 99)))
-    a1.set_xlabel("GD step")
-    a1.set_ylabel("sharpness")
-    a1.legend(loc="lower right", fontsize=8)
-    a0.set_title(f"PS then EoS: {ds.name}, m={cfg['m']}, η={eta:g}")
-    fr = phase_fractions(lab)
-    metrics = dict(max_eta_lambda=float(eta * tr.sharpness.max()), crossings=upward_crossings(tr.sharpness, eta).tolist(),
-                   loss_rises=int(np.sum(np.diff(tr.loss) > 0)), loss_start=float(tr.loss[0]),
-                   loss_end=float(tr.loss[-1]), **{f"phase_{k}": round(v, 3) for k, v in fr.items()})
+    metrics, lab, cross = eos_stats(tr.sharpness, tr.loss, eta)
+    window = _zoom(cross, tr.steps)
+    fig, ax = new(2, 2, w=6.6, h=3.2)
+    _run_panels(ax[0, 0], ax[0, 1], tr, lab, window, eta, "loss")
+    _run_panels(ax[1, 0], ax[1, 1], tr, lab, window, eta, "sharpness")
+    ax[0, 0].set_title(f"whole run: {tr.steps:,} steps ({cfg['train_seconds']:g} s); {ds.name}, m={cfg['m']}, η={eta:g}")
+    ax[0, 1].set_title(f"zoom: steps {window[0]:,}–{window[1]:,} (grey band at left), phases shaded")
+    ax[0, 0].set_title(ax[0, 0].get_title(), fontsize=9)
+    ax[0, 1].set_title(ax[0, 1].get_title(), fontsize=9)
+    metrics = dict(steps=tr.steps, train_seconds=cfg["train_seconds"], **metrics, zoom_window=list(window))
     if tr.hessian_step.size:
         idx = tr.hessian_step
         metrics["hessian_over_gram_first"] = float(tr.hessian_sharpness[0] / tr.sharpness[idx[0]])
         metrics["hessian_over_gram_last"] = float(tr.hessian_sharpness[-1] / tr.sharpness[idx[-1]])
     table = theory.check_all(rec)
     t_ds, t_cfg, t_tr, t_rec = ctx.theory_run()
+    t_rec = dataclasses.replace(t_rec, extras={**t_rec.extras, "e7": ctx.e7()})
     table2 = theory.check_all(t_rec)
-    notes = ("Phases are the sign rule of §3.1 with the loss-recovery rule for phase IV. The Hessian's "
-             "top eigenvalue (dots) exceeds λ_max(G) at the start from PyTorch's small init (the residual "
-             "term of I10) and meets it once the loss is small. The second check table is for a run in "
-             "the theory's scaling (symmetric init, α = 1/√m, ηΛ(0) = 1.8), with a long phase I.")
+    files = [ctx.keep("ps_eos", tr, ds.X, ds.Y), ctx.keep("ps_eos_theory_scaling", t_tr, t_ds.X, t_ds.Y)]
+    notes = (f"The run takes {tr.steps:,} steps ({cfg['train_seconds']:g} s of training); ηΛ has a median of "
+             f"{metrics['median_eta_lambda_last_half']:.3f} over the last half (from step "
+             f"{metrics['hover_from_step']} on, every 200-step median is within 2 ± 0.05), with "
+             f"{metrics['upward_crossings']} upward crossings of 2/η, {metrics['loss_spikes']} loss spikes (catapults, "
+             "the loss 10% above its running minimum) and "
+             f"{metrics['four_phase_cycles']} clean II→III→IV sequences of the sign rule (near 2/η Λ also flips "
+             "above and below 2/η every other step, which the sign rule reads as short II/III alternations). "
+             "Phases are the sign rule of §3.1 with the loss-recovery rule for phase IV. "
+             "The Hessian's top eigenvalue (dots) exceeds λ_max(G) at the start from PyTorch's small init "
+             "(the residual term of I10) and meets it once the loss is small. The first check table is on the "
+             f"exact replay of the first {rec.T} steps (PS, the first catapult, the entry into the EoS); the "
+             "second is for a run in the theory's scaling (symmetric init, α = 1/√m, ηΛ(0) = 1.8), with "
+             "Lemma E.7 evaluated on its first steps (see lemma_e7).")
     return ExperimentResult("ps_eos", "Progressive sharpening, then the edge of stability", "Fig. 1, 4",
                             cfg, [save(fig, ctx.fig("ps_eos"))], metrics,
-                            {"Fig. 1 run (torch init, η = 10)": table,
-                             f"theory-scaling run ({t_cfg['m']} wide, symmetric init)": table2}, notes)
+                            {f"Fig. 1 run, first {rec.T} steps (torch init, η = 10)": table,
+                             f"theory-scaling run ({t_cfg['m']} wide, symmetric init)": table2}, notes,
+                            trajectories=files)
 
 
 def a_norm(ctx):
     ds, cfg, tr, rec = ctx.main_run()
+    t_end, erec = ctx.eos_window()
     eta = tr.eta
-    lab = phase_labels(tr.sharpness, tr.loss, eta)
-    fig, ax = new(1, 2, w=6.0, h=3.6)
-    l, r = ax[0, 0], ax[0, 1]
-    shade_phases(l, lab)
-    l.plot(rec.sharpness, color="C3", lw=1, label="Λ")
-    two_over_eta(l, eta)
-    l.set_xlabel("GD step")
-    l.set_ylabel("sharpness Λ", color="C3")
-    l2 = l.twinx()
-    l2.plot(rec.a_norm2, color="C2", lw=1, label="‖a‖²")
-    l2.set_ylabel("‖a‖² (output-layer norm)", color="C2")
-    l.set_title("A-norm and sharpness move together")
-    Gh = rec.alpha**2 * rec.a_norm2 * rec.lam[0]
-    r.plot(rec.sharpness, lw=1, label="‖G‖ = Λ")
-    r.plot(rec.ga_norm, lw=1, label="‖G_A‖ = λ_max(α²ZᵀZ/n)")
-    r.plot(Gh, lw=1, label="‖G_h‖ = α²‖a‖²λ₁")
-    r.set_xlabel("GD step")
-    r.set_title("Gram matrix split (§3.2)")
-    r.legend(fontsize=8)
-    agree = np.sign(np.diff(rec.a_norm2)) == np.sign(np.diff(rec.sharpness))
-    metrics = dict(a31_agreement=float(agree.mean()), a31_disagreements=int((~agree).sum()),
-                   corr_a2_lambda=float(np.corrcoef(rec.a_norm2, rec.sharpness)[0, 1]),
-                   mean_Gh_over_G=float(np.mean(Gh / rec.sharpness)),
-                   mean_GA_over_G=float(np.mean(rec.ga_norm / rec.sharpness)))
+    _, lab, cross = eos_stats(tr.sharpness, tr.loss, eta)
+    lo, hi = _zoom(cross, tr.steps)
+    fig, ax = new(2, 2, w=6.6, h=3.2)
+    for a_, sl, title in ((ax[0, 0], slice(None), f"whole run ({tr.steps:,} steps)"),
+                          (ax[0, 1], slice(lo, hi + 1), f"zoom: steps {lo:,}–{hi:,}")):
+        if sl.start is not None:
+            shade_phases(a_, lab[sl], tr.step[sl])
+        a_.plot(tr.step[sl], tr.sharpness[sl], color="C3", lw=0.8)
+        two_over_eta(a_, eta)
+        a_.set_xlabel("GD step")
+        a_.set_ylabel("sharpness Λ", color="C3")
+        b_ = a_.twinx()
+        b_.plot(tr.step[sl], tr.a_norm2[sl], color="C2", lw=0.8)
+        b_.set_ylabel("‖a‖² (output-layer norm)", color="C2")
+        a_.set_title(f"A-norm and sharpness move together: {title}")
+    for a_, r_, x0, title in ((ax[1, 0], rec, 0, f"Gram split, steps 0–{rec.T}"),
+                              (ax[1, 1], erec, t_end, f"Gram split in the EoS, one catapult: steps {t_end:,}–{t_end + erec.T:,}")):
+        x = x0 + np.arange(r_.T + 1)
+        Gh = r_.alpha**2 * r_.a_norm2 * r_.lam[0]
+        a_.plot(x, r_.sharpness, lw=1, label="‖G‖ = Λ")
+        a_.plot(x, r_.ga_norm, lw=1, label="‖G_A‖ = λ_max(α²ZᵀZ/n)")
+        a_.plot(x, Gh, lw=1, ls="--", label="‖G_h‖ = α²‖a‖²λ₁")
+        a_.set_xlabel("GD step")
+        a_.set_title(title)
+        a_.legend(fontsize=8)
+    s_, a2 = tr.sharpness, tr.a_norm2
+    agree = np.sign(np.diff(a2)) == np.sign(np.diff(s_))
+    half = tr.steps // 2
+    Gh_e = erec.alpha**2 * erec.a_norm2 * erec.lam[0]
+    metrics = dict(a31_agreement=float(agree.mean()), a31_agreement_last_half=float(agree[half:].mean()),
+                   a31_disagreements=int((~agree).sum()),
+                   corr_a2_lambda=float(np.corrcoef(a2, s_)[0, 1]),
+                   corr_a2_lambda_last_half=float(np.corrcoef(a2[half:], s_[half:])[0, 1]),
+                   mean_Gh_over_G=float(np.mean(rec.alpha**2 * rec.a_norm2 * rec.lam[0] / rec.sharpness)),
+                   mean_GA_over_G=float(np.mean(rec.ga_norm / rec.sharpness)),
+                   max_GA_over_G=float(max(np.max(rec.ga_norm / rec.sharpness), np.max(erec.ga_norm / erec.sharpness))),
+                   mean_GA_over_G_eos=float(np.mean(erec.ga_norm / erec.sharpness)),
+                   mean_Gh_over_G_eos=float(np.mean(Gh_e / erec.sharpness)))
     return ExperimentResult("a_norm", "‖a‖² against sharpness; ‖G_A‖ vs ‖G‖", "Fig. 2, 3a, 13", cfg,
                             [save(fig, ctx.fig("a_norm"))], metrics,
-                            notes="A3.1's agreement rate: fraction of steps where ‖a‖ and Λ change in the same direction.")
+                            notes="A3.1's agreement rate: fraction of steps where ‖a‖ and Λ change in the same "
+                                  f"direction, over all {tr.steps:,} steps of the Fig. 1 run and over its last half. "
+                                  "The Gram split is computed on the exact replay of the first steps and of "
+                                  f"steps {t_end:,}–{t_end + erec.T:,} (one catapult in the EoS).",
+                            trajectories=[ctx.keep("ps_eos", tr, ds.X, ds.Y)])
+
+
+def _split(r_):
+    du = np.sum(r_.D * r_.u1, axis=1)
+    L_u1 = du**2 / (2 * r_.n)
+    return L_u1, r_.loss - L_u1
 
 
 def loss_split(ctx):
     ds, cfg, tr, rec = ctx.main_run()
-    n = rec.n
-    du = np.sum(rec.D * rec.u1, axis=1)
-    L_u1 = du**2 / (2 * n)
-    L_rest = rec.loss - L_u1
-    lab = phase_labels(rec.sharpness, rec.loss, rec.eta)
-    fig, ax = new(1, 1, w=7.5)
-    a = ax[0, 0]
-    shade_phases(a, lab)
-    a.semilogy(rec.loss, lw=1, label="L")
-    a.semilogy(np.maximum(L_u1, 1e-300), lw=1, label="u₁ part ⟨D,u₁⟩²/2n")
-    a.semilogy(L_rest, lw=1, label="the rest ‖P_uD‖²/2n")
-    a.set_xlabel("GD step")
-    a.set_ylabel("loss")
-    a.set_ylim(max(1e-8, rec.loss.min() / 100), rec.loss.max() * 2)
-    a.legend(fontsize=8)
-    a.set_title("Non-monotone loss comes from the u₁ direction (Lemma 3.2, 3.5)")
-    rises_u1 = int(np.sum(np.diff(L_u1) > 0))
-    rises_rest = int(np.sum(np.diff(L_rest) > 0))
+    t_end, erec = ctx.eos_window()
+    fig, ax = new(1, 2, w=6.6)
+    metrics = {}
+    for a_, r_, x0, tag in ((ax[0, 0], rec, 0, "early"), (ax[0, 1], erec, t_end, "eos")):
+        L_u1, L_rest = _split(r_)
+        lab = phase_labels(r_.sharpness, r_.loss, r_.eta)
+        x = x0 + np.arange(r_.T + 1)
+        shade_phases(a_, lab, x)
+        a_.semilogy(x, r_.loss, lw=1, label="L")
+        a_.semilogy(x, np.maximum(L_u1, 1e-300), lw=1, label="u₁ part ⟨D,u₁⟩²/2n")
+        a_.semilogy(x, L_rest, lw=1, label="the rest ‖P_uD‖²/2n")
+        a_.set_xlabel("GD step")
+        a_.set_ylabel("loss")
+        a_.set_ylim(max(1e-12, r_.loss.min() / 100), r_.loss.max() * 2)
+        a_.legend(fontsize=8)
+        dL, du1, drest = np.diff(r_.loss), np.diff(L_u1), np.diff(L_rest)
+        up = dL > 0
+        metrics[f"rises_total_{tag}"] = int(up.sum())
+        metrics[f"rises_u1_part_{tag}"] = int((du1 > 0).sum())
+        metrics[f"rises_rest_{tag}"] = int((drest > 0).sum())
+        # of the loss's rises, the share carried by the u₁ part (its increase ≥ the total increase)
+        metrics[f"rise_share_from_u1_{tag}"] = float(np.mean(du1[up] >= dL[up])) if up.any() else None
+        metrics[f"rest_rise_over_u1_rise_{tag}"] = (float(np.sum(np.maximum(drest, 0)[up]) / np.sum(np.maximum(du1, 0)[up]))
+                                                   if up.any() and np.any(du1[up] > 0) else None)
+    ax[0, 0].set_title(f"steps 0–{rec.T}: PS and the first catapult")
+    ax[0, 1].set_title(f"in the EoS, one catapult: steps {t_end:,}–{t_end + erec.T:,}")
     return ExperimentResult("loss_split", "Loss split into its u₁ part and the rest", "Fig. 3b", cfg,
-                            [save(fig, ctx.fig("loss_split"))],
-                            dict(rises_total=int(np.sum(np.diff(rec.loss) > 0)), rises_u1_part=rises_u1,
-                                 rises_rest=rises_rest))
+                            [save(fig, ctx.fig("loss_split"))], metrics,
+                            notes="Lemma 3.2, 3.5: the non-monotone loss comes from the u₁ direction. "
+                                  "rise_share_from_u1: of the steps where L rises, the fraction where the u₁ part "
+                                  "rises by at least as much as L; rest_rise_over_u1_rise: the rest's total rise "
+                                  "over those steps relative to the u₁ part's (\"_eos\": the exact replay of "
+                                  f"steps {t_end:,}–{t_end + erec.T:,}, one catapult in the EoS).",
+                            trajectories=[ctx.keep("ps_eos", tr, ds.X, ds.Y)])
 
 
 def gaussian(ctx):
     n, d, m = ctx.size(300, 1000), ctx.size(768, 3072), ctx.size(100, 200)
     steps = ctx.size(400, 1000)
-    out = {}
+    out, files = {}, []
     fig, ax = new(1, 2, w=6.0)
     for kind in ("gaussian", "cifar-like"):
         ds = vdata.synthetic(kind, n=n, d=d, seed=ctx.seed, column_norm=COLUMN_NORM)
         tr = ctx.train(ds.X, ds.Y, eta=10.0, steps=steps, m=m, init="torch", alpha=1.0, seed=ctx.seed, e_hat_every=0)
+        files.append(ctx.keep(f"gaussian_{kind}", tr, ds.X, ds.Y))
         conv = np.flatnonzero(tr.loss <= 1e-2 * tr.loss[0])
         out[kind] = dict(ps_ratio=float(tr.sharpness.max() / tr.sharpness[0]),
                          max_eta_lambda=float(tr.eta * tr.sharpness.max()),
@@ -235,19 +423,22 @@ def gaussian(ctx):
     return ExperimentResult("gaussian", "Gaussian data N(0, I) against CIFAR-like data", "Fig. 11", cfg,
                             [save(fig, ctx.fig("gaussian"))],
                             {f"{k}_{kk}": v for k, d_ in out.items() for kk, v in d_.items()},
-                            notes="Same protocol on both data sets; the paper reports fast convergence and little PS on N(0, I).")
+                            notes="Same protocol on both data sets; the paper reports fast convergence and little PS on N(0, I).",
+                            trajectories=files)
 
 
 def labels(ctx):
     n, d, m = ctx.size(200, 500), ctx.size(768, 3072), ctx.size(100, 400)
     steps, eta = ctx.size(800, 2000), 2.0
     fig, ax = new(1, 1)
-    metrics = {}
+    metrics, files = {}, []
     for lab in ("top", "random", "bottom"):
         ds = ctx.cifar_like(n=n, d=d, labels=lab) if ctx.loader is None else _relabel(ctx.cifar_like(n=n, d=d), lab)
         tr = ctx.train(ds.X, ds.Y, eta=eta, steps=steps, m=m, init="torch", alpha=1.0, seed=ctx.seed, e_hat_every=0)
+        files.append(ctx.keep(f"labels_{lab}", tr, ds.X, ds.Y))
         metrics[f"ps_degree_{lab}"] = float(tr.sharpness[-1] / tr.sharpness[0])
         metrics[f"max_eta_lambda_{lab}"] = float(eta * tr.sharpness.max())
+        metrics[f"diverged_{lab}"] = tr.stopped is not None or not bool(tr.loss[-1] < tr.loss[0])
         ax[0, 0].plot(tr.sharpness / tr.sharpness[0], lw=1, label=f"labels along the {lab} eigenvector" if lab != "random" else "random ±1 labels")
     ax[0, 0].set_xlabel("GD step")
     ax[0, 0].set_ylabel("Λ(t)/Λ(0)")
@@ -256,7 +447,8 @@ def labels(ctx):
     cfg = dict(n=n, d=d, m=m, init="torch", alpha=1.0, eta=eta, steps=steps)
     return ExperimentResult("labels", "Labels along the top vs bottom eigenvector vs random", "Fig. 12", cfg,
                             [save(fig, ctx.fig("labels"))], metrics,
-                            notes="A small η, so that training converges before the EoS; degree = Λ(T)/Λ(0).")
+                            notes="A small η, so that training converges before the EoS; degree = Λ(T)/Λ(0).",
+                            trajectories=files)
 
 
 def _relabel(ds, lab):
@@ -289,7 +481,9 @@ def first_order(ctx):
     return ExperimentResult("first_order", "Quality of the first-order approximation (A3.2)", "Fig. 15", cfg,
                             [save(fig, ctx.fig("first_order"))],
                             dict(median_higher_over_actual_D=float(np.median(ratio)),
-                                 max_higher_over_actual_D=float(ratio.max())))
+                                 max_higher_over_actual_D=float(ratio.max())),
+                            notes=f"On the exact replay of the Fig. 1 run's first {rec.T} steps.",
+                            trajectories=[ctx.keep("ps_eos", tr, ds.X, ds.Y)])
 
 
 def gd_vs_flow(ctx):
@@ -312,7 +506,9 @@ def gd_vs_flow(ctx):
     return ExperimentResult("gd_vs_flow", "GD against gradient flow during progressive sharpening (A3.3)",
                             "Fig. 16", {**cfg, "horizon_steps": horizon}, [save(fig, ctx.fig("gd_vs_flow"))],
                             dict(max_rel_loss_dev=float(dev.max()),
-                                 sharpness_rel_dev_end=float(abs(flow.sharpness[-1] - tr.sharpness[horizon]) / flow.sharpness[-1])))
+                                 sharpness_rel_dev_end=float(abs(flow.sharpness[-1] - tr.sharpness[horizon]) / flow.sharpness[-1])),
+                            trajectories=[ctx.keep("ps_eos_theory_scaling", tr, ds.X, ds.Y),
+                                          ctx.keep("gd_vs_flow_flow", flow, ds.X, ds.Y)])
 
 
 def u1_stability(ctx):
@@ -334,7 +530,9 @@ def u1_stability(ctx):
                             [save(fig, ctx.fig("u1_stability"))],
                             dict(min_overlap_u1_0=float(ov0.min()), min_overlap_v1=float(ovv.min()),
                                  eps=float(ch.max()), median_step_change=float(np.median(ch))),
-                            notes="The paper reports |⟨u₁(t), u₁(0)⟩| above 0.98 (App. D.1.5).")
+                            notes=f"On the exact replay of the Fig. 1 run's first {rec.T} steps. "
+                                  "The paper reports |⟨u₁(t), u₁(0)⟩| above 0.98 (App. D.1.5).",
+                            trajectories=[ctx.keep("ps_eos", tr, ds.X, ds.Y)])
 
 
 def spectrum(ctx):
@@ -365,13 +563,14 @@ def e_hat_width(ctx):
     widths = ctx.size((26, 50, 100), (50, 100, 200, 400))
     steps = ctx.size(300, 1000)
     fig, ax = new(1, 2, w=6.0)
-    metrics = {}
+    metrics, files = {}, []
     for m in widths:
         # scale 1: α²WᵀW ≈ I on average, so what is left of Ê is the width's 1/√m fluctuation
         # (scale 0.5 would add (0.25 − 1)K to Ê at every width)
         W, a = linnet.init_params(m, ds.X, scheme="symmetric", scale=1.0, seed=ctx.seed)
         eta = 1.8 / linnet.sharpness(W, a, ds.X)
         tr = ctx.train(ds.X, ds.Y, eta=eta, steps=steps, W0=W, a0=a)
+        files.append(ctx.keep(f"e_hat_width_m{m}", tr, ds.X, ds.Y))
         ax[0, 0].semilogy(tr.e_hat_step, tr.e_hat_norm, lw=1, label=f"m = {m}")
         move = float(np.linalg.norm(tr.W_final - tr.W0) / np.linalg.norm(tr.W0))
         metrics[f"median_e_hat_m{m}"] = float(np.median(tr.e_hat_norm))
@@ -386,7 +585,7 @@ def e_hat_width(ctx):
     ax[0, 1].set_title("‖W(T) − W(0)‖_F / ‖W(0)‖_F")
     return ExperimentResult("e_hat_width", "‖Ê(t)‖ for several widths and the movement of W (A4.3)", "Fig. 20, 21",
                             dict(data=ds.name, widths=list(widths), init="symmetric", scale=1.0, eta_lambda0=1.8,
-                                 steps=steps), [save(fig, ctx.fig("e_hat_width"))], metrics)
+                                 steps=steps), [save(fig, ctx.fig("e_hat_width"))], metrics, trajectories=files)
 
 
 def large_init(ctx):
@@ -418,7 +617,8 @@ def large_init(ctx):
                             [save(fig, ctx.fig("large_init"))],
                             dict(max_eta_lambda=float(eta * tr.sharpness.max()), crossings=upward_crossings(tr.sharpness, eta).tolist(),
                                  W_move=move, loss_end=float(tr.loss[-1])),
-                            notes="W moves little relative to its size, yet Λ crosses 2/η: not the quadratic regime.")
+                            notes="W moves little relative to its size, yet Λ crosses 2/η: not the quadratic regime.",
+                            trajectories=[ctx.keep("large_init", tr, ds.X, ds.Y)])
 
 
 def catapult(ctx):
@@ -427,9 +627,10 @@ def catapult(ctx):
     X, Y = np.array([[1.0], [0.0], [0.0]]), np.array([1.0])
     W, a = linnet.init_params(m, X, scheme="gaussian", seed=ctx.seed)
     lam0 = linnet.sharpness(W, a, X)
-    rows = []
+    rows, files = [], []
     for el in grid:
         tr = ctx.train(X, Y, eta=float(el / lam0), steps=2000, W0=W, a0=a, e_hat_every=0)
+        files.append(ctx.keep(f"catapult_eta_lambda0_{el:.2f}", tr, X, Y))
         diverged = tr.stopped is not None
         catapult_ = (not diverged) and bool(tr.loss.max() > tr.loss[0] * (1 + 1e-9))
         rows.append((float(el), diverged, catapult_, float(tr.eta * tr.sharpness[-1])))
@@ -455,7 +656,57 @@ def catapult(ctx):
                             dict(m=m, grid=f"ηλ₀ from {grid[0]} to {grid[-1]}", steps=2000),
                             [save(fig, ctx.fig("catapult"))],
                             dict(catapult_from=first_cat, diverges_from=first_div,
-                                 all_converged_below_2=bool(np.all(fin[~div] < 2 + 1e-9))))
+                                 all_converged_below_2=bool(np.all(fin[~div] < 2 + 1e-9)),
+                                 grid_step=float(ctx.size(0.25, 0.1))),
+                            trajectories=files)
+
+
+def lemma_e7(ctx):
+    ds, cfg, tr, rec = ctx.theory_run()
+    from theory.lemmas import lemma_e7_window
+    w = ctx.e7()
+    c20, e7 = lemma_e7_window(w)
+    lhs, rhs = np.abs(w["d_dudt"]), w["lam"] * np.abs(w["du"])
+    ratio = lhs / np.maximum(rhs, 1e-300)
+    r = ratio.shape[1]
+    i = np.arange(1, r + 1)
+    fig, ax = new(1, 2, w=6.6)
+    ax[0, 0].loglog(i, ratio.max(axis=0), lw=1, label="max over the window")
+    ax[0, 0].loglog(i, np.median(ratio, axis=0), lw=1, label="median over the window")
+    ax[0, 0].axhline(1, color="k", ls="--", lw=1, label="cond (20) bound")
+    ax[0, 0].set_xlabel("eigen-direction i of G (by eigenvalue)")
+    ax[0, 0].set_ylabel("|⟨D, du_i/dt⟩| / (λ_i|⟨D, u_i⟩|)")
+    ax[0, 0].set_title(f"cond (20) for every i, steps 0–{ratio.shape[0] - 1}")
+    ax[0, 0].legend(fontsize=8)
+    held = ratio <= 1
+    ax[0, 1].plot(held.mean(axis=1), lw=1, label="share of i with cond (20)")
+    ax[0, 1].plot((w["fu"] * w["du"] <= 0).mean(axis=1), lw=1, label="share of i with ⟨F,u_i⟩⟨D,u_i⟩ ≤ 0")
+    ax[0, 1].plot(w["eta"] * w["lam"][:, 0] / 2, lw=1, label="ηΛ/2")
+    ax[0, 1].set_xlabel("GD step")
+    ax[0, 1].set_ylim(0, 1.2)
+    ax[0, 1].legend(fontsize=8)
+    ax[0, 1].set_title("per step")
+    table = theory.CheckTable((c20, e7))
+    metrics = dict(window_steps=int(ratio.shape[0]), directions=r,
+                   cond20_pairs_held=float(held.mean()),
+                   cond20_directions_held_every_step=int(held.all(axis=0).sum()),
+                   cond20_top_directions_held_every_step=int(c20.fitted["top_held_every_step"]),
+                   cond20_steps_all_i=int(c20.conclusion.sum()),
+                   cond20_i1_rate=float(held[:, 0].mean()),
+                   e7_status=e7.status, e7_applicable_steps=e7.applicable,
+                   fd_nonpositive_rate=float(e7.fitted["fd_nonpositive_rate"]),
+                   first_sign_change=e7.fitted["first_sign_change"],
+                   first_eta_lambda_above_2=int(first_above(w["lam"][:, 0], w["eta"])))
+    return ExperimentResult("lemma_e7", "Lemma E.7 and condition (20) for every eigen-direction", "App. E.2, Fig. 26",
+                            dict(run="theory-scaling run (as in ps_eos)", m=cfg["m"], eta=cfg["eta"],
+                                 window=f"steps 0–{ratio.shape[0] - 1} (G's eigh at each; its premises run from t = 0)"),
+                            [save(fig, ctx.fig("lemma_e7"))], metrics, {"Lemma E.7 window": table},
+                            notes="G's full eigendecomposition at every step of the window (an independent literal "
+                                  "replay, theory.lemmas.e7_window); du_i/dt ≈ (u_i(t+1) − u_i(t))/η. The lemma's "
+                                  "premises must hold from t = 0, so the window starts there and spans the first "
+                                  "entry into ηΛ > 2. The paper (App. E.2.3) reports that (20) fails for the "
+                                  "directions of small eigenvalues.",
+                            trajectories=[ctx.keep("ps_eos_theory_scaling", tr, ds.X, ds.Y)])
 
 
 def identities(ctx):
@@ -469,5 +720,6 @@ def identities(ctx):
 
 
 EXPERIMENTS = {f.__name__: f for f in (ps_eos, a_norm, loss_split, gaussian, labels, first_order, gd_vs_flow,
-                                       u1_stability, spectrum, e_hat_width, large_init, catapult, identities)}
+                                       u1_stability, spectrum, e_hat_width, large_init, catapult, lemma_e7,
+                                       identities)}
 QUICK_SKIP = ("identities",)  # 30 s of SymPy: run by the full suite and by the tests

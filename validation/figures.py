@@ -39,6 +39,6 @@ def new(nrows=1, ncols=1, w=6.4, h=3.6):
 
 def save(fig, path):
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path

@@ -1,15 +1,23 @@
-"""Write the suite's report: ``index.html`` and its Markdown twin ``index.md`` beside the PNGs."""
+"""Write the suite's report: ``index.html`` and its Markdown twin ``index.md`` beside the PNGs and
+the trajectories (.npz), and ``summary.json``. The scorecard comes first, then a table of
+contents, then one section per experiment, each naming the paper figure it reproduces."""
 from __future__ import annotations
 
 import html
 import json
 import os
 
+from .scorecard import facts_of, score
+
+VERDICT_STYLE = {"reproduced": "#d8f3dc", "differs": "#ffd6a5", "not applicable": "#e9ecef"}
+
 
 def _fmt(v):
     if isinstance(v, float):
         return f"{v:.4g}"
     if isinstance(v, (list, tuple)):
+        if len(v) > 12:
+            return f"[{', '.join(_fmt(x) for x in v[:6])}, … {len(v) - 6} more]"
         return "[" + ", ".join(_fmt(x) for x in v) + "]"
     return str(v)
 
@@ -23,6 +31,8 @@ def write(out, results, *, header: dict):
     failures = [(r.name, t, c.name) for r in results for t, c in r.failures()]
     failures += [(r.name, "SymPy", k) for r in results if r.name == "identities"
                  for k, v in r.metrics.items() if v != "verified"]
+    card = score(facts_of(results))
+    counts = {v: sum(e.verdict == v for e in card) for v in ("reproduced", "differs", "not applicable")}
     md = ["# linnet validation report", "",
           f"{header['mode']} suite, {len(results)} experiments, {header['seconds']:.0f} s, seed {header['seed']}, "
           f"backend {header['backend']}, data: {header['data']}.", "",
@@ -30,16 +40,30 @@ def write(out, results, *, header: dict):
           ""]
     if failures:
         md += ["| experiment | table | check |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in failures] + [""]
-    md += ["## Summary", "", "| experiment | paper | key numbers | time |", "|---|---|---|---|"]
+    md += ["## Contents", ""]
+    md += ["- [Scorecard](#scorecard)"] + [f"- [{r.name}](#{r.name}): {r.title} ({r.paper})" for r in results]
+    md += ["- [Summary](#summary)", ""]
+    md += ["## Scorecard", "",
+           f"One entry per claim of the paper: {counts['reproduced']} reproduced, {counts['differs']} differ, "
+           f"{counts['not applicable']} not applicable. Each verdict is computed by a rule in "
+           "validation/scorecard.py from the measured number shown; \"not applicable\" means the experiment did "
+           "not run or its premises failed.", "",
+           "| claim | paper | verdict | number | reproduced when | section |", "|---|---|---|---|---|---|"]
+    ran = {r.name for r in results}
+    md += [f"| {e.claim} | {e.paper} | {e.verdict} | {_fmt(e.number)} | {e.threshold} | "
+           + (f"[{e.anchor}](#{e.anchor}) |" if e.anchor in ran else f"{e.anchor} (not run) |") for e in card]
+    md += ["", "## Summary", "", "| experiment | paper | key numbers | time |", "|---|---|---|---|"]
     for r in results:
         key = ", ".join(f"{k}={_fmt(v)}" for k, v in list(r.metrics.items())[:4])
         md.append(f"| [{r.name}](#{r.name}) | {r.paper} | {key} | {r.seconds:.1f} s |")
     md.append("")
     for r in results:
-        md += [f"## {r.name}", "", f"**{r.title}** ({r.paper}). {r.notes}", ""]
+        md += [f"## {r.name}", "", f"**{r.title}** — reproduces the paper's {r.paper}. {r.notes}", ""]
         md += [f"![{r.name}]({os.path.basename(f)})" for f in r.figures] + [""]
         md += ["| configuration | |", "|---|---|", _kv_md(r.config), "", "| measured | |", "|---|---|",
                _kv_md(r.metrics), ""]
+        if r.trajectories:
+            md += [f"Trajectories (linnet.load_trajectory; `python -m theory check FILE`): {_files(r.trajectories)}", ""]
         for title, table in r.tables.items():
             md += [f"### Checks: {title}", "", table.markdown(), ""]
     with open(os.path.join(out, "index.md"), "w") as fh:
@@ -47,38 +71,66 @@ def write(out, results, *, header: dict):
     with open(os.path.join(out, "index.html"), "w") as fh:
         fh.write(_html(md))
     with open(os.path.join(out, "summary.json"), "w") as fh:
-        json.dump(dict(header=header, failures=failures,
+        json.dump(dict(header=header, failures=failures, scorecard=[e.as_dict() for e in card],
                        experiments={r.name: dict(metrics=r.metrics, config=r.config, seconds=r.seconds,
+                                                 trajectories=list(r.trajectories),
                                                  checks={t: tab.rows() for t, tab in r.tables.items()})
                                     for r in results}), fh, indent=1, default=str)
     return failures
 
 
+def _files(names):
+    if len(names) > 8:
+        return ", ".join(f"`{n}`" for n in names[:3]) + f", … ({len(names)} files, `{names[-1]}` last)"
+    return ", ".join(f"`{n}`" for n in names)
+
+
+def _anchor(name):
+    return name.lower().replace(" ", "-")
+
+
 def _html(md_lines):
-    """A small Markdown-to-HTML pass for exactly what :func:`write` emits (headings, tables, images)."""
+    """A small Markdown-to-HTML pass for exactly what :func:`write` emits (headings, lists, tables, images)."""
     out = ["<!doctype html><html><head><meta charset='utf-8'><title>linnet validation report</title>",
-           "<style>body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
+           "<style>body{font-family:sans-serif;max-width:1500px;margin:auto;padding:1em;line-height:1.35}"
            "table{border-collapse:collapse;margin:.5em 0;font-size:90%}td,th{border:1px solid #ccc;padding:2px 6px}"
-           "img{max-width:100%}</style></head><body>"]
-    rows = []
+           "img{width:100%;max-width:1450px;height:auto;display:block;margin:.5em 0}"
+           "code{background:#f3f3f3;padding:0 2px}"
+           + "".join(f"td.v-{k.replace(' ', '-')}{{background:{c}}}" for k, c in VERDICT_STYLE.items())
+           + "</style></head><body>"]
+    rows, items = [], []
 
     def flush():
         if rows:
             cells = [r.strip("|").split(" | ") for r in rows if not set(r) <= set("|-")]
-            out.append("<table>" + "".join(
-                "<tr>" + "".join(f"<{'th' if i == 0 else 'td'}>{_inline(c.strip())}</{'th' if i == 0 else 'td'}>"
-                                 for c in row) + "</tr>" for i, row in enumerate(cells)) + "</table>")
+            body = []
+            for i, row in enumerate(cells):
+                tag = "th" if i == 0 else "td"
+                tds = []
+                for c in row:
+                    c = c.strip()
+                    cls = f" class='v-{c.replace(' ', '-')}'" if tag == "td" and c in VERDICT_STYLE else ""
+                    tds.append(f"<{tag}{cls}>{_inline(c)}</{tag}>")
+                body.append("<tr>" + "".join(tds) + "</tr>")
+            ident = " id='scorecard-table'" if cells and cells[0][0].strip() == "claim" else ""
+            out.append(f"<table{ident}>" + "".join(body) + "</table>")
             rows.clear()
+        if items:
+            out.append("<ul class='toc'>" + "".join(f"<li>{_inline(x)}</li>" for x in items) + "</ul>")
+            items.clear()
     for line in "\n".join(md_lines).split("\n"):
         if line.startswith("|"):
             rows.append(line)
+            continue
+        if line.startswith("- "):
+            items.append(line[2:])
             continue
         flush()
         if line.startswith("### "):
             out.append(f"<h3>{html.escape(line[4:])}</h3>")
         elif line.startswith("## "):
             name = line[3:]
-            out.append(f"<h2 id='{html.escape(name)}'>{html.escape(name)}</h2>")
+            out.append(f"<h2 id='{html.escape(_anchor(name))}'>{html.escape(name)}</h2>")
         elif line.startswith("# "):
             out.append(f"<h1>{html.escape(line[2:])}</h1>")
         elif line.startswith("!["):
@@ -92,10 +144,10 @@ def _html(md_lines):
 
 
 def _inline(s):
-    s = html.escape(s)
+    import re
+    s = html.escape(s, quote=False)
     while "**" in s:
         s = s.replace("**", "<b>", 1).replace("**", "</b>", 1)
-    if s.startswith("[") and "](#" in s:
-        name = s[1:s.index("]")]
-        s = f"<a href='#{name}'>{name}</a>" + s[s.index(")") + 1:]
+    s = re.sub(r"`([^`]+)`", r"<code>\1</code>", s)
+    s = re.sub(r"\[([^\]]+)\]\(#([^)]+)\)", lambda m: f"<a href='#{_anchor(m.group(2))}'>{m.group(1)}</a>", s)
     return s
