@@ -1,6 +1,6 @@
 """Deep bias-free fully connected networks: outputs, Jacobian products, Gram matrix, exact HVP.
 
-The model is f(x) = W_L σ(W_{L−1} … σ(W_1 x)) with a linear output layer (THEORY.md §D).
+The model is f(x) = W_L σ(W_{L−1} … σ(W_1 x)) with a linear output layer (docs/theory.md §7).
 Conventions, fixed for the engines built on these functions:
 
 * ``weights`` = (W_1, …, W_L), W_l of shape h_l × h_{l−1} (``nn.Linear``'s (out, in) layout),

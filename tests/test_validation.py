@@ -113,6 +113,10 @@ _GOOD_PS = dict(eta_lambda_start=0.1, median_eta_lambda_last_half=2.001, upward_
                 loss_end=1e-5, loss_rises=100, four_phase_cycles=10, loss_spikes=12, phase_I=0.4, phase_II=0.25, phase_III=0.25,
                 phase_IV=0.1)
 
+_FC_EOS = dict(first_above_2=4, median_eta_lambda_last_half=2.01, loss_rises=50, loss_non_monotone_decrease=True)
+_FC_ACT = dict(tanh_a31_rate=0.95, relu_a31_rate=0.92, elu_a31_rate=0.99, tanh_dead=False, relu_dead=False,
+               elu_dead=False)
+
 _CASES = [  # rule, facts that reproduce, facts that differ
     ("ps_then_eos", dict(ps_eos=_GOOD_PS), dict(ps_eos={**_GOOD_PS, "median_eta_lambda_last_half": 2.2})),
     ("four_phases_recur", dict(ps_eos=_GOOD_PS), dict(ps_eos={**_GOOD_PS, "four_phase_cycles": 1})),
@@ -146,6 +150,18 @@ _CASES = [  # rule, facts that reproduce, facts that differ
      dict(lemma_e7=dict(cond20_top_directions_held_every_step=0, cond20_directions_held_every_step=0, directions=100))),
     ("identities_sympy", dict(identities=dict(I1="verified", I2="verified")),
      dict(identities=dict(I1="verified", I2="FAILED"))),
+    # the fully connected nets' experiments keep their numbers under metrics["headline"]
+    ("fc_ps_then_eos", dict(a31_anomalies=dict(headline=_FC_EOS)),
+     dict(a31_anomalies=dict(headline={**_FC_EOS, "median_eta_lambda_last_half": 2.3}))),
+    ("fc_a31", dict(fc_activations=dict(headline=_FC_ACT)),
+     dict(fc_activations=dict(headline={**_FC_ACT, "relu_a31_rate": 0.6}))),
+    ("fc_ga_small", dict(ga_vs_g=dict(headline=dict(tanh_max_ga_over_g=0.05))),
+     dict(ga_vs_g=dict(headline=dict(tanh_max_ga_over_g=0.5)))),
+    ("fc_freezing", dict(freezing=dict(headline=dict(ps_slower_with_freezing=True,
+                                                     oscillations_weaker_with_freezing=True))),
+     dict(freezing=dict(headline=dict(ps_slower_with_freezing=True, oscillations_weaker_with_freezing=False)))),
+    ("fc_anomalies", dict(a31_anomalies=dict(headline=dict(disagreements=10, kind_other=0))),
+     dict(a31_anomalies=dict(headline=dict(disagreements=10, kind_other=3)))),
 ]
 
 
@@ -294,3 +310,10 @@ def test_only_and_no_trajectories(tmp_path):
     import linnet
     tr = linnet.load_trajectory(out / "large_init.npz")
     assert tr.extras["X"].shape[1] == tr.config["n"]
+
+
+def test_a_dead_relu_net_makes_the_fc_a31_entry_not_applicable():
+    from validation import scorecard as sc
+    f = _facts(fc_activations=dict(headline={**_FC_ACT, "relu_dead": True}))
+    [e] = sc.score(f, [sc.Rule("c", "p", "fc_activations", sc.fc_a31)])
+    assert e.verdict == "not applicable" and "relu" in e.number

@@ -1,5 +1,5 @@
 """validation: the suite that reproduces the paper's experiments and writes a report (``python -m validation``)."""
-from .experiments import EXPERIMENTS
+from .registry import EXPERIMENTS
 
 __all__ = ["EXPERIMENTS", "run"]
 

@@ -7,7 +7,8 @@ import sys
 import time
 
 from . import data as vdata
-from .experiments import EXPERIMENTS, QUICK_SKIP, Context
+from .experiments import Context
+from .registry import EXPERIMENTS, QUICK_SKIP
 from .report import write
 
 

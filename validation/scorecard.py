@@ -188,6 +188,57 @@ def cond20_profile(f):
                                                    f"and fails for some small ones (held every step: {held}/{r})")
 
 
+def _h(facts, exp, *keys):
+    """The ``metrics["headline"]`` entries ``keys`` of a network experiment (validation.networks)."""
+    if exp not in facts:
+        raise _Missing(f"{exp} did not run")
+    head = facts[exp]["metrics"].get("headline") or {}
+    vals = []
+    for k in keys:
+        v = head.get(k)
+        if v is None or (isinstance(v, float) and not np.isfinite(v)):
+            raise _Missing(f"{exp}.{k} not measured")
+        vals.append(v)
+    return vals[0] if len(vals) == 1 else vals
+
+
+def fc_ps_then_eos(f):
+    first, med, rises, nonmono = _h(f, "a31_anomalies", "first_above_2", "median_eta_lambda_last_half",
+                                    "loss_rises", "loss_non_monotone_decrease")
+    ok = abs(med - 2) <= 0.05 and rises > 0 and bool(nonmono)
+    return _verdict(ok), med, (f"the deep tanh net reaches 2/η (here at step {first}), median ηΛ over the "
+                               "last half within 2 ± 0.05, loss down overall but non-monotone")
+
+
+def fc_a31(f):
+    rates = {a: _h(f, "fc_activations", f"{a}_a31_rate") for a in ("tanh", "relu", "elu")}
+    dead = [a for a in rates if _h(f, "fc_activations", f"{a}_dead")]
+    if dead:
+        return NA, f"dead net: {dead}", "a dead ReLU net has no sharpness to follow"
+    worst = min(rates.values())
+    return _verdict(worst >= 0.9), worst, ("sign(Δ‖A‖²) = sign(ΔΛ) on ≥ 90% of the steps for each of "
+                                           + ", ".join(f"{a} {v:.3g}" for a, v in rates.items()))
+
+
+def fc_ga_small(f):
+    r = _h(f, "ga_vs_g", "tanh_max_ga_over_g")
+    return _verdict(r <= 0.1), r, "deep tanh net: max over the run of ‖G_A‖/‖G‖ ≤ 0.1"
+
+
+def fc_freezing(f):
+    slower, weaker = _h(f, "freezing", "ps_slower_with_freezing", "oscillations_weaker_with_freezing")
+    return _verdict(bool(slower) and bool(weaker)), f"PS slower: {bool(slower)}, weaker: {bool(weaker)}", \
+        "with 0, 1, 2 frozen layers: PS reaches 2/η later and slower, and ηΛ oscillates less in the EoS"
+
+
+def fc_anomalies(f):
+    n, other = _h(f, "a31_anomalies", "disagreements", "kind_other")
+    if not n:
+        return NA, "no disagreement", "A3.1 never failed: nothing to classify"
+    return _verdict(other == 0), f"{n - other}/{n}", ("every A3.1 disagreement is of the paper's three kinds "
+                                                      "(a change in ‖A‖'s trend, high-frequency oscillation, late)")
+
+
 def identities_sympy(f):
     if "identities" not in f:
         raise _Missing("identities did not run")
@@ -215,7 +266,12 @@ RULES = [
     Rule("the catapult window 2 < ηλ₀ < 4", "§2, App. C", "catapult", catapult_window),
     Rule("cond (20): holds for large, fails for small eigen-directions", "App. E.2.3, Fig. 26", "lemma_e7", cond20_profile),
     Rule("Lemma E.7", "App. E.2", "lemma_e7", _status_rule("lemma_e7", "", "Lemma E.7")),
-    Rule("identities I1–I12 and the flow equations (SymPy)", "THEORY.md §2", "identities", identities_sympy),
+    Rule("identities I1–I12 and the flow equations (SymPy)", "docs/theory.md §2", "identities", identities_sympy),
+    Rule("deep FC net: PS, then the edge of stability", "§3, Fig. 5", "a31_anomalies", fc_ps_then_eos),
+    Rule("deep FC nets: ‖A‖² moves with Λ (A3.1), tanh/ReLU/ELU", "Figs. 5–7", "fc_activations", fc_a31),
+    Rule("deep FC net: ‖G_A‖ ≪ ‖G‖", "Fig. 13", "ga_vs_g", fc_ga_small),
+    Rule("freezing layers: PS slower, oscillations weaker", "Figs. 23–24", "freezing", fc_freezing),
+    Rule("A3.1's exceptions are of three kinds", "App. B.2", "a31_anomalies", fc_anomalies),
 ]
 
 # The paper's rigorous statements, and its theorems, as checked on the two runs of ps_eos: one
