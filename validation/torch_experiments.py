@@ -31,9 +31,10 @@ ACTIVATIONS = ("tanh", "relu", "elu")
 
 # (quick, full) sizes of the suite's runs; ctx.size picks one (tiny: quick shrunk 4×, ≥ 8)
 SIZES = dict(
-    cnn=dict(n=(32, 64), image=8, steps=(40, 100), dtype="float64", sharpness_every=1),
-    resnet18=dict(n=(8, 16), image=8, steps=(4, 20), dtype="float32", sharpness_every=2),
+    cnn=dict(n=(32, 64), image=8, steps=(30, 70), dtype="float64", sharpness_every=1),
+    resnet18=dict(n=(8, 16), image=8, steps=(4, 10), dtype="float32", sharpness_every=2),
 )
+TINY = dict(cnn=dict(n=8, steps=6), resnet18=dict(n=8, steps=2))
 PAPER = dict(
     cnn=dict(n=1000, image=32, steps=2000, dtype="float64", sharpness_every=1, hessian_every=100),
     resnet18=dict(n=1000, image=32, steps=1000, dtype="float32", sharpness_every=1, hessian_every=0),
@@ -76,6 +77,8 @@ def _sizes(ctx, kind, paper_size):
         return dict(PAPER[kind])
     sz = dict(SIZES[kind])
     sz["n"], sz["steps"] = ctx.size(*sz["n"]), ctx.size(*sz["steps"])
+    if ctx.tiny:  # the tests: ctx.size would floor the steps at 8
+        sz.update(TINY[kind])
     sz.setdefault("hessian_every", 0)
     return sz
 
