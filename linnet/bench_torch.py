@@ -128,10 +128,13 @@ def bare_loop(module, X, Y, *, eta, steps, products, dtype="float64", device="cp
                 k_t = int(products[t]) if t < len(products) else 0
                 if k_t:
                     _, pull = vjp(f, pd)
-                    lam, u = _lanczos(lambda v: jvp(f, (pd,), pull(v))[1] / n, u, k_t, torch)
+                    def gv(v, pd=pd, pull=pull):
+                        return jvp(f, (pd,), pull(v))[1] / n
+                    lam, u = _lanczos(gv, u, k_t, torch)
                     lams.append(lam)
                 if t < steps:
-                    params = {k: (v.detach() - eta * gk).detach() for (k, v), gk in zip(p.items(), grads, strict=True)}
+                    params = {k: (v.detach() - eta * gk).detach()
+                              for (k, v), gk in zip(p.items(), grads, strict=True)}
         finally:
             hook.remove()
         _sync(device)
@@ -217,7 +220,8 @@ def throughput(*, n=200, s=32, steps=20, everies=(1, 10), reps=1, activation="ta
     for k in everies:
         best, tr = math.inf, None
         for _ in range(reps):
-            w, tr = linnet_run(net(), X, Y, eta=eta, steps=steps, sharpness_every=k, dtype=dtype, device=device)
+            w, tr = linnet_run(net(), X, Y, eta=eta, steps=steps, sharpness_every=k, dtype=dtype,
+                               device=device)
             best = min(best, w)
         assert tr is not None
         out[f"every{k}_steps_per_s"] = steps / best
@@ -234,7 +238,8 @@ def bench(*, quick=False, tiny=False, gpu=False, threads=None):
     torch = _torch()
     if threads:
         torch.set_num_threads(int(threads))
-    res: dict = dict(torch=torch.__version__, threads=torch.get_num_threads(), python=platform.python_version(),
+    res: dict = dict(torch=torch.__version__, threads=torch.get_num_threads(),
+                     python=platform.python_version(),
                      machine=platform.processor() or platform.machine(), quick=quick, tiny=tiny)
     if tiny:
         res["overhead"] = overhead(n=8, s=8, steps=3, reps=1)
@@ -266,7 +271,8 @@ def gpu_resnet(*, tiny=False, n=1000, s=32, steps=50, dtype="float32"):
 
 
 def print_report(res: dict, file=None) -> None:
-    p = (lambda *a: print(*a, file=file))
+    def p(*a):
+        print(*a, file=file)
     p(f"linnet bench --torch — PyTorch {res['torch']}, {res['threads']} threads, {res['machine']}, "
       f"Python {res['python']}" + (" (tiny sizes)" if res.get("tiny") else ""))
     o = res["overhead"]
@@ -288,7 +294,8 @@ def print_report(res: dict, file=None) -> None:
         r = res["resnet18"]
         p(f"\nResNet18 (1 output) n={r['n']} {r['image']}×{r['image']}×3 on {r.get('gpu', r['device'])}, "
           f"P={r['n_params']}, {r['steps']} steps, {r['dtype']}, Λ every 10 steps: "
-          f"{r['every10_steps_per_s']:.3f} steps/s" + (f", peak {r['peak_gib']:.1f} GiB" if "peak_gib" in r else ""))
+          f"{r['every10_steps_per_s']:.3f} steps/s"
+          + (f", peak {r['peak_gib']:.1f} GiB" if "peak_gib" in r else ""))
 
 
 def main(argv=None) -> int:
@@ -296,7 +303,8 @@ def main(argv=None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer steps")
     ap.add_argument("--tiny", action="store_true", help="toy sizes (seconds; checks the code paths)")
-    ap.add_argument("--gpu", action="store_true", help="also ResNet18 at n=1000 on CUDA (with --tiny: on the CPU)")
+    ap.add_argument("--gpu", action="store_true",
+                    help="also ResNet18 at n=1000 on CUDA (with --tiny: on the CPU)")
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     ap.add_argument("--json", help="also write the numbers to this file")
     args = ap.parse_args(argv)

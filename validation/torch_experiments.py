@@ -88,10 +88,12 @@ def _run(net_fn, X, Y, sz, device):
     from linnet.torch import TorchModel
     kw = dict(dtype=sz["dtype"], progress=False)
     t0 = time.perf_counter()
-    tr0 = linnet.train(X, Y, eta=1.0, steps=0, model=TorchModel(net_fn().to(device), gram="matrix-free"), **kw)
+    def model():
+        return TorchModel(net_fn().to(device), gram="matrix-free")
+    tr0 = linnet.train(X, Y, eta=1.0, steps=0, model=model(), **kw)
     lam0 = float(tr0.sharpness[0])
     eta = ETA_FACTOR / lam0
-    tr = linnet.train(X, Y, eta=eta, steps=sz["steps"], model=TorchModel(net_fn().to(device), gram="matrix-free"),
+    tr = linnet.train(X, Y, eta=eta, steps=sz["steps"], model=model(),
                       sharpness_every=sz["sharpness_every"], hessian_every=sz["hessian_every"], **kw)
     return tr, eta, lam0, time.perf_counter() - t0
 
@@ -145,6 +147,7 @@ def _plot_row(ax_row, tr, eta, lab, title):
 def cnn_activations(ctx, paper_size=False, device="cpu"):
     """Figs. 8–10: the paper's CNN (App. A.2) with tanh, ReLU and ELU."""
     import torch
+
     from linnet.torch import paper_cnn
     sz = _sizes(ctx, "cnn", paper_size)
     n, s = sz["n"], sz["image"]
@@ -173,14 +176,17 @@ def cnn_activations(ctx, paper_size=False, device="cpu"):
     notes = ("Sharpness Λ = λ_max(G), G = JJᵀ/n over all parameters, tracked every step; ‖A‖² is the "
              "output layer's squared norm. A3.1's agreement rate is the fraction of steps where Λ and ‖A‖² "
              "change in the same direction. Phases: §3.1's sign rule (white = I, progressive sharpening). "
-             + ("" if paper_size else f"Reduced CPU size (paper: 1,000 images 32×32): n = {n}, {s}×{s} images."))
+             + ("" if paper_size else
+                f"Reduced CPU size (paper: 1,000 images 32×32): n = {n}, {s}×{s} images."))
     return ExperimentResult("cnn_activations", "The paper's CNN with tanh, ReLU, ELU: PS then EoS",
-                            "Fig. 8, 9, 10", cfg, [save(fig, ctx.fig("cnn_activations"))], metrics, notes=notes)
+                            "Fig. 8, 9, 10", cfg, [save(fig, ctx.fig("cnn_activations"))], metrics,
+                            notes=notes)
 
 
 def resnet18(ctx, paper_size=False, device="cpu"):
     """Fig. 2: ResNet18 with one output, sharpness against ‖A‖² along GD."""
     import torch
+
     from linnet.torch import resnet18 as make_resnet
     sz = _sizes(ctx, "resnet18", paper_size)
     n, s = sz["n"], sz["image"]
@@ -209,9 +215,9 @@ def resnet18(ctx, paper_size=False, device="cpu"):
     notes = (f"ResNet18 from {src}. "
              + ("" if paper_size else
                 f"Reduced CPU size (paper: 1,000 images 32×32): n = {n} images {s}×{s}, {sz['steps']} steps, "
-                f"float32, Λ every {sz['sharpness_every']} steps — one step costs seconds on the CPU, so this "
-                "run is far too short and too small for Fig. 2's progressive sharpening: at this n the network "
-                "interpolates within a few steps and ‖A‖² hardly moves. The paper's size needs a GPU "
+                f"float32, Λ every {sz['sharpness_every']} steps — one step costs seconds on the CPU, so "
+                "this run is far too short and too small for Fig. 2's progressive sharpening: at this n the "
+                "network interpolates within a few steps and ‖A‖² hardly moves. The paper's size needs a GPU "
                 "(resnet18(ctx, paper_size=True, device='cuda'))."))
     return ExperimentResult("resnet18", "ResNet18 (one output): sharpness against ‖A‖²", "Fig. 2", cfg,
                             [save(fig, ctx.fig("resnet18"))], metrics, notes=notes)
