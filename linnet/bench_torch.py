@@ -1,0 +1,320 @@
+"""Benchmarks of :mod:`linnet.torch` (the PyTorch adapter): ``python -m linnet.bench_torch``.
+
+Three figures:
+
+* **overhead**: linnet's loop on ``TorchModel(paper_cnn("tanh"))`` against a bare ``torch.func``
+  loop on the same module and data doing the same work per state: the GD step by autograd (one
+  forward, one backward, with a forward hook capturing the output layer's input for ‖G_A‖ =
+  λ_max([H,1]ᵀ[H,1]/n)), one ``vjp`` linearisation, and exactly as many Gram products
+  G v = J(Jᵀv)/n (``vjp`` then ``jvp``) as linnet's eigen-tracker used (``config
+  ["sharpness_products"]``, spread evenly over the states), the products feeding a fixed-length
+  Lanczos. Both run matrix-free (``gram="matrix-free"``), float64, Λ every step. The ratio
+  linnet / bare isolates the adapter's and the loop's own cost (flattening θ, NumPy exchange,
+  the tracker's Rayleigh–Ritz, the recorder); target ≤ 1.2×.
+* **throughput**: the paper's CNN (App. A.2, tanh) at n = 200 CIFAR-like 32×32×3 images on this
+  machine: steps/s with Λ every step and with Λ every 10 steps.
+* ``--gpu``: ResNet18 (one output) at n = 1,000 32×32 images on CUDA, Λ every 10 steps (prepared
+  for a GPU; ``--gpu --tiny`` runs the same code path on the CPU at a tiny size).
+
+Every run's η is 0.8/Λ(0) (Λ = λ_max(G) at the start), so runs move into progressive sharpening
+like the validation suite's; the first step's cold eigen-solve is included (a 2-step warm-up run
+comes first, not timed). Times are wall-clock, best of ``reps``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from .data import make_data
+from .train import train
+
+PIXEL_RMS = 0.5  # CIFAR-like images scaled to pixel RMS 0.5 (CIFAR's [0, 1] pixels have RMS ≈ 0.5)
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - the extra is installed where this runs
+        raise SystemExit("linnet.bench_torch needs PyTorch: pip install 'linnet[torch]'") from exc
+    return torch
+
+
+def images(n: int, s: int, *, seed: int = 0, channels: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """CIFAR-like data (:func:`linnet.make_data`) as n images channels×s×s, pixel RMS 0.5, Y = ±1."""
+    d = channels * s * s
+    X, Y = make_data("cifar-like", n=n, d=d, seed=seed, column_norm=PIXEL_RMS * math.sqrt(d))
+    return np.ascontiguousarray(X.T.reshape(n, channels, s, s)), Y
+
+
+def _sync(device: Any) -> None:
+    torch = _torch()
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def _eta(module_fn, X, Y, *, dtype, c=0.8, device="cpu"):
+    from .torch import TorchModel
+    tr0 = train(X, Y, eta=1.0, steps=0, model=TorchModel(module_fn().to(device), gram="matrix-free"),
+                dtype=dtype, progress=False)
+    return c / float(tr0.sharpness[0]), float(tr0.sharpness[0])
+
+
+def linnet_run(module, X, Y, *, eta, steps, sharpness_every=1, dtype="float64", device="cpu"):
+    """linnet's loop on ``TorchModel(module, gram="matrix-free")``: (seconds, trajectory)."""
+    from .torch import TorchModel
+    Xt = _torch().as_tensor(X).to(device)
+
+    def go():
+        tr = train(Xt, Y, eta=eta, steps=steps, model=TorchModel(module.to(device), gram="matrix-free"),
+                   sharpness_every=sharpness_every, dtype=dtype, progress=False)
+        _sync(device)
+        return tr
+    return _timed(go)
+
+
+def bare_loop(module, X, Y, *, eta, steps, products, dtype="float64", device="cpu"):
+    """A hand-written torch.func GD loop doing per state what linnet's does (see the module doc):
+    autograd step with the ‖G_A‖ hook, one vjp, ``products`` Gram products (a sequence of per-state
+    counts) in a Lanczos run warm-started from the last Ritz vector. Returns (seconds, dict of
+    the last loss, Λ estimates and ‖G_A‖ values)."""
+    torch = _torch()
+    from torch.func import functional_call, jvp, vjp
+    tdt = getattr(torch, dtype)
+    module = module.to(device=device, dtype=tdt).train()
+    Xt = torch.as_tensor(X).to(device=device, dtype=tdt)
+    Yt = torch.as_tensor(Y).to(device=device, dtype=tdt)
+    n = Xt.shape[0]
+    out_layer = [m for m in module.modules() if isinstance(m, torch.nn.Linear)][-1]
+    has_bias = out_layer.bias is not None
+    params = {k: p.detach().clone() for k, p in module.named_parameters()}
+    buffers = {k: b for k, b in module.named_buffers()}
+
+    def f(p):
+        return functional_call(module, {**p, **buffers}, (Xt,)).reshape(-1)
+
+    def run():
+        nonlocal params
+        captured: dict = {}
+        hook = out_layer.register_forward_hook(lambda _m, inp, _o: captured.__setitem__("H", inp[0].detach()))
+        g0 = torch.Generator(device="cpu").manual_seed(1)
+        u = torch.randn(n, generator=g0, dtype=tdt).to(device)
+        losses, lams, gas = [], [], []
+        try:
+            for t in range(steps + 1):
+                p = {k: v.requires_grad_(True) for k, v in params.items()}
+                D = f(p) - Yt
+                loss = D @ D / (2 * n)
+                grads = torch.autograd.grad(loss, list(p.values()))
+                H = captured["H"].reshape(n, -1)
+                if has_bias:
+                    H = torch.cat([H, torch.ones(n, 1, dtype=tdt, device=device)], 1)
+                C = H.T @ H / n if H.shape[1] <= n else H @ H.T / n
+                gas.append(float(torch.linalg.eigvalsh(C)[-1]))
+                losses.append(float(loss.detach()))
+                pd = {k: v.detach() for k, v in params.items()}
+                k_t = int(products[t]) if t < len(products) else 0
+                if k_t:
+                    _, pull = vjp(f, pd)
+                    def gv(v, pd=pd, pull=pull):
+                        return jvp(f, (pd,), pull(v))[1] / n
+                    lam, u = _lanczos(gv, u, k_t, torch)
+                    lams.append(lam)
+                if t < steps:
+                    params = {k: (v.detach() - eta * gk).detach()
+                              for (k, v), gk in zip(p.items(), grads, strict=True)}
+        finally:
+            hook.remove()
+        _sync(device)
+        return dict(loss=np.array(losses), lam=np.array(lams), ga=np.array(gas))
+    return _timed(run)
+
+
+def _lanczos(matvec, v0, k, torch):
+    """k steps of Lanczos (full reorthogonalisation) from v0: (top Ritz value, its vector)."""
+    n = v0.shape[0]
+    k = min(k, n)
+    Q = torch.zeros(k, n, dtype=v0.dtype, device=v0.device)
+    alpha, beta = [], []
+    q = v0 / torch.linalg.norm(v0)
+    for j in range(k):
+        Q[j] = q
+        w = matvec(q)
+        a = torch.dot(w, q)
+        w = w - Q[: j + 1].T @ (Q[: j + 1] @ w)
+        alpha.append(a)
+        b = torch.linalg.norm(w)
+        beta.append(b)
+        if j + 1 < k:
+            q = w / b
+    T = torch.diag(torch.stack(alpha))
+    if k > 1:
+        off = torch.stack(beta[: k - 1])
+        T = T + torch.diag(off, 1) + torch.diag(off, -1)
+    ev, C = torch.linalg.eigh(T)
+    return float(ev[-1]), C[:, -1] @ Q
+
+
+def _spread(total: int, rows: int) -> list[int]:
+    base, extra = divmod(int(total), rows)
+    return [base + (1 if t < extra else 0) for t in range(rows)]
+
+
+def overhead(*, n=64, s=16, steps=30, reps=3, activation="tanh", seed=0):
+    """linnet's loop against the bare torch.func loop (module doc): seconds of each (best of
+    ``reps``, alternated), their ratio, the products per state, and the runs' agreement (loss)."""
+    torch = _torch()
+    from .torch import paper_cnn
+    X, Y = images(n, s, seed=seed)
+
+    def net():
+        torch.manual_seed(seed)
+        return paper_cnn(activation, (3, s, s))
+    eta, lam0 = _eta(net, X, Y, dtype="float64")
+    linnet_run(net(), X, Y, eta=eta, steps=2)  # warm-up (threads, allocator)
+    best_l, best_b, tr = math.inf, math.inf, None
+    bare_out: dict = {}
+    for _ in range(reps):
+        wl, tr = linnet_run(net(), X, Y, eta=eta, steps=steps)
+        products = _spread(tr.config["sharpness_products"], steps + 1)
+        wb, bare_out = bare_loop(net(), X, Y, eta=eta, steps=steps, products=products)
+        best_l, best_b = min(best_l, wl), min(best_b, wb)
+    assert tr is not None
+    loss_dev = float(np.max(np.abs(bare_out["loss"] - tr.loss) / tr.loss))
+    ga_dev = float(np.max(np.abs(bare_out["ga"] - tr.ga_norm) / tr.ga_norm))
+    return dict(n=n, image=s, steps=steps, activation=activation, eta=eta, lambda0=lam0,
+                n_params=int(tr.config["n_params"]), products=int(tr.config["sharpness_products"]),
+                products_per_state=tr.config["sharpness_products"] / (steps + 1),
+                linnet_s=best_l, bare_s=best_b, ratio=best_l / best_b,
+                linnet_steps_per_s=steps / best_l, bare_steps_per_s=steps / best_b,
+                loss_dev=loss_dev, ga_dev=ga_dev, max_eta_lambda=float(eta * tr.sharpness.max()))
+
+
+def throughput(*, n=200, s=32, steps=20, everies=(1, 10), reps=1, activation="tanh", seed=0,
+               dtype="float64", arch="cnn", device="cpu"):
+    """Steps/s of linnet's loop on the paper's CNN (or ``arch="resnet18"``) with Λ every k steps,
+    for each k in ``everies``; the first cold solve included, best of ``reps``."""
+    torch = _torch()
+    from .torch import paper_cnn, resnet18
+    X, Y = images(n, s, seed=seed)
+
+    def net():
+        torch.manual_seed(seed)
+        return paper_cnn(activation, (3, s, s)) if arch == "cnn" else resnet18(1)
+    eta, lam0 = _eta(net, X, Y, dtype=dtype, device=device)
+    linnet_run(net(), X, Y, eta=eta, steps=1, sharpness_every=1, dtype=dtype, device=device)  # warm-up
+    out: dict = dict(arch=arch, n=n, image=s, steps=steps, dtype=dtype, device=str(device), eta=eta,
+                     lambda0=lam0, activation=activation if arch == "cnn" else None)
+    for k in everies:
+        best, tr = math.inf, None
+        for _ in range(reps):
+            w, tr = linnet_run(net(), X, Y, eta=eta, steps=steps, sharpness_every=k, dtype=dtype,
+                               device=device)
+            best = min(best, w)
+        assert tr is not None
+        out[f"every{k}_steps_per_s"] = steps / best
+        out[f"every{k}_s"] = best
+        out[f"every{k}_products"] = int(tr.config["sharpness_products"])
+        out["n_params"] = int(tr.config["n_params"])
+    return out
+
+
+def bench(*, quick=False, tiny=False, gpu=False, threads=None):
+    """The benchmark's numbers as a dict (``overhead``, ``cnn``, and with ``gpu`` ``resnet18``).
+    ``quick``: fewer steps; ``tiny``: toy sizes (for the tests, seconds); ``threads``: torch's
+    intra-op threads (default: torch's own, i.e. the cores)."""
+    torch = _torch()
+    if threads:
+        torch.set_num_threads(int(threads))
+    res: dict = dict(torch=torch.__version__, threads=torch.get_num_threads(),
+                     python=platform.python_version(),
+                     machine=platform.processor() or platform.machine(), quick=quick, tiny=tiny)
+    if tiny:
+        res["overhead"] = overhead(n=8, s=8, steps=3, reps=1)
+        res["cnn"] = throughput(n=8, s=8, steps=4, everies=(1, 2))
+    else:
+        res["overhead"] = overhead(n=64, s=16, steps=10 if quick else 30, reps=2 if quick else 3)
+        res["cnn"] = throughput(n=200, s=32, steps=5 if quick else 20)
+    if gpu:
+        res["resnet18"] = gpu_resnet(tiny=tiny)
+    return res
+
+
+def gpu_resnet(*, tiny=False, n=1000, s=32, steps=50, dtype="float32"):
+    """ResNet18 (one output) at n = 1,000 CIFAR-like 32×32 images on CUDA, Λ every 10 steps
+    (float32: the throughput a GPU user gets; float64 halves it at best). ``tiny``: 8 images of
+    8×8 on the CPU if no GPU, same code path."""
+    torch = _torch()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if tiny:
+        n, s, steps = 8, 8, 3
+    elif device == "cpu":
+        raise SystemExit("--gpu needs a CUDA device (torch.cuda.is_available() is False); "
+                         "use --gpu --tiny to run the code path on the CPU")
+    out = throughput(n=n, s=s, steps=steps, everies=(10,), arch="resnet18", dtype=dtype, device=device)
+    if device == "cuda":
+        out["gpu"] = torch.cuda.get_device_name()
+        out["peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    return out
+
+
+def print_report(res: dict, file=None) -> None:
+    def p(*a):
+        print(*a, file=file)
+    p(f"linnet bench --torch — PyTorch {res['torch']}, {res['threads']} threads, {res['machine']}, "
+      f"Python {res['python']}" + (" (tiny sizes)" if res.get("tiny") else ""))
+    o = res["overhead"]
+    p(f"\nadapter overhead: paper CNN ({o['activation']}) n={o['n']} {o['image']}×{o['image']}×3, "
+      f"P={o['n_params']}, {o['steps']} steps, Λ every step, float64, matrix-free G products")
+    p(f"  linnet loop      {o['linnet_s']:8.3f} s  ({o['linnet_steps_per_s']:.2f} steps/s)")
+    p(f"  bare torch.func  {o['bare_s']:8.3f} s  ({o['bare_steps_per_s']:.2f} steps/s), the same "
+      f"{o['products']} G products ({o['products_per_state']:.2f} a state)")
+    p(f"  ratio {o['ratio']:.3f} (target ≤ 1.2: {'met' if o['ratio'] <= 1.2 else 'NOT met'}); "
+      f"losses agree to {o['loss_dev']:.1e}, ‖G_A‖ to {o['ga_dev']:.1e}; max ηΛ {o['max_eta_lambda']:.2f}")
+    c = res["cnn"]
+    p(f"\npaper CNN ({c['activation']}) n={c['n']} {c['image']}×{c['image']}×3, P={c['n_params']}, "
+      f"{c['steps']} steps, {c['dtype']}, η = 0.8/Λ(0) = {c['eta']:.4g}:")
+    for k in (1, 10, 2):
+        if f"every{k}_steps_per_s" in c:
+            p(f"  Λ every {k:2d} step(s): {c[f'every{k}_steps_per_s']:7.3f} steps/s "
+              f"({c[f'every{k}_products']} G products)")
+    if "resnet18" in res:
+        r = res["resnet18"]
+        p(f"\nResNet18 (1 output) n={r['n']} {r['image']}×{r['image']}×3 on {r.get('gpu', r['device'])}, "
+          f"P={r['n_params']}, {r['steps']} steps, {r['dtype']}, Λ every 10 steps: "
+          f"{r['every10_steps_per_s']:.3f} steps/s"
+          + (f", peak {r['peak_gib']:.1f} GiB" if "peak_gib" in r else ""))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m linnet.bench_torch", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer steps")
+    ap.add_argument("--tiny", action="store_true", help="toy sizes (seconds; checks the code paths)")
+    ap.add_argument("--gpu", action="store_true",
+                    help="also ResNet18 at n=1000 on CUDA (with --tiny: on the CPU)")
+    ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    ap.add_argument("--json", help="also write the numbers to this file")
+    args = ap.parse_args(argv)
+    res = bench(quick=args.quick, tiny=args.tiny, gpu=args.gpu, threads=args.threads)
+    print_report(res)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(res, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
