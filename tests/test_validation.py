@@ -1,4 +1,5 @@
 """validation: the quick suite end to end, each experiment at a tiny size, and the data loaders."""
+
 import gzip
 import json
 import os
@@ -18,7 +19,9 @@ def test_quick_suite_end_to_end(tmp_path):
     for f in ("index.html", "index.md", "summary.json"):
         assert (out / f).stat().st_size > 0
     pngs = sorted(p.name for p in out.glob("*.png"))
-    assert len(pngs) == 13
+    from validation.registry import EXPERIMENTS as ALL, QUICK_SKIP
+
+    assert len(pngs) == sum(1 for name in ALL if name not in QUICK_SKIP)  # one figure each
     md = (out / "index.md").read_text()
     assert "all held" in md and "| check | kind | status |" in md
     for name in ("Corollary C.1", "Theorem 2.2 / Lemma C.11", "A3.1", "Theorem 1"):
@@ -33,6 +36,7 @@ def test_quick_suite_end_to_end(tmp_path):
     assert not [r for r in rows if r["kind"] in ("identity", "rigorous") and r["status"] == "failed"]
     # the scorecard: first in the report, in summary.json, one entry per rule
     from validation.scorecard import VERDICTS, all_rules
+
     card = summary["scorecard"]
     assert len(card) == len(all_rules()) and {e["verdict"] for e in card} <= set(VERDICTS)
     assert md.index("## Scorecard") < md.index("## ps_eos") and "id='scorecard-table'" in html
@@ -40,14 +44,16 @@ def test_quick_suite_end_to_end(tmp_path):
     assert "identities (not run)" in md  # --quick leaves the SymPy identities out
     # trajectories beside the report, readable alone; the Fig. 1 run is in the EoS
     import linnet
+
     for exp in summary["experiments"].values():
         for f in exp["trajectories"]:
             assert (out / f).exists(), f
     tr = linnet.load_trajectory(out / "ps_eos.npz")
     assert "X" in tr.extras and "Y" in tr.extras
     el = tr.eta * tr.sharpness
-    assert abs(np.median(el[el.size // 2:]) - 2) <= 0.05
+    assert abs(np.median(el[el.size // 2 :]) - 2) <= 0.05
     from theory.phases import upward_crossings
+
     assert upward_crossings(tr.sharpness, tr.eta).size >= 5
     _browser_check(out)
 
@@ -99,75 +105,199 @@ def test_each_experiment_at_a_tiny_size(tiny_ctx, name):
 
 def test_identities_experiment_reports_every_identity(tiny_ctx):
     from theory import identities
+
     res = EXPERIMENTS["identities"](tiny_ctx)
     assert set(res.metrics.values()) == {"verified"} and len(res.metrics) == len(identities.IDENTITIES)
 
 
 # ---- the scorecard's rules on synthetic numbers -------------------------------------------------
 
+
 def _facts(**exps):
     return {k: dict(metrics=v, checks={}) for k, v in exps.items()}
 
 
-_GOOD_PS = dict(eta_lambda_start=0.1, median_eta_lambda_last_half=2.001, upward_crossings=40, loss_start=0.5,
-                loss_end=1e-5, loss_rises=100, four_phase_cycles=10, loss_spikes=12, phase_I=0.4, phase_II=0.25, phase_III=0.25,
-                phase_IV=0.1)
+_GOOD_PS = dict(
+    eta_lambda_start=0.1,
+    median_eta_lambda_last_half=2.001,
+    upward_crossings=40,
+    loss_start=0.5,
+    loss_end=1e-5,
+    loss_rises=100,
+    four_phase_cycles=10,
+    loss_spikes=12,
+    phase_I=0.4,
+    phase_II=0.25,
+    phase_III=0.25,
+    phase_IV=0.1,
+)
 
-_FC_EOS = dict(first_above_2=4, median_eta_lambda_last_half=2.01, loss_rises=50, loss_non_monotone_decrease=True)
-_FC_ACT = dict(tanh_a31_rate=0.95, relu_a31_rate=0.92, elu_a31_rate=0.99, tanh_dead=False, relu_dead=False,
-               elu_dead=False)
+_FC_EOS = dict(
+    first_above_2=4, median_eta_lambda_last_half=2.01, loss_rises=50, loss_non_monotone_decrease=True
+)
+_FC_ACT = dict(
+    tanh_a31_rate=0.95,
+    relu_a31_rate=0.92,
+    elu_a31_rate=0.99,
+    tanh_dead=False,
+    relu_dead=False,
+    elu_dead=False,
+)
+
+_CNN = {f"{a}_{k}": v for a in ("tanh", "relu", "elu") for k, v in (("ps_then_eos", True), ("a31_agreement", 0.9))}
 
 _CASES = [  # rule, facts that reproduce, facts that differ
     ("ps_then_eos", dict(ps_eos=_GOOD_PS), dict(ps_eos={**_GOOD_PS, "median_eta_lambda_last_half": 2.2})),
     ("four_phases_recur", dict(ps_eos=_GOOD_PS), dict(ps_eos={**_GOOD_PS, "four_phase_cycles": 1})),
     ("a_norm_with_sharpness", dict(a_norm=dict(a31_agreement=0.97)), dict(a_norm=dict(a31_agreement=0.6))),
     ("ga_small", dict(a_norm=dict(max_GA_over_G=0.01)), dict(a_norm=dict(max_GA_over_G=0.5))),
-    ("loss_from_u1", dict(loss_split=dict(rest_rise_over_u1_rise_eos=0.01)),
-     dict(loss_split=dict(rest_rise_over_u1_rise_eos=0.6))),
-    ("first_order_ok", dict(first_order=dict(median_higher_over_actual_D=1e-3)),
-     dict(first_order=dict(median_higher_over_actual_D=0.5))),
-    ("gd_follows_flow", dict(gd_vs_flow=dict(max_rel_loss_dev=0.01)), dict(gd_vs_flow=dict(max_rel_loss_dev=0.4))),
-    ("u1_stable", dict(u1_stability=dict(min_overlap_u1_0=0.99)), dict(u1_stability=dict(min_overlap_u1_0=0.8))),
-    ("k_spectrum", dict(spectrum={"lambda1_over_lambda2_raw": 4.0, "max_ratio_i>1_top100_raw": 2.0,
-                                  "lambda1_over_lambda2_mean_subtracted": 2.5}),
-     dict(spectrum={"lambda1_over_lambda2_raw": 1.5, "max_ratio_i>1_top100_raw": 2.0,
-                    "lambda1_over_lambda2_mean_subtracted": 1.2})),
-    ("e_hat_shrinks", dict(e_hat_width=dict(median_e_hat_m50=0.2, median_e_hat_m100=0.14, median_e_hat_m200=0.1)),
-     dict(e_hat_width=dict(median_e_hat_m50=0.2, median_e_hat_m100=0.21, median_e_hat_m200=0.2))),
-    ("eos_large_init", dict(large_init=dict(max_eta_lambda=2.5, crossings=[4], W_move=0.05, loss_end=1e-4)),
-     dict(large_init=dict(max_eta_lambda=1.5, crossings=[], W_move=0.05, loss_end=1e-4))),
-    ("gaussian_data", {"gaussian": {"gaussian_ps_ratio": 2.0, "cifar-like_ps_ratio": 40.0,
-                                    "gaussian_steps_to_1pct_loss": 20, "cifar-like_steps_to_1pct_loss": 300}},
-     {"gaussian": {"gaussian_ps_ratio": 500.0, "cifar-like_ps_ratio": 40.0,
-                   "gaussian_steps_to_1pct_loss": 20, "cifar-like_steps_to_1pct_loss": 300}}),
-    ("label_alignment", dict(labels=dict(ps_degree_top=2.0, ps_degree_bottom=50.0, diverged_top=False,
-                                         diverged_bottom=False)),
-     dict(labels=dict(ps_degree_top=60.0, ps_degree_bottom=50.0, diverged_top=False, diverged_bottom=False))),
-    ("catapult_window", dict(catapult=dict(catapult_from=2.1, diverges_from=4.0, grid_step=0.1)),
-     dict(catapult=dict(catapult_from=3.0, diverges_from=4.0, grid_step=0.1))),
-    ("cond20_profile", dict(lemma_e7=dict(cond20_top_directions_held_every_step=5, cond20_directions_held_every_step=20,
-                                          directions=100)),
-     dict(lemma_e7=dict(cond20_top_directions_held_every_step=0, cond20_directions_held_every_step=0, directions=100))),
-    ("identities_sympy", dict(identities=dict(I1="verified", I2="verified")),
-     dict(identities=dict(I1="verified", I2="FAILED"))),
+    (
+        "loss_from_u1",
+        dict(loss_split=dict(rest_rise_over_u1_rise_eos=0.01)),
+        dict(loss_split=dict(rest_rise_over_u1_rise_eos=0.6)),
+    ),
+    (
+        "first_order_ok",
+        dict(first_order=dict(median_higher_over_actual_D=1e-3)),
+        dict(first_order=dict(median_higher_over_actual_D=0.5)),
+    ),
+    (
+        "gd_follows_flow",
+        dict(gd_vs_flow=dict(max_rel_loss_dev=0.01)),
+        dict(gd_vs_flow=dict(max_rel_loss_dev=0.4)),
+    ),
+    (
+        "u1_stable",
+        dict(u1_stability=dict(min_overlap_u1_0=0.99)),
+        dict(u1_stability=dict(min_overlap_u1_0=0.8)),
+    ),
+    (
+        "k_spectrum",
+        dict(
+            spectrum={
+                "lambda1_over_lambda2_raw": 4.0,
+                "max_ratio_i>1_top100_raw": 2.0,
+                "lambda1_over_lambda2_mean_subtracted": 2.5,
+            }
+        ),
+        dict(
+            spectrum={
+                "lambda1_over_lambda2_raw": 1.5,
+                "max_ratio_i>1_top100_raw": 2.0,
+                "lambda1_over_lambda2_mean_subtracted": 1.2,
+            }
+        ),
+    ),
+    (
+        "e_hat_shrinks",
+        dict(e_hat_width=dict(median_e_hat_m50=0.2, median_e_hat_m100=0.14, median_e_hat_m200=0.1)),
+        dict(e_hat_width=dict(median_e_hat_m50=0.2, median_e_hat_m100=0.21, median_e_hat_m200=0.2)),
+    ),
+    (
+        "eos_large_init",
+        dict(large_init=dict(max_eta_lambda=2.5, crossings=[4], W_move=0.05, loss_end=1e-4)),
+        dict(large_init=dict(max_eta_lambda=1.5, crossings=[], W_move=0.05, loss_end=1e-4)),
+    ),
+    (
+        "gaussian_data",
+        {
+            "gaussian": {
+                "gaussian_ps_ratio": 2.0,
+                "cifar-like_ps_ratio": 40.0,
+                "gaussian_steps_to_1pct_loss": 20,
+                "cifar-like_steps_to_1pct_loss": 300,
+            }
+        },
+        {
+            "gaussian": {
+                "gaussian_ps_ratio": 500.0,
+                "cifar-like_ps_ratio": 40.0,
+                "gaussian_steps_to_1pct_loss": 20,
+                "cifar-like_steps_to_1pct_loss": 300,
+            }
+        },
+    ),
+    (
+        "label_alignment",
+        dict(
+            labels=dict(ps_degree_top=2.0, ps_degree_bottom=50.0, diverged_top=False, diverged_bottom=False)
+        ),
+        dict(
+            labels=dict(ps_degree_top=60.0, ps_degree_bottom=50.0, diverged_top=False, diverged_bottom=False)
+        ),
+    ),
+    (
+        "catapult_window",
+        dict(catapult=dict(catapult_from=2.1, diverges_from=4.0, grid_step=0.1)),
+        dict(catapult=dict(catapult_from=3.0, diverges_from=4.0, grid_step=0.1)),
+    ),
+    (
+        "cond20_profile",
+        dict(
+            lemma_e7=dict(
+                cond20_top_directions_held_every_step=5, cond20_directions_held_every_step=20, directions=100
+            )
+        ),
+        dict(
+            lemma_e7=dict(
+                cond20_top_directions_held_every_step=0, cond20_directions_held_every_step=0, directions=100
+            )
+        ),
+    ),
+    (
+        "identities_sympy",
+        dict(identities=dict(I1="verified", I2="verified")),
+        dict(identities=dict(I1="verified", I2="FAILED")),
+    ),
     # the fully connected nets' experiments keep their numbers under metrics["headline"]
-    ("fc_ps_then_eos", dict(a31_anomalies=dict(headline=_FC_EOS)),
-     dict(a31_anomalies=dict(headline={**_FC_EOS, "median_eta_lambda_last_half": 2.3}))),
-    ("fc_a31", dict(fc_activations=dict(headline=_FC_ACT)),
-     dict(fc_activations=dict(headline={**_FC_ACT, "relu_a31_rate": 0.6}))),
-    ("fc_ga_small", dict(ga_vs_g=dict(headline=dict(tanh_max_ga_over_g=0.05))),
-     dict(ga_vs_g=dict(headline=dict(tanh_max_ga_over_g=0.5)))),
-    ("fc_freezing", dict(freezing=dict(headline=dict(ps_slower_with_freezing=True,
-                                                     oscillations_weaker_with_freezing=True))),
-     dict(freezing=dict(headline=dict(ps_slower_with_freezing=True, oscillations_weaker_with_freezing=False)))),
-    ("fc_anomalies", dict(a31_anomalies=dict(headline=dict(disagreements=10, kind_other=0))),
-     dict(a31_anomalies=dict(headline=dict(disagreements=10, kind_other=3)))),
+    (
+        "fc_ps_then_eos",
+        dict(a31_anomalies=dict(headline=_FC_EOS)),
+        dict(a31_anomalies=dict(headline={**_FC_EOS, "median_eta_lambda_last_half": 2.3})),
+    ),
+    (
+        "fc_a31",
+        dict(fc_activations=dict(headline=_FC_ACT)),
+        dict(fc_activations=dict(headline={**_FC_ACT, "relu_a31_rate": 0.6})),
+    ),
+    (
+        "fc_ga_small",
+        dict(ga_vs_g=dict(headline=dict(tanh_max_ga_over_g=0.05))),
+        dict(ga_vs_g=dict(headline=dict(tanh_max_ga_over_g=0.5))),
+    ),
+    (
+        "fc_freezing",
+        dict(
+            freezing=dict(headline=dict(ps_slower_with_freezing=True, oscillations_weaker_with_freezing=True))
+        ),
+        dict(
+            freezing=dict(
+                headline=dict(ps_slower_with_freezing=True, oscillations_weaker_with_freezing=False)
+            )
+        ),
+    ),
+    (
+        "fc_anomalies",
+        dict(a31_anomalies=dict(headline=dict(disagreements=10, kind_other=0))),
+        dict(a31_anomalies=dict(headline=dict(disagreements=10, kind_other=3))),
+    ),
+    (
+        "cnn_ps_then_eos",
+        dict(cnn_activations=_CNN),
+        dict(cnn_activations={**_CNN, "relu_ps_then_eos": False}),
+    ),
+    (
+        "resnet_a_norm",
+        dict(resnet18=dict(ps_then_eos=True, a31_agreement=0.9)),
+        dict(resnet18=dict(ps_then_eos=False, a31_agreement=0.9)),
+    ),
 ]
 
 
 @pytest.mark.parametrize("rule,good,bad", _CASES, ids=[c[0] for c in _CASES])
 def test_scorecard_rule_reproduced_differs_and_missing(rule, good, bad):
     from validation import scorecard as sc
+
     fn = getattr(sc, rule)
     [ok] = sc.score(_facts(**good), [sc.Rule("c", "p", "a", fn)])
     [no] = sc.score(_facts(**bad), [sc.Rule("c", "p", "a", fn)])
@@ -182,7 +312,10 @@ def test_scorecard_rule_reproduced_differs_and_missing(rule, good, bad):
 
 def test_a_diverged_run_is_not_applicable():
     from validation import scorecard as sc
-    f = _facts(labels=dict(ps_degree_top=2.0, ps_degree_bottom=1e11, diverged_top=False, diverged_bottom=True))
+
+    f = _facts(
+        labels=dict(ps_degree_top=2.0, ps_degree_bottom=1e11, diverged_top=False, diverged_bottom=True)
+    )
     [e] = sc.score(f, [sc.Rule("c", "p", "labels", sc.label_alignment)])
     assert e.verdict == "not applicable" and "bottom-label run diverged" in e.number
 
@@ -190,14 +323,23 @@ def test_a_diverged_run_is_not_applicable():
 def test_every_rule_is_tested_and_statement_rules_follow_check_status():
     from theory.results import CheckTable, make_result
     from validation import scorecard as sc
+
     assert {r.fn.__name__ for r in sc.RULES} - {"rule"} <= {c[0] for c in _CASES}
     held = make_result("Lemma 3.3", "s", "rigorous", np.arange(3), True, True, 1.0)
     failed = make_result("Lemma 3.3", "s", "rigorous", np.arange(3), True, [True, False, True], 1.0)
     none = make_result("Lemma 3.3", "s", "rigorous", np.arange(3), False, True, 1.0)
     rule = sc.Rule("Lemma 3.3", "p", "ps_eos", sc.statement_rule("Lemma 3.3"))
-    for tabs, want in (((held, none), "reproduced"), ((held, failed), "differs"), ((none, none), "not applicable")):
-        f = {"ps_eos": dict(metrics={}, checks={f"t{i}": {r.name: r for r in CheckTable((r,))}
-                                                for i, r in enumerate(tabs)})}
+    for tabs, want in (
+        ((held, none), "reproduced"),
+        ((held, failed), "differs"),
+        ((none, none), "not applicable"),
+    ):
+        f = {
+            "ps_eos": dict(
+                metrics={},
+                checks={f"t{i}": {r.name: r for r in CheckTable((r,))} for i, r in enumerate(tabs)},
+            )
+        }
         assert sc.score(f, [rule])[0].verdict == want
 
 
@@ -205,6 +347,7 @@ def test_lemma_e7_window_matches_the_record_and_checks_every_i():
     import linnet
     from theory.lemmas import e7_window, lemma_e7_window
     from theory.record import record_run
+
     ds = vdata.synthetic("cifar-like", n=24, d=40, seed=0, column_norm=1.0)
     W, a = linnet.init_params(8, ds.X, scheme="symmetric", scale=0.5, seed=0)
     eta = 0.5 / linnet.sharpness(W, a, ds.X)
@@ -218,8 +361,13 @@ def test_lemma_e7_window_matches_the_record_and_checks_every_i():
     assert c20.steps.size == 10 and c20.fitted["directions"] == 24
     assert e7.kind == "theorem" and e7.status in ("held", "failed", "not applicable")
     # with cond (20) forced to hold and no sign change, the premises hold and ⟨F,D⟩ ≤ 0 decides
-    w2 = dict(w, d_dudt=np.zeros_like(w["d_dudt"]), du=-np.abs(w["du"]), lam=np.abs(w["lam"]) * 0 + 0.1 / eta,
-              fd=-np.abs(w["fd"]))
+    w2 = dict(
+        w,
+        d_dudt=np.zeros_like(w["d_dudt"]),
+        du=-np.abs(w["du"]),
+        lam=np.abs(w["lam"]) * 0 + 0.1 / eta,
+        fd=-np.abs(w["fd"]),
+    )
     c20b, e7b = lemma_e7_window(w2)
     assert c20b.status == "held" and e7b.status == "held" and e7b.applicable == 10
     e7c = lemma_e7_window(dict(w2, fd=np.abs(w["fd"]) + 1.0))[1]
@@ -234,6 +382,7 @@ def test_unknown_experiment_and_bad_data_argument(tmp_path, capsys):
 
 
 # ---- data loaders ----------------------------------------------------------------------------
+
 
 def _cifar_folder(tmp_path, n=30):
     rng = np.random.default_rng(0)
@@ -250,7 +399,7 @@ def test_cifar10_loader(tmp_path):
     folder, data, labels = _cifar_folder(tmp_path)
     ds = vdata.load_cifar10(folder, per_class=5)
     assert ds.X.shape == (3072, 10) and ds.Y.tolist() == [1.0] * 5 + [-1.0] * 5
-    first0 = [i for i, l in enumerate(labels) if l == 0][:5]
+    first0 = [i for i, lab in enumerate(labels) if lab == 0][:5]
     assert np.allclose(ds.X[:, 0], data[first0[0]] / 255.0)
     centred = vdata.load_cifar10(folder, per_class=5, mean_subtract=True)
     assert np.allclose(centred.X.mean(axis=1), 0)
@@ -308,12 +457,14 @@ def test_only_and_no_trajectories(tmp_path):
     assert card["PS, then the edge of stability"]["verdict"] == "not applicable"  # ps_eos did not run
     assert main(["--only", "large_init", "--quick", "--out", str(out)]) == 0
     import linnet
+
     tr = linnet.load_trajectory(out / "large_init.npz")
     assert tr.extras["X"].shape[1] == tr.config["n"]
 
 
 def test_a_dead_relu_net_makes_the_fc_a31_entry_not_applicable():
     from validation import scorecard as sc
+
     f = _facts(fc_activations=dict(headline={**_FC_ACT, "relu_dead": True}))
     [e] = sc.score(f, [sc.Rule("c", "p", "fc_activations", sc.fc_a31)])
     assert e.verdict == "not applicable" and "relu" in e.number

@@ -5,6 +5,7 @@ proved from the identities and hold whenever their premises do; "theorem" marks 
 claims whose premises include what no trajectory can certify ("m large enough"); "empirical"
 marks heuristic arguments, reported as rates. Steps where the premises fail are "not applicable".
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,37 +35,58 @@ def _operand_scale(rec):
 
 def _identity(name, statement, steps, err, scale, fitted_name="max_rel_err"):
     rel = err / np.maximum(scale, 1e-300)
-    return make_result(name, statement, "identity", steps, True, rel <= IDENTITY_RTOL,
-                       IDENTITY_RTOL - rel, fitted={fitted_name: float(rel.max()) if rel.size else 0.0},
-                       detail=f"relative error ≤ {IDENTITY_RTOL}")
+    return make_result(
+        name,
+        statement,
+        "identity",
+        steps,
+        True,
+        rel <= IDENTITY_RTOL,
+        IDENTITY_RTOL - rel,
+        fitted={fitted_name: float(rel.max()) if rel.size else 0.0},
+        detail=f"relative error ≤ {IDENTITY_RTOL}",
+    )
 
 
 # ---- exact identities on the record (independent: the record computes G D, Ê D by products) ----
+
 
 def identity_residual(rec: TheoryRecord, c: Constants):
     eta, al, n = rec.eta, rec.alpha, rec.n
     pred = rec.D[:-1] - eta * rec.GD[:-1] + (eta**2 * al**2 / n) * rec.fd[:-1, None] * (rec.lam * rec.D[:-1])
     err = _rows_norm(rec.D[1:] - pred)
-    return _identity("I2 / Lemma C.1", "D⁺ = (I − ηG̃)D, G̃ = G − (ηα²/n)⟨F,D⟩K", np.arange(rec.T),
-                     err, _operand_scale(rec))
+    return _identity(
+        "I2 / Lemma C.1", "D⁺ = (I − ηG̃)D, G̃ = G − (ηα²/n)⟨F,D⟩K", np.arange(rec.T), err, _operand_scale(rec)
+    )
 
 
 def identity_a_norm(rec: TheoryRecord, c: Constants):
     eta, al, n = rec.eta, rec.alpha, rec.n
     pred = -2 * eta * rec.fd[:-1] / n + eta**2 * al**2 * rec.zd_norm2[:-1] / n**2
     err = np.abs(np.diff(rec.a_norm2) - pred)
-    return _identity("I3", "‖a⁺‖² − ‖a‖² = −(2η/n)⟨F,D⟩ + (η²α²/n²)‖ZD‖²", np.arange(rec.T), err,
-                     rec.a_norm2[1:] + rec.a_norm2[:-1])
+    return _identity(
+        "I3",
+        "‖a⁺‖² − ‖a‖² = −(2η/n)⟨F,D⟩ + (η²α²/n²)‖ZD‖²",
+        np.arange(rec.T),
+        err,
+        rec.a_norm2[1:] + rec.a_norm2[:-1],
+    )
 
 
 def identity_lambda_tilde(rec: TheoryRecord, c: Constants):
     eta, al, n, l1 = rec.eta, rec.alpha, rec.n, rec.lam[0]
     D1, F1 = rec.D[:-1, 0], rec.F[:-1, 0]
-    pred = (-(2 * eta * al**2 * l1 / n) * (F1 * D1 + rec.fd[:-1])
-            + (eta**2 * al**4 * l1 / n) * (l1 * rec.a_norm2[:-1] * D1**2 + rec.zd_norm2[:-1] / n))
+    pred = -(2 * eta * al**2 * l1 / n) * (F1 * D1 + rec.fd[:-1]) + (eta**2 * al**4 * l1 / n) * (
+        l1 * rec.a_norm2[:-1] * D1**2 + rec.zd_norm2[:-1] / n
+    )
     err = np.abs(np.diff(rec.lambda_tilde) - pred)
-    return _identity("I5 / eq. 17", "Λ̃⁺ − Λ̃ = −(2ηα²λ₁/n)(F₁D₁ + ⟨F,D⟩) + (η²α⁴λ₁/n)(λ₁‖a‖²D₁² + ‖ZD‖²/n)",
-                     np.arange(rec.T), err, np.abs(rec.lambda_tilde[1:]) + np.abs(rec.lambda_tilde[:-1]))
+    return _identity(
+        "I5 / eq. 17",
+        "Λ̃⁺ − Λ̃ = −(2ηα²λ₁/n)(F₁D₁ + ⟨F,D⟩) + (η²α⁴λ₁/n)(λ₁‖a‖²D₁² + ‖ZD‖²/n)",
+        np.arange(rec.T),
+        err,
+        np.abs(rec.lambda_tilde[1:]) + np.abs(rec.lambda_tilde[:-1]),
+    )
 
 
 def decomposition_4(rec: TheoryRecord, c: Constants):
@@ -74,11 +96,17 @@ def decomposition_4(rec: TheoryRecord, c: Constants):
     Pd = rec.D - du[:, None] * rec.u1
     pred = fu * du + np.sum(Pf * Pd, axis=1)
     err = np.abs(rec.fd - pred)
-    return _identity("Decomposition (4) / I12", "⟨F,D⟩ = ⟨F,u₁⟩⟨D,u₁⟩ + ⟨P_uF, P_uD⟩",
-                     np.arange(rec.T + 1), err, _rows_norm(rec.F) * _rows_norm(rec.D))
+    return _identity(
+        "Decomposition (4) / I12",
+        "⟨F,D⟩ = ⟨F,u₁⟩⟨D,u₁⟩ + ⟨P_uF, P_uD⟩",
+        np.arange(rec.T + 1),
+        err,
+        _rows_norm(rec.F) * _rows_norm(rec.D),
+    )
 
 
 # ---- §3 ----
+
 
 def lemma_3_1(rec: TheoryRecord, c: Constants):
     """⟨F,D⟩ ≤ 0 in phase I, under F(0) = 0, fixed eigenvectors (A3.5(i)) and — for GD rather
@@ -90,9 +118,16 @@ def lemma_3_1(rec: TheoryRecord, c: Constants):
     small_step = np.maximum.accumulate(rec.eta * rec.sharpness) <= 1
     prem = f0_zero & (t < first) & np.minimum.accumulate(fixed) & small_step
     ok, margin = _fd_nonpositive(rec)
-    return make_result("Lemma 3.1", "phase I: ⟨F,D⟩ ≤ 0 (so ‖A‖ grows), given F(0)=0, fixed u_i, ηΛ ≤ 1",
-                       "rigorous", t, prem, ok, margin,
-                       detail="margin = −⟨F,D⟩/(‖F‖‖D‖); premises include ηΛ ≤ 1 (GD, no sign flips)")
+    return make_result(
+        "Lemma 3.1",
+        "phase I: ⟨F,D⟩ ≤ 0 (so ‖A‖ grows), given F(0)=0, fixed u_i, ηΛ ≤ 1",
+        "rigorous",
+        t,
+        prem,
+        ok,
+        margin,
+        detail="margin = −⟨F,D⟩/(‖F‖‖D‖); premises include ηΛ ≤ 1 (GD, no sign flips)",
+    )
 
 
 def _fd_nonpositive(rec: TheoryRecord):
@@ -119,6 +154,7 @@ def e7_window(X, Y, W0, a0, *, eta: float, steps: int, alpha=None) -> dict:
     ``d_norm`` (span part), ``eta``, ``y_norm`` and ``steps``.
     """
     import linnet
+
     X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
     W, a = np.asarray(W0, dtype=np.float64), np.asarray(a0, dtype=np.float64).copy()
     n = X.shape[1]
@@ -129,7 +165,7 @@ def e7_window(X, Y, W0, a0, *, eta: float, steps: int, alpha=None) -> dict:
     Zv = W @ (X @ V)
     Yv = V.T @ Y
     out = {k: [] for k in ("lam", "du", "fu", "d_dudt", "fd", "f_norm", "d_norm")}
-    U_prev = None
+    U_prev = D_prev = None
     for t in range(steps + 1):
         Fv = al * (Zv.T @ a)
         Dv = Fv - Yv
@@ -166,13 +202,24 @@ def cond_20_every_i(w: dict):
     r = ok_ti.shape[1]
     always = ok_ti.all(axis=0)
     top = int(np.argmin(always)) if not always.all() else r  # directions 1 … top hold at every step
-    return make_result("cond (20), every i", "|⟨D, du_i/dt⟩| ≤ λ_i|⟨D, u_i⟩| for every i (Lemma E.7)",
-                       "assumption", np.arange(ok_ti.shape[0]), True, ok_ti.all(axis=1), rel.min(axis=1),
-                       fitted={"directions": r, "held_every_step": int(always.sum()),
-                               "top_held_every_step": top, "pairs_held": float(ok_ti.mean()),
-                               "max_ratio": float(np.max(lhs / np.maximum(rhs, 1e-300)))},
-                       detail="du_i/dt ≈ (u_i(t+1) − u_i(t))/η; eigenvectors sorted by λ, signs aligned; "
-                              "pairs_held = fraction of (t, i) pairs")
+    return make_result(
+        "cond (20), every i",
+        "|⟨D, du_i/dt⟩| ≤ λ_i|⟨D, u_i⟩| for every i (Lemma E.7)",
+        "assumption",
+        np.arange(ok_ti.shape[0]),
+        True,
+        ok_ti.all(axis=1),
+        rel.min(axis=1),
+        fitted={
+            "directions": r,
+            "held_every_step": int(always.sum()),
+            "top_held_every_step": top,
+            "pairs_held": float(ok_ti.mean()),
+            "max_ratio": float(np.max(lhs / np.maximum(rhs, 1e-300))),
+        },
+        detail="du_i/dt ≈ (u_i(t+1) − u_i(t))/η; eigenvectors sorted by λ, signs aligned; "
+        "pairs_held = fraction of (t, i) pairs",
+    )
 
 
 def lemma_e7_window(w: dict):
@@ -191,13 +238,23 @@ def lemma_e7_window(w: dict):
     scale = w["f_norm"] * w["d_norm"] + 1e-300
     ok = (w["fd"] <= FP_RTOL * scale) | zero
     per_i = (w["fu"] * w["du"] <= FP_RTOL * scale[:, None]).mean(axis=1)
-    e7 = make_result("Lemma E.7", "⟨F,D⟩ ≤ 0 until some ⟨D,u_i⟩ = 0, under A3.3, F(0)=0 and cond (20) for every i",
-                     "theorem", t, prem, ok, np.where(zero, 0.0, -w["fd"] / scale),
-                     fitted={"window_steps": int(t.size), "fd_nonpositive_rate": float(ok.mean()),
-                             "min_share_i_with_Fu_Du_le_0": float(per_i.min()),
-                             "first_sign_change": int(np.argmin(signs_kept)) if not signs_kept.all() else None},
-                     detail="premises per step: F(0)=0, cond (20) ∀i ∀s≤t, no ⟨D,u_i⟩ sign change yet, ηΛ<2; "
-                            "margin = −⟨F,D⟩/(‖F‖‖D‖)")
+    e7 = make_result(
+        "Lemma E.7",
+        "⟨F,D⟩ ≤ 0 until some ⟨D,u_i⟩ = 0, under A3.3, F(0)=0 and cond (20) for every i",
+        "theorem",
+        t,
+        prem,
+        ok,
+        np.where(zero, 0.0, -w["fd"] / scale),
+        fitted={
+            "window_steps": int(t.size),
+            "fd_nonpositive_rate": float(ok.mean()),
+            "min_share_i_with_Fu_Du_le_0": float(per_i.min()),
+            "first_sign_change": int(np.argmin(signs_kept)) if not signs_kept.all() else None,
+        },
+        detail="premises per step: F(0)=0, cond (20) ∀i ∀s≤t, no ⟨D,u_i⟩ sign change yet, ηΛ<2; "
+        "margin = −⟨F,D⟩/(‖F‖‖D‖)",
+    )
     return c20, e7
 
 
@@ -208,17 +265,28 @@ def lemma_e7(rec: TheoryRecord, c: Constants):
     w = rec.extras.get("e7") if isinstance(rec.extras, dict) else None
     if w is not None:
         return lemma_e7_window(w)[1]
-    return not_evaluated("Lemma E.7", "⟨F,D⟩ ≤ 0 in phase I under condition (20) for every i", "theorem",
-                         "needs G's full eigenbasis: theory.lemmas.e7_window over a window of steps "
-                         "(the validation suite's lemma_e7 experiment)")
+    return not_evaluated(
+        "Lemma E.7",
+        "⟨F,D⟩ ≤ 0 in phase I under condition (20) for every i",
+        "theorem",
+        "needs G's full eigenbasis: theory.lemmas.e7_window over a window of steps "
+        "(the validation suite's lemma_e7 experiment)",
+    )
 
 
 def lemma_3_1_empirical(rec: TheoryRecord, c: Constants):
     t = np.arange(rec.T + 1)
     first = first_above(rec.sharpness, rec.eta)
     ok, margin = _fd_nonpositive(rec)
-    return make_result("Lemma 3.1 (phase I, any ηΛ)", "⟨F,D⟩ ≤ 0 before the first ηΛ > 2",
-                       "empirical", t, t < first, ok, margin)
+    return make_result(
+        "Lemma 3.1 (phase I, any ηΛ)",
+        "⟨F,D⟩ ≤ 0 before the first ηΛ > 2",
+        "empirical",
+        t,
+        t < first,
+        ok,
+        margin,
+    )
 
 
 def lemma_3_2(rec: TheoryRecord, c: Constants):
@@ -228,22 +296,36 @@ def lemma_3_2(rec: TheoryRecord, c: Constants):
     ratio = higher_order_ratio(rec)[0]
     t0s, r36 = _a36_ratio(rec, eps)
     ok36 = np.zeros(rec.T + 1, dtype=bool)
-    for s, ok in zip(t0s, r36 >= c.a36_c):
+    for s, ok in zip(t0s, r36 >= c.a36_c, strict=True):
         ok36[s:] = ok  # the A3.6 verdict of the phase II this step belongs to
     prem = (rec.eta * rec.sharpness[:-1] > 2) & (ratio <= c.a32_ratio) & ok36[:-1]
     rhs = (rec.eta * rec.sharpness[:-1] - 1) * du[:-1] - eps * rec.d_norm[1:]
     lhs = du[1:]
-    return make_result("Lemma 3.2", "ηΛ(t) > 2 ⇒ |⟨D⁺,u₁⁺⟩| ≥ (ηΛ − 1)|⟨D,u₁⟩| − ε‖D⁺‖ (under A3.2, A3.5, A3.6)",
-                       "theorem", t, prem, lhs >= rhs - FP_RTOL * rec.d_norm[1:],
-                       (lhs - rhs) / rec.d_norm[1:], fitted={"eps": eps},
-                       detail="ε = A3.5's fitted ε; margin relative to ‖D(t+1)‖")
+    return make_result(
+        "Lemma 3.2",
+        "ηΛ(t) > 2 ⇒ |⟨D⁺,u₁⁺⟩| ≥ (ηΛ − 1)|⟨D,u₁⟩| − ε‖D⁺‖ (under A3.2, A3.5, A3.6)",
+        "theorem",
+        t,
+        prem,
+        lhs >= rhs - FP_RTOL * rec.d_norm[1:],
+        (lhs - rhs) / rec.d_norm[1:],
+        fitted={"eps": eps},
+        detail="ε = A3.5's fitted ε; margin relative to ‖D(t+1)‖",
+    )
 
 
 def prop_3_1(rec: TheoryRecord, c: Constants):
     t = np.arange(rec.T + 1)
     scale = rec.d_norm**2 + 1e-300
-    return make_result("Prop. 3.1", "‖D‖ > ‖Y‖ ⇒ ⟨F,D⟩ > 0", "rigorous", t, rec.d_norm > rec.y_norm,
-                       rec.fd > -FP_RTOL * scale, rec.fd / scale)
+    return make_result(
+        "Prop. 3.1",
+        "‖D‖ > ‖Y‖ ⇒ ⟨F,D⟩ > 0",
+        "rigorous",
+        t,
+        rec.d_norm > rec.y_norm,
+        rec.fd > -FP_RTOL * scale,
+        rec.fd / scale,
+    )
 
 
 def prop_3_2(rec: TheoryRecord, c: Constants):
@@ -253,25 +335,45 @@ def prop_3_2(rec: TheoryRecord, c: Constants):
     bound = -(eta / n) * rec.d_norm[:-1] ** 2
     scale = np.abs(bound) + 1e-300
     prem = rec.d_norm[:-1] >= 2 * rec.y_norm
-    return make_result("Prop. 3.2", "‖D‖ ≥ 2‖Y‖ ⇒ −(2η/n)⟨F,D⟩ ≤ −(η/n)‖D‖² (first-order part of Δ‖A‖²)",
-                       "rigorous", t, prem, fa <= bound + FP_RTOL * scale, (bound - fa) / scale)
+    return make_result(
+        "Prop. 3.2",
+        "‖D‖ ≥ 2‖Y‖ ⇒ −(2η/n)⟨F,D⟩ ≤ −(η/n)‖D‖² (first-order part of Δ‖A‖²)",
+        "rigorous",
+        t,
+        prem,
+        fa <= bound + FP_RTOL * scale,
+        (bound - fa) / scale,
+    )
 
 
 def prop_3_2_exact(rec: TheoryRecord, c: Constants):
     t = np.arange(rec.T)
     bound = -(rec.eta / rec.n) * rec.d_norm[:-1] ** 2
     da = np.diff(rec.a_norm2)
-    return make_result("Prop. 3.2 (exact GD)", "‖D‖ ≥ 2‖Y‖ ⇒ ‖A⁺‖² − ‖A‖² ≤ −(η/n)‖D‖² with I3's positive term",
-                       "empirical", t, rec.d_norm[:-1] >= 2 * rec.y_norm, da <= bound,
-                       (bound - da) / (np.abs(bound) + 1e-300))
+    return make_result(
+        "Prop. 3.2 (exact GD)",
+        "‖D‖ ≥ 2‖Y‖ ⇒ ‖A⁺‖² − ‖A‖² ≤ −(η/n)‖D‖² with I3's positive term",
+        "empirical",
+        t,
+        rec.d_norm[:-1] >= 2 * rec.y_norm,
+        da <= bound,
+        (bound - da) / (np.abs(bound) + 1e-300),
+    )
 
 
 def lemma_3_3(rec: TheoryRecord, c: Constants):
     t = np.arange(rec.T + 1)
     out = np.sqrt(np.sum((rec.D - rec.eta * rec.GD) ** 2, axis=1) + rec.y_null2)
     prem = rec.eta * rec.sharpness <= 2
-    return make_result("Lemma 3.3", "ηλ_max(G) ≤ 2 ⇒ ‖(I − ηG)D‖ ≤ ‖D‖", "rigorous", t, prem,
-                       out <= rec.d_norm * (1 + FP_RTOL), (rec.d_norm - out) / (rec.d_norm + 1e-300))
+    return make_result(
+        "Lemma 3.3",
+        "ηλ_max(G) ≤ 2 ⇒ ‖(I − ηG)D‖ ≤ ‖D‖",
+        "rigorous",
+        t,
+        prem,
+        out <= rec.d_norm * (1 + FP_RTOL),
+        (rec.d_norm - out) / (rec.d_norm + 1e-300),
+    )
 
 
 def lemma_3_4(rec: TheoryRecord, c: Constants):
@@ -285,10 +387,17 @@ def lemma_3_4(rec: TheoryRecord, c: Constants):
     rhs = 2 * eps * rec.d_norm[1:]
     ratio = higher_order_ratio(rec)[0]
     prem = ratio <= c.a32_ratio
-    return make_result("Lemma 3.4", "‖D̃⁺ − (I − ηG_⊥)D̃‖ ≤ 2ε‖D⁺‖ (under A3.2, A3.5)", "theorem", t, prem,
-                       lhs <= rhs, (rhs - lhs) / rec.d_norm[1:], fitted={"eps": eps,
-                       "needed_eps": float(np.max(lhs / (2 * rec.d_norm[1:]))) if t.size else 0.0},
-                       detail="ε = A3.5's fitted ε; needed_eps = the smallest ε for which it holds")
+    return make_result(
+        "Lemma 3.4",
+        "‖D̃⁺ − (I − ηG_⊥)D̃‖ ≤ 2ε‖D⁺‖ (under A3.2, A3.5)",
+        "theorem",
+        t,
+        prem,
+        lhs <= rhs,
+        (rhs - lhs) / rec.d_norm[1:],
+        fitted={"eps": eps, "needed_eps": float(np.max(lhs / (2 * rec.d_norm[1:]))) if t.size else 0.0},
+        detail="ε = A3.5's fitted ε; needed_eps = the smallest ε for which it holds",
+    )
 
 
 def lemma_3_5(rec: TheoryRecord, c: Constants):
@@ -309,12 +418,21 @@ def lemma_3_5(rec: TheoryRecord, c: Constants):
             BD[s] = rec.d_norm[w].max()
     bound = 2 * eps * BD * (t - np.maximum(t0, 0))
     gap = np.nan_to_num(rec.lemma35_gap, nan=np.inf)
-    return make_result("Lemma 3.5", "‖D̃(t) − D̄(t)‖ ≤ 2εB_D(t − t₀) (under A3.4, A3.7, ‖D‖ ≤ B_D)", "theorem",
-                       t, prem & started, gap <= bound + FP_RTOL * BD, (bound - gap) / (BD + 1e-300),
-                       fitted={"eps": eps}, detail="t₀ = each entry into ηΛ > 2; B_D = max ‖D‖ on [t₀, t]")
+    return make_result(
+        "Lemma 3.5",
+        "‖D̃(t) − D̄(t)‖ ≤ 2εB_D(t − t₀) (under A3.4, A3.7, ‖D‖ ≤ B_D)",
+        "theorem",
+        t,
+        prem & started,
+        gap <= bound + FP_RTOL * BD,
+        (bound - gap) / (BD + 1e-300),
+        fitted={"eps": eps},
+        detail="t₀ = each entry into ηΛ > 2; B_D = max ‖D‖ on [t₀, t]",
+    )
 
 
 # ---- App. C: the two-layer linear network ----
+
 
 def corollary_c1(rec: TheoryRecord, c: Constants):
     t = np.arange(rec.T + 1)
@@ -322,8 +440,15 @@ def corollary_c1(rec: TheoryRecord, c: Constants):
     d1 = np.abs(rec.sharpness - rec.kappa_G * rec.lam[0])
     d2 = np.abs(rec.sharpness - rec.lambda_tilde)
     ok = (d1 <= e + FP_RTOL * rec.sharpness) & (d2 <= 2 * e + FP_RTOL * rec.sharpness)
-    return make_result("Corollary C.1", "|Λ − κ_Gλ₁| ≤ ‖Ê‖ and |Λ − Λ̃| ≤ 2‖Ê‖ (Weyl)", "rigorous", t, True, ok,
-                       np.minimum(e - d1, 2 * e - d2) / rec.sharpness)
+    return make_result(
+        "Corollary C.1",
+        "|Λ − κ_Gλ₁| ≤ ‖Ê‖ and |Λ − Λ̃| ≤ 2‖Ê‖ (Weyl)",
+        "rigorous",
+        t,
+        True,
+        ok,
+        np.minimum(e - d1, 2 * e - d2) / rec.sharpness,
+    )
 
 
 def corollary_c2(rec: TheoryRecord, c: Constants):
@@ -334,9 +459,16 @@ def corollary_c2(rec: TheoryRecord, c: Constants):
     cos = np.clip(np.abs(rec.u1[:, 0]), 0, 1)
     sin = np.sqrt(np.maximum(1 - cos**2, 0))
     bound = np.where(prem, e / np.where(prem, gap, 1), np.inf)
-    return make_result("Corollary C.2", "sin∠(u₁, v₁) ≤ ‖Ê‖/(κ_G(λ₁ − λ₂) − ‖Ê‖) (Davis–Kahan)", "rigorous",
-                       t, prem, sin <= bound + 1e-7, bound - sin,
-                       detail="slack 1e-7: sin from cos loses half the digits near 0")
+    return make_result(
+        "Corollary C.2",
+        "sin∠(u₁, v₁) ≤ ‖Ê‖/(κ_G(λ₁ − λ₂) − ‖Ê‖) (Davis–Kahan)",
+        "rigorous",
+        t,
+        prem,
+        sin <= bound + 1e-7,
+        bound - sin,
+        detail="slack 1e-7: sin from cos loses half the digits near 0",
+    )
 
 
 def lemma_c3(rec: TheoryRecord, c: Constants):
@@ -348,22 +480,44 @@ def lemma_c3(rec: TheoryRecord, c: Constants):
     kap = rec.kappa[:-1, None]
     pred = (1 - eta * kap * rec.lam) * rec.D[:-1] - eta * rec.EhatD[:-1]
     err = _rows_norm(rec.D[1:] - pred) / (_operand_scale(rec) + 1e-300)
-    p2 = make_result("Lemma C.3 (2) / I6", "Dᵢ⁺ = (1 − ηκλᵢ)Dᵢ − η vᵢᵀÊD", "identity", t, True,
-                     err <= IDENTITY_RTOL, IDENTITY_RTOL - err, fitted={"max_rel_err": float(err.max()) if t.size else 0.0})
+    p2 = make_result(
+        "Lemma C.3 (2) / I6",
+        "Dᵢ⁺ = (1 − ηκλᵢ)Dᵢ − η vᵢᵀÊD",
+        "identity",
+        t,
+        True,
+        err <= IDENTITY_RTOL,
+        IDENTITY_RTOL - err,
+        fitted={"max_rel_err": float(err.max()) if t.size else 0.0},
+    )
     x = eta * kap * rec.lam
     inside = (x >= 0) & (x <= 2)
     slack = np.abs(rec.D[:-1]) + eta * _rows_norm(rec.EhatD[:-1])[:, None] - np.abs(rec.D[1:])
     scale = _operand_scale(rec)[:, None] + 1e-300
     ok = np.all(~inside | (slack >= -FP_RTOL * scale), axis=1)
     marg = np.min(np.where(inside, slack / scale, np.inf), axis=1)
-    p3 = make_result("Lemma C.3 (3)", "|Dᵢ⁺| ≤ |Dᵢ| + η‖ÊD‖ for every i with 0 ≤ ηκλᵢ ≤ 2", "rigorous", t,
-                     inside.any(axis=1), ok, marg)
+    p3 = make_result(
+        "Lemma C.3 (3)",
+        "|Dᵢ⁺| ≤ |Dᵢ| + η‖ÊD‖ for every i with 0 ≤ ηκλᵢ ≤ 2",
+        "rigorous",
+        t,
+        inside.any(axis=1),
+        ok,
+        marg,
+    )
     first = first_above(rec.sharpness, eta)
     rel = rec.e_hat_norm / (rec.kappa_G * rec.lam[0])
-    p1 = make_result("Lemma C.3 (1)", "‖Ê(t)‖ small through phase I (fitted: max ‖Ê‖/(κ_Gλ₁))", "empirical",
-                     np.arange(rec.T + 1), np.arange(rec.T + 1) < first, rel <= 0.1, 0.1 - rel,
-                     fitted={"max_rel_e_hat": float(rel[:first].max()) if first > 0 else np.nan},
-                     detail="'held' rate counts steps with ‖Ê‖ ≤ 0.1 κ_Gλ₁")
+    p1 = make_result(
+        "Lemma C.3 (1)",
+        "‖Ê(t)‖ small through phase I (fitted: max ‖Ê‖/(κ_Gλ₁))",
+        "empirical",
+        np.arange(rec.T + 1),
+        np.arange(rec.T + 1) < first,
+        rel <= 0.1,
+        0.1 - rel,
+        fitted={"max_rel_e_hat": float(rel[:first].max()) if first > 0 else np.nan},
+        detail="'held' rate counts steps with ‖Ê‖ ≤ 0.1 κ_Gλ₁",
+    )
     return [p1, p2, p3]
 
 
@@ -397,20 +551,36 @@ def lemma_c8(rec: TheoryRecord, c: Constants):
         phi = eg / gg if gg > 0 else 0.0
         theta[t] = 1 - phi
         resid[t] = np.sqrt(max(ee - eg**2 / gg, 0.0) / gg) if gg > 0 else 0.0
-    return make_result("Lemma C.8", "G̃ ≈ θG + (1−θ)G⁺ (report min_θ ‖·‖_F / ‖G⁺ − G‖_F and θ)", "empirical",
-                       np.arange(T), True, resid <= 1.0, 1.0 - resid,
-                       fitted={"max_rel_resid": float(resid.max()) if T else np.nan,
-                               "theta_median": float(np.median(theta)) if T else np.nan},
-                       detail="Frobenius norm; 'held' counts steps whose residual is below ‖G⁺ − G‖_F")
+    return make_result(
+        "Lemma C.8",
+        "G̃ ≈ θG + (1−θ)G⁺ (report min_θ ‖·‖_F / ‖G⁺ − G‖_F and θ)",
+        "empirical",
+        np.arange(T),
+        True,
+        resid <= 1.0,
+        1.0 - resid,
+        fitted={
+            "max_rel_resid": float(resid.max()) if T else np.nan,
+            "theta_median": float(np.median(theta)) if T else np.nan,
+        },
+        detail="Frobenius norm; 'held' counts steps whose residual is below ‖G⁺ − G‖_F",
+    )
 
 
 def lemma_c9(rec: TheoryRecord, c: Constants):
     t = np.arange(rec.T + 1)
     ratio = rec.d_norm / rec.y_norm
     prem = np.maximum.accumulate(rec.eta * rec.sharpness) <= c.K
-    return make_result("Lemma C.9", "under A4.4, ‖D(t)‖ ≤ B_D (fitted: sup ‖D‖/‖Y‖)", "empirical", t, prem,
-                       np.ones_like(prem), np.zeros(rec.T + 1),
-                       fitted={"B_D_over_Y": float(ratio[prem].max()) if prem.any() else np.nan})
+    return make_result(
+        "Lemma C.9",
+        "under A4.4, ‖D(t)‖ ≤ B_D (fitted: sup ‖D‖/‖Y‖)",
+        "empirical",
+        t,
+        prem,
+        np.ones_like(prem),
+        np.zeros(rec.T + 1),
+        fitted={"B_D_over_Y": float(ratio[prem].max()) if prem.any() else np.nan},
+    )
 
 
 def lemma_c10(rec: TheoryRecord, c: Constants):
@@ -440,22 +610,39 @@ def lemma_c10(rec: TheoryRecord, c: Constants):
             valid = valid and bool(contracting[t])
             acc += eta * rec.e_hat_norm[t] * rec.d_norm[t]
             Dbar = Dbar - eta * rec.kappa[t] * (lam_perp * Dbar)
-    return make_result("Theorem 2.3 / Lemma C.10", "‖D̃(t) − D̄(t)‖ ≤ Σ η‖Ê(s)‖‖D(s)‖ while ηκλ₂ ≤ 2",
-                       "rigorous", np.arange(T + 1), prem, ok, marg,
-                       detail="t₀ = each entry of ηΛ̃ above 2; margin relative to ‖D(t)‖")
+    return make_result(
+        "Theorem 2.3 / Lemma C.10",
+        "‖D̃(t) − D̄(t)‖ ≤ Σ η‖Ê(s)‖‖D(s)‖ while ηκλ₂ ≤ 2",
+        "rigorous",
+        np.arange(T + 1),
+        prem,
+        ok,
+        marg,
+        detail="t₀ = each entry of ηΛ̃ above 2; margin relative to ‖D(t)‖",
+    )
 
 
 def lemma_c11(rec: TheoryRecord, c: Constants):
     eta, l1 = rec.eta, rec.lam[0]
     t = np.arange(rec.T)
     D1 = np.abs(rec.D[:, 0])
-    beta = eta * rec.kappa[:-1] * l1 - 1 - eta * rec.e_hat_norm[:-1] * rec.d_norm[:-1] / np.maximum(D1[:-1], 1e-300)
+    beta = (
+        eta * rec.kappa[:-1] * l1
+        - 1
+        - eta * rec.e_hat_norm[:-1] * rec.d_norm[:-1] / np.maximum(D1[:-1], 1e-300)
+    )
     prem = (eta * rec.lambda_tilde[:-1] > 2) & (beta > 1)
     lhs, rhs = D1[1:], beta * D1[:-1]
-    return make_result("Theorem 2.2 / Lemma C.11", "Λ̃ > 2/η and β > 1 ⇒ |D₁⁺| ≥ β|D₁|, β = ηκλ₁ − 1 − η‖Ê‖‖D‖/|D₁|",
-                       "rigorous", t, prem, lhs >= rhs - FP_RTOL * _operand_scale(rec),
-                       (lhs - rhs) / (rec.d_norm[:-1] + 1e-300),
-                       fitted={"min_beta": float(beta[prem].min()) if prem.any() else np.nan})
+    return make_result(
+        "Theorem 2.2 / Lemma C.11",
+        "Λ̃ > 2/η and β > 1 ⇒ |D₁⁺| ≥ β|D₁|, β = ηκλ₁ − 1 − η‖Ê‖‖D‖/|D₁|",
+        "rigorous",
+        t,
+        prem,
+        lhs >= rhs - FP_RTOL * _operand_scale(rec),
+        (lhs - rhs) / (rec.d_norm[:-1] + 1e-300),
+        fitted={"min_beta": float(beta[prem].min()) if prem.any() else np.nan},
+    )
 
 
 def lemma_c12(rec: TheoryRecord, c: Constants):
@@ -472,10 +659,17 @@ def lemma_c12(rec: TheoryRecord, c: Constants):
     prem = (A < 0) & (np.abs(x) > thr)
     scale = np.abs(rec.lambda_tilde[:-1]) + 1e-300
     ident = np.abs(q - dl) / scale
-    return make_result("Lemma C.12", "|D₁| above the exact threshold of I5's quadratic ⇒ Λ̃⁺ < Λ̃", "rigorous", t,
-                       prem, dl < FP_RTOL * scale, -dl / scale,
-                       fitted={"quadratic_identity_rel_err": float(ident.max()) if t.size else 0.0},
-                       detail="threshold = largest |root| of A·D₁² + B·D₁ + C (A < 0), per step")
+    return make_result(
+        "Lemma C.12",
+        "|D₁| above the exact threshold of I5's quadratic ⇒ Λ̃⁺ < Λ̃",
+        "rigorous",
+        t,
+        prem,
+        dl < FP_RTOL * scale,
+        -dl / scale,
+        fitted={"quadratic_identity_rel_err": float(ident.max()) if t.size else 0.0},
+        detail="threshold = largest |root| of A·D₁² + B·D₁ + C (A < 0), per step",
+    )
 
 
 def lemma_c13(rec: TheoryRecord, c: Constants):
@@ -486,11 +680,21 @@ def lemma_c13(rec: TheoryRecord, c: Constants):
     lengths = np.array([(e if e is not None else rec.T + 1) - s for s, e in exc], dtype=float)
     closed = np.array([e is not None for _, e in exc], dtype=bool)
     prem = closed | (lengths > c.c13_T)
-    return make_result("Theorem 2.1 / Lemma C.13", f"every excursion of Λ̃ above 2/η ends within T = {c.c13_T} steps",
-                       "theorem", starts, prem, closed & (lengths <= c.c13_T), c.c13_T - lengths,
-                       fitted={"T": float(lengths[closed].max()) if closed.any() else np.nan,
-                               "excursions": int(len(exc)), "open_at_end": int((~closed).sum())},
-                       detail="margin = T − length; an excursion open at the end and shorter than T is not applicable")
+    return make_result(
+        "Theorem 2.1 / Lemma C.13",
+        f"every excursion of Λ̃ above 2/η ends within T = {c.c13_T} steps",
+        "theorem",
+        starts,
+        prem,
+        closed & (lengths <= c.c13_T),
+        c.c13_T - lengths,
+        fitted={
+            "T": float(lengths[closed].max()) if closed.any() else np.nan,
+            "excursions": int(len(exc)),
+            "open_at_end": int((~closed).sum()),
+        },
+        detail="margin = T − length; an excursion open at the end and shorter than T is not applicable",
+    )
 
 
 def theorem_1(rec: TheoryRecord, c: Constants, data_ok: bool | None = None):
@@ -503,13 +707,44 @@ def theorem_1(rec: TheoryRecord, c: Constants, data_ok: bool | None = None):
     prem = window[:-1] & rec.symmetric_init & bool(data_ok if data_ok is not None else True)
     dl = np.diff(rec.lambda_tilde)
     scale = np.abs(rec.lambda_tilde[:-1])
-    return make_result("Theorem 1", "symmetric init, A4.1–A4.2: Λ̃(t+1) ≥ Λ̃(t) until ηΛ̃ ≥ 2 − near or L small",
-                       "theorem", t, prem, dl >= -FP_RTOL * scale, dl / scale,
-                       fitted={"max_e_hat_rel": float((rec.e_hat_norm / (rec.kappa_G * rec.lam[0]))[:-1][prem].max())
-                               if prem.any() else np.nan})
+    return make_result(
+        "Theorem 1",
+        "symmetric init, A4.1–A4.2: Λ̃(t+1) ≥ Λ̃(t) until ηΛ̃ ≥ 2 − near or L small",
+        "theorem",
+        t,
+        prem,
+        dl >= -FP_RTOL * scale,
+        dl / scale,
+        fitted={
+            "max_e_hat_rel": float((rec.e_hat_norm / (rec.kappa_G * rec.lam[0]))[:-1][prem].max())
+            if prem.any()
+            else np.nan
+        },
+    )
 
 
-ALL = (identity_residual, identity_a_norm, identity_lambda_tilde, decomposition_4, lemma_3_1,
-       lemma_3_1_empirical, lemma_e7, lemma_3_2, prop_3_1, prop_3_2, prop_3_2_exact, lemma_3_3, lemma_3_4,
-       lemma_3_5, corollary_c1, corollary_c2, lemma_c3, lemma_c8, lemma_c9, lemma_c10, lemma_c11,
-       lemma_c12, lemma_c13)
+ALL = (
+    identity_residual,
+    identity_a_norm,
+    identity_lambda_tilde,
+    decomposition_4,
+    lemma_3_1,
+    lemma_3_1_empirical,
+    lemma_e7,
+    lemma_3_2,
+    prop_3_1,
+    prop_3_2,
+    prop_3_2_exact,
+    lemma_3_3,
+    lemma_3_4,
+    lemma_3_5,
+    corollary_c1,
+    corollary_c2,
+    lemma_c3,
+    lemma_c8,
+    lemma_c9,
+    lemma_c10,
+    lemma_c11,
+    lemma_c12,
+    lemma_c13,
+)

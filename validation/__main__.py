@@ -1,4 +1,5 @@
 """``python -m validation`` (or ``linnet-validate``): run the paper's experiments and write a report."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,8 +13,17 @@ from .registry import EXPERIMENTS, QUICK_SKIP
 from .report import write
 
 
-def run(out="report", *, quick=False, only=None, seed=0, backend="numpy", data=None, progress=True,
-        trajectories=True):
+def run(
+    out="report",
+    *,
+    quick=False,
+    only=None,
+    seed=0,
+    backend="numpy",
+    data=None,
+    progress=True,
+    trajectories=True,
+):
     """Run the suite; returns (results, failures)."""
     loader = vdata.parse_data_arg(data)
     names = list(EXPERIMENTS) if not only else only
@@ -24,8 +34,15 @@ def run(out="report", *, quick=False, only=None, seed=0, backend="numpy", data=N
         names = [n for n in names if n not in QUICK_SKIP]
     os.makedirs(out, exist_ok=True)
     say = (lambda s: print(s, file=sys.stderr, flush=True)) if progress else (lambda s: None)
-    ctx = Context(out, quick=quick, seed=seed, backend=backend, loader=loader, progress=say,
-                  save_trajectories=trajectories)
+    ctx = Context(
+        out,
+        quick=quick,
+        seed=seed,
+        backend=backend,
+        loader=loader,
+        progress=say,
+        save_trajectories=trajectories,
+    )
     results = []
     t_all = time.perf_counter()
     for i, name in enumerate(names, 1):
@@ -35,33 +52,57 @@ def run(out="report", *, quick=False, only=None, seed=0, backend="numpy", data=N
         res.seconds = time.perf_counter() - t0
         results.append(res)
         bad = res.failures()
-        say(f"[{i}/{len(names)}] {name} done in {res.seconds:.1f}s"
-            + (f"  FAILED: {[c.name for _, c in bad]}" if bad else ""))
-    header = dict(mode="quick" if quick else "full", seconds=time.perf_counter() - t_all, seed=seed,
-                  backend=backend, data=data or "built-in synthetic (CIFAR-like, Gaussian)")
+        say(
+            f"[{i}/{len(names)}] {name} done in {res.seconds:.1f}s"
+            + (f"  FAILED: {[c.name for _, c in bad]}" if bad else "")
+        )
+    header = dict(
+        mode="quick" if quick else "full",
+        seconds=time.perf_counter() - t_all,
+        seed=seed,
+        backend=backend,
+        data=data or "built-in synthetic (CIFAR-like, Gaussian)",
+    )
     failures = write(out, results, header=header)
     return results, failures
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m validation", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="small sizes, about 30 s on 2 cores (the SymPy identities are left out)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes, about 30 s on 2 cores (the SymPy identities are left out)",
+    )
     p.add_argument("--only", nargs="+", metavar="NAME", help=f"run only these: {', '.join(EXPERIMENTS)}")
     p.add_argument("--out", default="report", help="output folder (default: report/)")
     p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", help="cifar10:PATH or mnist:PATH (default: built-in synthetic data)")
-    p.add_argument("--no-trajectories", action="store_true",
-                   help="do not save the runs' trajectories (.npz with their data; ~420 MB for the full suite)")
+    p.add_argument(
+        "--no-trajectories",
+        action="store_true",
+        help="do not save the runs' trajectories (.npz with their data; ~420 MB for the full suite)",
+    )
     args = p.parse_args(argv)
     try:
-        results, failures = run(args.out, quick=args.quick, only=args.only, seed=args.seed,
-                                backend=args.backend, data=args.data, trajectories=not args.no_trajectories)
+        results, failures = run(
+            args.out,
+            quick=args.quick,
+            only=args.only,
+            seed=args.seed,
+            backend=args.backend,
+            data=args.data,
+            trajectories=not args.no_trajectories,
+        )
     except (vdata.DataError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {os.path.join(args.out, 'index.html')} and index.md "
-          f"({len(results)} experiments; {'no' if not failures else len(failures)} failed identities/inequalities)")
+    print(
+        f"wrote {os.path.join(args.out, 'index.html')} and index.md "
+        f"({len(results)} experiments; {'no' if not failures else len(failures)} "
+        "failed identities/inequalities)"
+    )
     for exp, table, check in failures:
         print(f"FAILED: {exp} / {table} / {check}")
     return 1 if failures else 0

@@ -5,6 +5,7 @@ python batches (``data_batch_1`` …) or ``--data mnist:PATH`` at MNIST's idx fi
 Following App. A.1, the first 500 images of class 0 and of class 1 are taken, labelled +1/−1,
 pixels scaled to [0, 1]; ``mean_subtract`` removes the mean image.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -39,7 +40,9 @@ def _two_classes(images, labels, per_class, name, path):
     idx0 = np.flatnonzero(labels == 0)[:per_class]
     idx1 = np.flatnonzero(labels == 1)[:per_class]
     if idx0.size < per_class or idx1.size < per_class:
-        raise DataError(f"{path}: needs {per_class} images of classes 0 and 1, found {idx0.size} and {idx1.size}")
+        raise DataError(
+            f"{path}: needs {per_class} images of classes 0 and 1, found {idx0.size} and {idx1.size}"
+        )
     idx = np.concatenate([idx0, idx1])
     X = images[idx].reshape(idx.size, -1).astype(np.float64).T / 255.0
     Y = np.where(labels[idx] == 0, 1.0, -1.0)
@@ -66,7 +69,9 @@ def load_cifar10(path, *, per_class: int = 500, mean_subtract: bool = False) -> 
         except Exception as exc:  # noqa: BLE001 - any unpickling problem is a malformed file
             raise DataError(f"{f}: not a CIFAR-10 python batch ({type(exc).__name__}: {exc})") from exc
         if data.ndim != 2 or data.shape[1] != 3072 or lab.shape[0] != data.shape[0]:
-            raise DataError(f"{f}: expected data of shape (N, 3072) and N labels, got {data.shape} and {lab.shape}")
+            raise DataError(
+                f"{f}: expected data of shape (N, 3072) and N labels, got {data.shape} and {lab.shape}"
+            )
         images.append(data)
         labels.append(lab)
         if sum((np.concatenate(labels) == c).sum() >= per_class for c in (0, 1)) == 2:
@@ -85,7 +90,7 @@ def _read_idx(path, magic):
     if len(raw) < 8 or int.from_bytes(raw[:4], "big") != magic:
         raise DataError(f"{path}: not an idx file with magic number {magic}")
     ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     body = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if body.size != int(np.prod(dims)):
         raise DataError(f"{path}: header says {dims} but holds {body.size} bytes")
@@ -104,6 +109,7 @@ def load_mnist(path, *, per_class: int = 500, mean_subtract: bool = False) -> Da
             if os.path.exists(f):
                 return f
         raise DataError(f"{os.path.join(path, stem)}: missing (also looked for .gz)")
+
     images = _read_idx(find("train-images-idx3-ubyte"), 2051)
     labels = _read_idx(find("train-labels-idx1-ubyte"), 2049)
     if images.shape[0] != labels.shape[0]:

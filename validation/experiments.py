@@ -4,6 +4,7 @@ Each experiment is a function ``(ctx) -> ExperimentResult``; :data:`EXPERIMENTS`
 report order. Sizes come from ``ctx.size(quick, full)``. Runs shared by several figures (the
 Fig. 1 run and its exact replay) are computed once and cached on the context.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,7 +32,7 @@ class ExperimentResult:
     config: dict
     figures: list
     metrics: dict
-    tables: dict = field(default_factory=dict)   # title → theory.CheckTable
+    tables: dict = field(default_factory=dict)  # title → theory.CheckTable
     notes: str = ""
     seconds: float = 0.0
     trajectories: list = field(default_factory=list)  # .npz files (basenames) beside the report
@@ -46,8 +47,18 @@ class ExperimentResult:
 class Context:
     """Shared state of one suite run. ``tiny`` shrinks the quick sizes 4× (for the tests)."""
 
-    def __init__(self, out, *, quick=False, seed=0, backend="numpy", loader=None, progress=print,
-                 tiny=False, save_trajectories=True):
+    def __init__(
+        self,
+        out,
+        *,
+        quick=False,
+        seed=0,
+        backend="numpy",
+        loader=None,
+        progress=print,
+        tiny=False,
+        save_trajectories=True,
+    ):
         self.out, self.quick, self.seed, self.backend = out, quick or tiny, seed, backend
         self.save_trajectories = save_trajectories
         self.loader = loader
@@ -99,13 +110,34 @@ class Context:
         the check tables are computed (a replay costs ~40× a step)."""
         if "main" not in self._cache:
             import time
+
             ds = self.cifar_like()
             m, steps, rsteps = self.size(100, 200), self.size(6000, 20000), self.size(600, 1000)
-            cfg = dict(data=ds.name, n=ds.X.shape[1], d=ds.X.shape[0], m=m, init="torch", alpha=1.0,
-                       eta=10.0, steps=steps, record_steps=rsteps, seed=self.seed)
+            cfg = dict(
+                data=ds.name,
+                n=ds.X.shape[1],
+                d=ds.X.shape[0],
+                m=m,
+                init="torch",
+                alpha=1.0,
+                eta=10.0,
+                steps=steps,
+                record_steps=rsteps,
+                seed=self.seed,
+            )
             t0 = time.perf_counter()
-            tr = self.train(ds.X, ds.Y, eta=10.0, steps=steps, m=m, init="torch", alpha=1.0, seed=self.seed,
-                            hessian_every=max(10, steps // 20), e_hat_every=0)
+            tr = self.train(
+                ds.X,
+                ds.Y,
+                eta=10.0,
+                steps=steps,
+                m=m,
+                init="torch",
+                alpha=1.0,
+                seed=self.seed,
+                hessian_every=max(10, steps // 20),
+                e_hat_every=0,
+            )
             cfg["train_seconds"] = round(time.perf_counter() - t0, 1)
             rec = record_run(ds.X, ds.Y, tr, steps=min(rsteps, tr.steps), flow=True)
             self._cache["main"] = (ds, cfg, tr, rec)
@@ -129,20 +161,41 @@ class Context:
                     lo, hi = max(0, mid - 150), min(tr.steps, mid + 150)
             else:
                 lo, hi = max(0, tr.steps - 300), tr.steps
-            pre = self.train(ds.X, ds.Y, eta=tr.eta, steps=lo, W0=tr.W0, a0=tr.a0, alpha=tr.config["alpha"],
-                             sharpness_every=0, e_hat_every=0)
-            self._cache["eos"] = (lo, record_run(ds.X, ds.Y, W0=pre.W_final, a0=pre.a_final, eta=tr.eta,
-                                                 steps=hi - lo, alpha=tr.config["alpha"]))
+            pre = self.train(
+                ds.X,
+                ds.Y,
+                eta=tr.eta,
+                steps=lo,
+                W0=tr.W0,
+                a0=tr.a0,
+                alpha=tr.config["alpha"],
+                sharpness_every=0,
+                e_hat_every=0,
+            )
+            self._cache["eos"] = (
+                lo,
+                record_run(
+                    ds.X,
+                    ds.Y,
+                    W0=pre.W_final,
+                    a0=pre.a_final,
+                    eta=tr.eta,
+                    steps=hi - lo,
+                    alpha=tr.config["alpha"],
+                ),
+            )
         return self._cache["eos"]
 
     def e7(self):
         """Lemma E.7's window: G's full eigenbasis over the first steps of the theory-scaling run."""
         if "e7" not in self._cache:
             from theory.lemmas import e7_window
+
             ds, cfg, tr, rec = self.theory_run()
             w = min(self.size(60, 30), tr.steps)
-            self._cache["e7"] = e7_window(ds.X, ds.Y, tr.W0, tr.a0, eta=tr.eta, steps=w,
-                                          alpha=tr.config["alpha"])
+            self._cache["e7"] = e7_window(
+                ds.X, ds.Y, tr.W0, tr.a0, eta=tr.eta, steps=w, alpha=tr.config["alpha"]
+            )
         return self._cache["e7"]
 
     def theory_run(self):
@@ -152,8 +205,17 @@ class Context:
             m, steps = self.size(60, 100), self.size(800, 2000)
             W, a = linnet.init_params(m, ds.X, scheme="symmetric", scale=0.5, seed=self.seed)
             eta = 1.8 / linnet.sharpness(W, a, ds.X)
-            cfg = dict(data=ds.name, m=m, init="symmetric", scale=0.5, alpha="1/sqrt(m)",
-                       eta_lambda0=1.8, eta=eta, steps=steps, seed=self.seed)
+            cfg = dict(
+                data=ds.name,
+                m=m,
+                init="symmetric",
+                scale=0.5,
+                alpha="1/sqrt(m)",
+                eta_lambda0=1.8,
+                eta=eta,
+                steps=steps,
+                seed=self.seed,
+            )
             tr = self.train(ds.X, ds.Y, eta=eta, steps=steps, W0=W, a0=a)
             rec = record_run(ds.X, ds.Y, tr, flow=True)
             self._cache["theory"] = (ds, cfg, tr, rec)
@@ -170,34 +232,53 @@ def _shrink(v):
 
 # ---- experiments ---------------------------------------------------------------------------
 
+
 def eos_stats(sharpness, loss, eta):
     """The EoS numbers of a run with Λ at every step: median and spread of ηΛ over the last half,
     upward crossings of 2/η (all, last half), complete II→III→IV cycles, the step from which ηΛ
     stays near 2 (every 200-step block median within 2 ± 0.05 from there on), loss rises."""
     el = eta * np.asarray(sharpness)
     T = el.size
-    half = el[T // 2:]
+    half = el[T // 2 :]
     cross = upward_crossings(sharpness, eta)
     lab = phase_labels(sharpness, loss, eta)
     ivs = phase_intervals(lab)
     seq = [iv.phase for iv in ivs]
-    spans = [(ivs[j].start, ivs[j + 2].stop) for j in range(len(seq) - 2) if seq[j:j + 3] == ["II", "III", "IV"]]
+    spans = [
+        (ivs[j].start, ivs[j + 2].stop) for j in range(len(seq) - 2) if seq[j : j + 3] == ["II", "III", "IV"]
+    ]
     cycles = len(spans)
     blk = 200 if T >= 2000 else max(10, T // 10)
-    meds = np.array([np.median(el[i:i + blk]) for i in range(0, T - blk + 1, blk)])
+    meds = np.array([np.median(el[i : i + blk]) for i in range(0, T - blk + 1, blk)])
     ok = np.abs(meds - 2) <= 0.05
     bad = np.flatnonzero(~ok)
-    hover_from = None if not ok.size or (bad.size and bad[-1] == ok.size - 1) else int((bad[-1] + 1) * blk if bad.size else 0)
+    hover_from = (
+        None
+        if not ok.size or (bad.size and bad[-1] == ok.size - 1)
+        else int((bad[-1] + 1) * blk if bad.size else 0)
+    )
     spikes = loss_spikes(loss)
     fr = phase_fractions(lab)
-    return dict(eta_lambda_start=float(el[0]), median_eta_lambda_last_half=float(np.median(half)),
-                iqr_eta_lambda_last_half=float(np.subtract(*np.percentile(half, [75, 25]))),
-                max_eta_lambda=float(el.max()), upward_crossings=int(cross.size),
-                upward_crossings_last_half=int(np.sum(cross >= T // 2)), four_phase_cycles=int(cycles),
-                loss_spikes=len(spikes), loss_spikes_last_half=int(sum(a >= T // 2 for a, _ in spikes)),
-                hover_from_step=hover_from, loss_rises=int(np.sum(np.diff(loss) > 0)),
-                loss_start=float(loss[0]), loss_end=float(loss[-1]),
-                **{f"phase_{k}": round(v, 3) for k, v in fr.items()}), lab, (cross, spans, spikes, hover_from)
+    return (
+        dict(
+            eta_lambda_start=float(el[0]),
+            median_eta_lambda_last_half=float(np.median(half)),
+            iqr_eta_lambda_last_half=float(np.subtract(*np.percentile(half, [75, 25]))),
+            max_eta_lambda=float(el.max()),
+            upward_crossings=int(cross.size),
+            upward_crossings_last_half=int(np.sum(cross >= T // 2)),
+            four_phase_cycles=int(cycles),
+            loss_spikes=len(spikes),
+            loss_spikes_last_half=int(sum(a >= T // 2 for a, _ in spikes)),
+            hover_from_step=hover_from,
+            loss_rises=int(np.sum(np.diff(loss) > 0)),
+            loss_start=float(loss[0]),
+            loss_end=float(loss[-1]),
+            **{f"phase_{k}": round(v, 3) for k, v in fr.items()},
+        ),
+        lab,
+        (cross, spans, spikes, hover_from),
+    )
 
 
 def loss_spikes(loss, rise=0.1):
@@ -206,7 +287,7 @@ def loss_spikes(loss, rise=0.1):
     loss = np.asarray(loss)
     up = loss > (1 + rise) * np.minimum.accumulate(loss)
     edges = np.diff(np.concatenate([[0], up.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True))
 
 
 def _zoom(marks, T, k=3):
@@ -251,8 +332,15 @@ def _run_panels(ax_full, ax_zoom, tr, lab, window, eta, what="loss"):
         two_over_eta(ax_full, eta)
         ax_full.set_ylim(0, 1.6 * max(2 / eta, np.percentile(tr.sharpness, 99)))
         shade_phases(ax_zoom, lab[sl], st[sl])
-        ax_zoom.plot(st[sl], tr.sharpness[sl], color="C3", lw=0.6, marker="." if hi - lo <= 200 else None, ms=2,
-                     label="Λ")
+        ax_zoom.plot(
+            st[sl],
+            tr.sharpness[sl],
+            color="C3",
+            lw=0.6,
+            marker="." if hi - lo <= 200 else None,
+            ms=2,
+            label="Λ",
+        )
         two_over_eta(ax_zoom, eta)
         for a_ in (ax_full, ax_zoom):
             a_.set_xlabel("GD step")
@@ -269,7 +357,9 @@ def ps_eos(ctx):
     fig, ax = new(2, 2, w=6.6, h=3.2)
     _run_panels(ax[0, 0], ax[0, 1], tr, lab, window, eta, "loss")
     _run_panels(ax[1, 0], ax[1, 1], tr, lab, window, eta, "sharpness")
-    ax[0, 0].set_title(f"whole run: {tr.steps:,} steps ({cfg['train_seconds']:g} s); {ds.name}, m={cfg['m']}, η={eta:g}")
+    ax[0, 0].set_title(
+        f"whole run: {tr.steps:,} steps ({cfg['train_seconds']:g} s); {ds.name}, m={cfg['m']}, η={eta:g}"
+    )
     ax[0, 1].set_title(f"zoom: steps {window[0]:,}–{window[1]:,} (grey band at left), phases shaded")
     ax[0, 0].set_title(ax[0, 0].get_title(), fontsize=9)
     ax[0, 1].set_title(ax[0, 1].get_title(), fontsize=9)
@@ -283,24 +373,36 @@ def ps_eos(ctx):
     t_rec = dataclasses.replace(t_rec, extras={**t_rec.extras, "e7": ctx.e7()})
     table2 = theory.check_all(t_rec)
     files = [ctx.keep("ps_eos", tr, ds.X, ds.Y), ctx.keep("ps_eos_theory_scaling", t_tr, t_ds.X, t_ds.Y)]
-    notes = (f"The run takes {tr.steps:,} steps ({cfg['train_seconds']:g} s of training); ηΛ has a median of "
-             f"{metrics['median_eta_lambda_last_half']:.3f} over the last half (from step "
-             f"{metrics['hover_from_step']} on, every 200-step median is within 2 ± 0.05), with "
-             f"{metrics['upward_crossings']} upward crossings of 2/η, {metrics['loss_spikes']} loss spikes (catapults, "
-             "the loss 10% above its running minimum) and "
-             f"{metrics['four_phase_cycles']} clean II→III→IV sequences of the sign rule (near 2/η Λ also flips "
-             "above and below 2/η every other step, which the sign rule reads as short II/III alternations). "
-             "Phases are the sign rule of §3.1 with the loss-recovery rule for phase IV. "
-             "The Hessian's top eigenvalue (dots) exceeds λ_max(G) at the start from PyTorch's small init "
-             "(the residual term of I10) and meets it once the loss is small. The first check table is on the "
-             f"exact replay of the first {rec.T} steps (PS, the first catapult, the entry into the EoS); the "
-             "second is for a run in the theory's scaling (symmetric init, α = 1/√m, ηΛ(0) = 1.8), with "
-             "Lemma E.7 evaluated on its first steps (see lemma_e7).")
-    return ExperimentResult("ps_eos", "Progressive sharpening, then the edge of stability", "Fig. 1, 4",
-                            cfg, [save(fig, ctx.fig("ps_eos"))], metrics,
-                            {f"Fig. 1 run, first {rec.T} steps (torch init, η = 10)": table,
-                             f"theory-scaling run ({t_cfg['m']} wide, symmetric init)": table2}, notes,
-                            trajectories=files)
+    notes = (
+        f"The run takes {tr.steps:,} steps ({cfg['train_seconds']:g} s of training); ηΛ has a median of "
+        f"{metrics['median_eta_lambda_last_half']:.3f} over the last half (from step "
+        f"{metrics['hover_from_step']} on, every 200-step median is within 2 ± 0.05), with "
+        f"{metrics['upward_crossings']} upward crossings of 2/η, {metrics['loss_spikes']} loss spikes "
+        "(catapults, "
+        "the loss 10% above its running minimum) and "
+        f"{metrics['four_phase_cycles']} clean II→III→IV sequences of the sign rule (near 2/η Λ also flips "
+        "above and below 2/η every other step, which the sign rule reads as short II/III alternations). "
+        "Phases are the sign rule of §3.1 with the loss-recovery rule for phase IV. "
+        "The Hessian's top eigenvalue (dots) exceeds λ_max(G) at the start from PyTorch's small init "
+        "(the residual term of I10) and meets it once the loss is small. The first check table is on the "
+        f"exact replay of the first {rec.T} steps (PS, the first catapult, the entry into the EoS); the "
+        "second is for a run in the theory's scaling (symmetric init, α = 1/√m, ηΛ(0) = 1.8), with "
+        "Lemma E.7 evaluated on its first steps (see lemma_e7)."
+    )
+    return ExperimentResult(
+        "ps_eos",
+        "Progressive sharpening, then the edge of stability",
+        "Fig. 1, 4",
+        cfg,
+        [save(fig, ctx.fig("ps_eos"))],
+        metrics,
+        {
+            f"Fig. 1 run, first {rec.T} steps (torch init, η = 10)": table,
+            f"theory-scaling run ({t_cfg['m']} wide, symmetric init)": table2,
+        },
+        notes,
+        trajectories=files,
+    )
 
 
 def a_norm(ctx):
@@ -310,8 +412,10 @@ def a_norm(ctx):
     _, lab, cross = eos_stats(tr.sharpness, tr.loss, eta)
     lo, hi = _zoom(cross, tr.steps)
     fig, ax = new(2, 2, w=6.6, h=3.2)
-    for a_, sl, title in ((ax[0, 0], slice(None), f"whole run ({tr.steps:,} steps)"),
-                          (ax[0, 1], slice(lo, hi + 1), f"zoom: steps {lo:,}–{hi:,}")):
+    for a_, sl, title in (
+        (ax[0, 0], slice(None), f"whole run ({tr.steps:,} steps)"),
+        (ax[0, 1], slice(lo, hi + 1), f"zoom: steps {lo:,}–{hi:,}"),
+    ):
         if sl.start is not None:
             shade_phases(a_, lab[sl], tr.step[sl])
         a_.plot(tr.step[sl], tr.sharpness[sl], color="C3", lw=0.8)
@@ -322,8 +426,10 @@ def a_norm(ctx):
         b_.plot(tr.step[sl], tr.a_norm2[sl], color="C2", lw=0.8)
         b_.set_ylabel("‖a‖² (output-layer norm)", color="C2")
         a_.set_title(f"A-norm and sharpness move together: {title}")
-    for a_, r_, x0, title in ((ax[1, 0], rec, 0, f"Gram split, steps 0–{rec.T}"),
-                              (ax[1, 1], erec, t_end, f"Gram split in the EoS, one catapult: steps {t_end:,}–{t_end + erec.T:,}")):
+    for a_, r_, x0, title in (
+        (ax[1, 0], rec, 0, f"Gram split, steps 0–{rec.T}"),
+        (ax[1, 1], erec, t_end, f"Gram split in the EoS, one catapult: steps {t_end:,}–{t_end + erec.T:,}"),
+    ):
         x = x0 + np.arange(r_.T + 1)
         Gh = r_.alpha**2 * r_.a_norm2 * r_.lam[0]
         a_.plot(x, r_.sharpness, lw=1, label="‖G‖ = Λ")
@@ -336,22 +442,31 @@ def a_norm(ctx):
     agree = np.sign(np.diff(a2)) == np.sign(np.diff(s_))
     half = tr.steps // 2
     Gh_e = erec.alpha**2 * erec.a_norm2 * erec.lam[0]
-    metrics = dict(a31_agreement=float(agree.mean()), a31_agreement_last_half=float(agree[half:].mean()),
-                   a31_disagreements=int((~agree).sum()),
-                   corr_a2_lambda=float(np.corrcoef(a2, s_)[0, 1]),
-                   corr_a2_lambda_last_half=float(np.corrcoef(a2[half:], s_[half:])[0, 1]),
-                   mean_Gh_over_G=float(np.mean(rec.alpha**2 * rec.a_norm2 * rec.lam[0] / rec.sharpness)),
-                   mean_GA_over_G=float(np.mean(rec.ga_norm / rec.sharpness)),
-                   max_GA_over_G=float(max(np.max(rec.ga_norm / rec.sharpness), np.max(erec.ga_norm / erec.sharpness))),
-                   mean_GA_over_G_eos=float(np.mean(erec.ga_norm / erec.sharpness)),
-                   mean_Gh_over_G_eos=float(np.mean(Gh_e / erec.sharpness)))
-    return ExperimentResult("a_norm", "‖a‖² against sharpness; ‖G_A‖ vs ‖G‖", "Fig. 2, 3a, 13", cfg,
-                            [save(fig, ctx.fig("a_norm"))], metrics,
-                            notes="A3.1's agreement rate: fraction of steps where ‖a‖ and Λ change in the same "
-                                  f"direction, over all {tr.steps:,} steps of the Fig. 1 run and over its last half. "
-                                  "The Gram split is computed on the exact replay of the first steps and of "
-                                  f"steps {t_end:,}–{t_end + erec.T:,} (one catapult in the EoS).",
-                            trajectories=[ctx.keep("ps_eos", tr, ds.X, ds.Y)])
+    metrics = dict(
+        a31_agreement=float(agree.mean()),
+        a31_agreement_last_half=float(agree[half:].mean()),
+        a31_disagreements=int((~agree).sum()),
+        corr_a2_lambda=float(np.corrcoef(a2, s_)[0, 1]),
+        corr_a2_lambda_last_half=float(np.corrcoef(a2[half:], s_[half:])[0, 1]),
+        mean_Gh_over_G=float(np.mean(rec.alpha**2 * rec.a_norm2 * rec.lam[0] / rec.sharpness)),
+        mean_GA_over_G=float(np.mean(rec.ga_norm / rec.sharpness)),
+        max_GA_over_G=float(max(np.max(rec.ga_norm / rec.sharpness), np.max(erec.ga_norm / erec.sharpness))),
+        mean_GA_over_G_eos=float(np.mean(erec.ga_norm / erec.sharpness)),
+        mean_Gh_over_G_eos=float(np.mean(Gh_e / erec.sharpness)),
+    )
+    return ExperimentResult(
+        "a_norm",
+        "‖a‖² against sharpness; ‖G_A‖ vs ‖G‖",
+        "Fig. 2, 3a, 13",
+        cfg,
+        [save(fig, ctx.fig("a_norm"))],
+        metrics,
+        notes="A3.1's agreement rate: fraction of steps where ‖a‖ and Λ change in the same "
+        f"direction, over all {tr.steps:,} steps of the Fig. 1 run and over its last half. "
+        "The Gram split is computed on the exact replay of the first steps and of "
+        f"steps {t_end:,}–{t_end + erec.T:,} (one catapult in the EoS).",
+        trajectories=[ctx.keep("ps_eos", tr, ds.X, ds.Y)],
+    )
 
 
 def _split(r_):
@@ -384,18 +499,27 @@ def loss_split(ctx):
         metrics[f"rises_rest_{tag}"] = int((drest > 0).sum())
         # of the loss's rises, the share carried by the u₁ part (its increase ≥ the total increase)
         metrics[f"rise_share_from_u1_{tag}"] = float(np.mean(du1[up] >= dL[up])) if up.any() else None
-        metrics[f"rest_rise_over_u1_rise_{tag}"] = (float(np.sum(np.maximum(drest, 0)[up]) / np.sum(np.maximum(du1, 0)[up]))
-                                                   if up.any() and np.any(du1[up] > 0) else None)
+        metrics[f"rest_rise_over_u1_rise_{tag}"] = (
+            float(np.sum(np.maximum(drest, 0)[up]) / np.sum(np.maximum(du1, 0)[up]))
+            if up.any() and np.any(du1[up] > 0)
+            else None
+        )
     ax[0, 0].set_title(f"steps 0–{rec.T}: PS and the first catapult")
     ax[0, 1].set_title(f"in the EoS, one catapult: steps {t_end:,}–{t_end + erec.T:,}")
-    return ExperimentResult("loss_split", "Loss split into its u₁ part and the rest", "Fig. 3b", cfg,
-                            [save(fig, ctx.fig("loss_split"))], metrics,
-                            notes="Lemma 3.2, 3.5: the non-monotone loss comes from the u₁ direction. "
-                                  "rise_share_from_u1: of the steps where L rises, the fraction where the u₁ part "
-                                  "rises by at least as much as L; rest_rise_over_u1_rise: the rest's total rise "
-                                  "over those steps relative to the u₁ part's (\"_eos\": the exact replay of "
-                                  f"steps {t_end:,}–{t_end + erec.T:,}, one catapult in the EoS).",
-                            trajectories=[ctx.keep("ps_eos", tr, ds.X, ds.Y)])
+    return ExperimentResult(
+        "loss_split",
+        "Loss split into its u₁ part and the rest",
+        "Fig. 3b",
+        cfg,
+        [save(fig, ctx.fig("loss_split"))],
+        metrics,
+        notes="Lemma 3.2, 3.5: the non-monotone loss comes from the u₁ direction. "
+        "rise_share_from_u1: of the steps where L rises, the fraction where the u₁ part "
+        "rises by at least as much as L; rest_rise_over_u1_rise: the rest's total rise "
+        'over those steps relative to the u₁ part\'s ("_eos": the exact replay of '
+        f"steps {t_end:,}–{t_end + erec.T:,}, one catapult in the EoS).",
+        trajectories=[ctx.keep("ps_eos", tr, ds.X, ds.Y)],
+    )
 
 
 def gaussian(ctx):
@@ -405,12 +529,16 @@ def gaussian(ctx):
     fig, ax = new(1, 2, w=6.0)
     for kind in ("gaussian", "cifar-like"):
         ds = vdata.synthetic(kind, n=n, d=d, seed=ctx.seed, column_norm=COLUMN_NORM)
-        tr = ctx.train(ds.X, ds.Y, eta=10.0, steps=steps, m=m, init="torch", alpha=1.0, seed=ctx.seed, e_hat_every=0)
+        tr = ctx.train(
+            ds.X, ds.Y, eta=10.0, steps=steps, m=m, init="torch", alpha=1.0, seed=ctx.seed, e_hat_every=0
+        )
         files.append(ctx.keep(f"gaussian_{kind}", tr, ds.X, ds.Y))
         conv = np.flatnonzero(tr.loss <= 1e-2 * tr.loss[0])
-        out[kind] = dict(ps_ratio=float(tr.sharpness.max() / tr.sharpness[0]),
-                         max_eta_lambda=float(tr.eta * tr.sharpness.max()),
-                         steps_to_1pct_loss=int(conv[0]) if conv.size else None)
+        out[kind] = dict(
+            ps_ratio=float(tr.sharpness.max() / tr.sharpness[0]),
+            max_eta_lambda=float(tr.eta * tr.sharpness.max()),
+            steps_to_1pct_loss=int(conv[0]) if conv.size else None,
+        )
         ax[0, 0].semilogy(tr.loss, lw=1, label=kind)
         ax[0, 1].plot(tr.eta * tr.sharpness, lw=1, label=kind)
     ax[0, 0].set_title("loss")
@@ -420,11 +548,16 @@ def gaussian(ctx):
         a.set_xlabel("GD step")
         a.legend(fontsize=8)
     cfg = dict(n=n, d=d, m=m, init="torch", alpha=1.0, eta=10.0, steps=steps, column_norm=COLUMN_NORM)
-    return ExperimentResult("gaussian", "Gaussian data N(0, I) against CIFAR-like data", "Fig. 11", cfg,
-                            [save(fig, ctx.fig("gaussian"))],
-                            {f"{k}_{kk}": v for k, d_ in out.items() for kk, v in d_.items()},
-                            notes="Same protocol on both data sets; the paper reports fast convergence and little PS on N(0, I).",
-                            trajectories=files)
+    return ExperimentResult(
+        "gaussian",
+        "Gaussian data N(0, I) against CIFAR-like data",
+        "Fig. 11",
+        cfg,
+        [save(fig, ctx.fig("gaussian"))],
+        {f"{k}_{kk}": v for k, d_ in out.items() for kk, v in d_.items()},
+        notes="Same protocol on both data sets; the paper reports fast convergence and little PS on N(0, I).",
+        trajectories=files,
+    )
 
 
 def labels(ctx):
@@ -433,28 +566,45 @@ def labels(ctx):
     fig, ax = new(1, 1)
     metrics, files = {}, []
     for lab in ("top", "random", "bottom"):
-        ds = ctx.cifar_like(n=n, d=d, labels=lab) if ctx.loader is None else _relabel(ctx.cifar_like(n=n, d=d), lab)
-        tr = ctx.train(ds.X, ds.Y, eta=eta, steps=steps, m=m, init="torch", alpha=1.0, seed=ctx.seed, e_hat_every=0)
+        ds = (
+            ctx.cifar_like(n=n, d=d, labels=lab)
+            if ctx.loader is None
+            else _relabel(ctx.cifar_like(n=n, d=d), lab)
+        )
+        tr = ctx.train(
+            ds.X, ds.Y, eta=eta, steps=steps, m=m, init="torch", alpha=1.0, seed=ctx.seed, e_hat_every=0
+        )
         files.append(ctx.keep(f"labels_{lab}", tr, ds.X, ds.Y))
         metrics[f"ps_degree_{lab}"] = float(tr.sharpness[-1] / tr.sharpness[0])
         metrics[f"max_eta_lambda_{lab}"] = float(eta * tr.sharpness.max())
         metrics[f"diverged_{lab}"] = tr.stopped is not None or not bool(tr.loss[-1] < tr.loss[0])
-        ax[0, 0].plot(tr.sharpness / tr.sharpness[0], lw=1, label=f"labels along the {lab} eigenvector" if lab != "random" else "random ±1 labels")
+        ax[0, 0].plot(
+            tr.sharpness / tr.sharpness[0],
+            lw=1,
+            label=f"labels along the {lab} eigenvector" if lab != "random" else "random ±1 labels",
+        )
     ax[0, 0].set_xlabel("GD step")
     ax[0, 0].set_ylabel("Λ(t)/Λ(0)")
     ax[0, 0].set_title("Degree of progressive sharpening vs label direction")
     ax[0, 0].legend(fontsize=8)
     cfg = dict(n=n, d=d, m=m, init="torch", alpha=1.0, eta=eta, steps=steps)
-    return ExperimentResult("labels", "Labels along the top vs bottom eigenvector vs random", "Fig. 12", cfg,
-                            [save(fig, ctx.fig("labels"))], metrics,
-                            notes="A small η, so that training converges before the EoS; degree = Λ(T)/Λ(0).",
-                            trajectories=files)
+    return ExperimentResult(
+        "labels",
+        "Labels along the top vs bottom eigenvector vs random",
+        "Fig. 12",
+        cfg,
+        [save(fig, ctx.fig("labels"))],
+        metrics,
+        notes="A small η, so that training converges before the EoS; degree = Λ(T)/Λ(0).",
+        trajectories=files,
+    )
 
 
 def _relabel(ds, lab):
     if lab == "random":
-        return vdata.Dataset(ds.name + ", random labels", ds.X,
-                             np.random.default_rng(0).choice([-1.0, 1.0], ds.X.shape[1]))
+        return vdata.Dataset(
+            ds.name + ", random labels", ds.X, np.random.default_rng(0).choice([-1.0, 1.0], ds.X.shape[1])
+        )
     lam, V = np.linalg.eigh(ds.X.T @ ds.X / ds.X.shape[1])
     keep = lam > lam.max() * 1e-12
     v = V[:, keep][:, -1 if lab == "top" else 0]
@@ -464,6 +614,7 @@ def _relabel(ds, lab):
 def first_order(ctx):
     ds, cfg, tr, rec = ctx.main_run()
     from theory.assumptions import first_order_parts
+
     (dD, fD, hD), (da, fa, ha) = first_order_parts(rec)
     fig, ax = new(1, 2, w=6.0)
     ax[0, 0].semilogy(np.linalg.norm(dD, axis=1), lw=1, label="‖D⁺ − D‖ (actual)")
@@ -478,12 +629,18 @@ def first_order(ctx):
         a.set_xlabel("GD step")
         a.legend(fontsize=8)
     ratio = np.linalg.norm(hD, axis=1) / np.maximum(np.linalg.norm(dD, axis=1), 1e-300)
-    return ExperimentResult("first_order", "Quality of the first-order approximation (A3.2)", "Fig. 15", cfg,
-                            [save(fig, ctx.fig("first_order"))],
-                            dict(median_higher_over_actual_D=float(np.median(ratio)),
-                                 max_higher_over_actual_D=float(ratio.max())),
-                            notes=f"On the exact replay of the Fig. 1 run's first {rec.T} steps.",
-                            trajectories=[ctx.keep("ps_eos", tr, ds.X, ds.Y)])
+    return ExperimentResult(
+        "first_order",
+        "Quality of the first-order approximation (A3.2)",
+        "Fig. 15",
+        cfg,
+        [save(fig, ctx.fig("first_order"))],
+        dict(
+            median_higher_over_actual_D=float(np.median(ratio)), max_higher_over_actual_D=float(ratio.max())
+        ),
+        notes=f"On the exact replay of the Fig. 1 run's first {rec.T} steps.",
+        trajectories=[ctx.keep("ps_eos", tr, ds.X, ds.Y)],
+    )
 
 
 def gd_vs_flow(ctx):
@@ -503,17 +660,27 @@ def gd_vs_flow(ctx):
         a.set_xlabel("time t = ηk")
         a.legend(fontsize=8)
     dev = np.abs(flow.loss - tr.loss[: horizon + 1]) / flow.loss
-    return ExperimentResult("gd_vs_flow", "GD against gradient flow during progressive sharpening (A3.3)",
-                            "Fig. 16", {**cfg, "horizon_steps": horizon}, [save(fig, ctx.fig("gd_vs_flow"))],
-                            dict(max_rel_loss_dev=float(dev.max()),
-                                 sharpness_rel_dev_end=float(abs(flow.sharpness[-1] - tr.sharpness[horizon]) / flow.sharpness[-1])),
-                            trajectories=[ctx.keep("ps_eos_theory_scaling", tr, ds.X, ds.Y),
-                                          ctx.keep("gd_vs_flow_flow", flow, ds.X, ds.Y)])
+    return ExperimentResult(
+        "gd_vs_flow",
+        "GD against gradient flow during progressive sharpening (A3.3)",
+        "Fig. 16",
+        {**cfg, "horizon_steps": horizon},
+        [save(fig, ctx.fig("gd_vs_flow"))],
+        dict(
+            max_rel_loss_dev=float(dev.max()),
+            sharpness_rel_dev_end=float(abs(flow.sharpness[-1] - tr.sharpness[horizon]) / flow.sharpness[-1]),
+        ),
+        trajectories=[
+            ctx.keep("ps_eos_theory_scaling", tr, ds.X, ds.Y),
+            ctx.keep("gd_vs_flow_flow", flow, ds.X, ds.Y),
+        ],
+    )
 
 
 def u1_stability(ctx):
     ds, cfg, tr, rec = ctx.main_run()
     from theory.assumptions import u1_change
+
     ov0 = np.abs(rec.u1 @ rec.u1[0])
     ovv = np.abs(rec.u1[:, 0])
     ch = u1_change(rec)
@@ -526,13 +693,22 @@ def u1_stability(ctx):
     ax[0, 1].set_title("‖u₁(t+1) − u₁(t)‖ (A3.5 ε)")
     for a in ax[0]:
         a.set_xlabel("GD step")
-    return ExperimentResult("u1_stability", "Stability of the top eigenvector u₁ (A3.5)", "Fig. 17", cfg,
-                            [save(fig, ctx.fig("u1_stability"))],
-                            dict(min_overlap_u1_0=float(ov0.min()), min_overlap_v1=float(ovv.min()),
-                                 eps=float(ch.max()), median_step_change=float(np.median(ch))),
-                            notes=f"On the exact replay of the Fig. 1 run's first {rec.T} steps. "
-                                  "The paper reports |⟨u₁(t), u₁(0)⟩| above 0.98 (App. D.1.5).",
-                            trajectories=[ctx.keep("ps_eos", tr, ds.X, ds.Y)])
+    return ExperimentResult(
+        "u1_stability",
+        "Stability of the top eigenvector u₁ (A3.5)",
+        "Fig. 17",
+        cfg,
+        [save(fig, ctx.fig("u1_stability"))],
+        dict(
+            min_overlap_u1_0=float(ov0.min()),
+            min_overlap_v1=float(ovv.min()),
+            eps=float(ch.max()),
+            median_step_change=float(np.median(ch)),
+        ),
+        notes=f"On the exact replay of the Fig. 1 run's first {rec.T} steps. "
+        "The paper reports |⟨u₁(t), u₁(0)⟩| above 0.98 (App. D.1.5).",
+        trajectories=[ctx.keep("ps_eos", tr, ds.X, ds.Y)],
+    )
 
 
 def spectrum(ctx):
@@ -553,9 +729,15 @@ def spectrum(ctx):
     for a in ax[0]:
         a.set_xlabel("i")
         a.legend(fontsize=8)
-    return ExperimentResult("spectrum", "K's spectrum and adjacent ratios, with and without mean subtraction",
-                            "Fig. 18, 19", dict(data=ctx.cifar_like().name), [save(fig, ctx.fig("spectrum"))],
-                            metrics, notes="Mean subtraction removes the common direction and shrinks λ₁/λ₂.")
+    return ExperimentResult(
+        "spectrum",
+        "K's spectrum and adjacent ratios, with and without mean subtraction",
+        "Fig. 18, 19",
+        dict(data=ctx.cifar_like().name),
+        [save(fig, ctx.fig("spectrum"))],
+        metrics,
+        notes="Mean subtraction removes the common direction and shrinks λ₁/λ₂.",
+    )
 
 
 def e_hat_width(ctx):
@@ -583,9 +765,15 @@ def e_hat_width(ctx):
     ax[0, 1].set_yscale("log")
     ax[0, 1].set_xlabel("width m")
     ax[0, 1].set_title("‖W(T) − W(0)‖_F / ‖W(0)‖_F")
-    return ExperimentResult("e_hat_width", "‖Ê(t)‖ for several widths and the movement of W (A4.3)", "Fig. 20, 21",
-                            dict(data=ds.name, widths=list(widths), init="symmetric", scale=1.0, eta_lambda0=1.8,
-                                 steps=steps), [save(fig, ctx.fig("e_hat_width"))], metrics, trajectories=files)
+    return ExperimentResult(
+        "e_hat_width",
+        "‖Ê(t)‖ for several widths and the movement of W (A4.3)",
+        "Fig. 20, 21",
+        dict(data=ds.name, widths=list(widths), init="symmetric", scale=1.0, eta_lambda0=1.8, steps=steps),
+        [save(fig, ctx.fig("e_hat_width"))],
+        metrics,
+        trajectories=files,
+    )
 
 
 def large_init(ctx):
@@ -611,14 +799,21 @@ def large_init(ctx):
     ax[1, 0].set_ylabel("sharpness")
     ax[0, 0].set_title(f"10× larger first-layer init (torch init, W × 10), ηΛ(0) = {el0}")
     move = float(np.linalg.norm(tr.W_final - tr.W0) / np.linalg.norm(tr.W0))
-    return ExperimentResult("large_init", "10× larger initialisation: EoS still occurs", "Fig. 22",
-                            dict(data=ds.name, m=m, init="torch, W×10", alpha=1.0, eta_lambda0=el0, eta=eta,
-                                 steps=steps),
-                            [save(fig, ctx.fig("large_init"))],
-                            dict(max_eta_lambda=float(eta * tr.sharpness.max()), crossings=upward_crossings(tr.sharpness, eta).tolist(),
-                                 W_move=move, loss_end=float(tr.loss[-1])),
-                            notes="W moves little relative to its size, yet Λ crosses 2/η: not the quadratic regime.",
-                            trajectories=[ctx.keep("large_init", tr, ds.X, ds.Y)])
+    return ExperimentResult(
+        "large_init",
+        "10× larger initialisation: EoS still occurs",
+        "Fig. 22",
+        dict(data=ds.name, m=m, init="torch, W×10", alpha=1.0, eta_lambda0=el0, eta=eta, steps=steps),
+        [save(fig, ctx.fig("large_init"))],
+        dict(
+            max_eta_lambda=float(eta * tr.sharpness.max()),
+            crossings=upward_crossings(tr.sharpness, eta).tolist(),
+            W_move=move,
+            loss_end=float(tr.loss[-1]),
+        ),
+        notes="W moves little relative to its size, yet Λ crosses 2/η: not the quadratic regime.",
+        trajectories=[ctx.keep("large_init", tr, ds.X, ds.Y)],
+    )
 
 
 def catapult(ctx):
@@ -652,18 +847,26 @@ def catapult(ctx):
     a_.legend(fontsize=8)
     first_cat = float(els[cat].min()) if cat.any() else None
     first_div = float(els[div].min()) if div.any() else None
-    return ExperimentResult("catapult", "The one-point catapult (Lewkowycz et al.)", "§2, App. C",
-                            dict(m=m, grid=f"ηλ₀ from {grid[0]} to {grid[-1]}", steps=2000),
-                            [save(fig, ctx.fig("catapult"))],
-                            dict(catapult_from=first_cat, diverges_from=first_div,
-                                 all_converged_below_2=bool(np.all(fin[~div] < 2 + 1e-9)),
-                                 grid_step=float(ctx.size(0.25, 0.1))),
-                            trajectories=files)
+    return ExperimentResult(
+        "catapult",
+        "The one-point catapult (Lewkowycz et al.)",
+        "§2, App. C",
+        dict(m=m, grid=f"ηλ₀ from {grid[0]} to {grid[-1]}", steps=2000),
+        [save(fig, ctx.fig("catapult"))],
+        dict(
+            catapult_from=first_cat,
+            diverges_from=first_div,
+            all_converged_below_2=bool(np.all(fin[~div] < 2 + 1e-9)),
+            grid_step=float(ctx.size(0.25, 0.1)),
+        ),
+        trajectories=files,
+    )
 
 
 def lemma_e7(ctx):
     ds, cfg, tr, rec = ctx.theory_run()
     from theory.lemmas import lemma_e7_window
+
     w = ctx.e7()
     c20, e7 = lemma_e7_window(w)
     lhs, rhs = np.abs(w["d_dudt"]), w["lam"] * np.abs(w["du"])
@@ -687,39 +890,75 @@ def lemma_e7(ctx):
     ax[0, 1].legend(fontsize=8)
     ax[0, 1].set_title("per step")
     table = theory.CheckTable((c20, e7))
-    metrics = dict(window_steps=int(ratio.shape[0]), directions=r,
-                   cond20_pairs_held=float(held.mean()),
-                   cond20_directions_held_every_step=int(held.all(axis=0).sum()),
-                   cond20_top_directions_held_every_step=int(c20.fitted["top_held_every_step"]),
-                   cond20_steps_all_i=int(c20.conclusion.sum()),
-                   cond20_i1_rate=float(held[:, 0].mean()),
-                   e7_status=e7.status, e7_applicable_steps=e7.applicable,
-                   fd_nonpositive_rate=float(e7.fitted["fd_nonpositive_rate"]),
-                   first_sign_change=e7.fitted["first_sign_change"],
-                   first_eta_lambda_above_2=int(first_above(w["lam"][:, 0], w["eta"])))
-    return ExperimentResult("lemma_e7", "Lemma E.7 and condition (20) for every eigen-direction", "App. E.2, Fig. 26",
-                            dict(run="theory-scaling run (as in ps_eos)", m=cfg["m"], eta=cfg["eta"],
-                                 window=f"steps 0–{ratio.shape[0] - 1} (G's eigh at each; its premises run from t = 0)"),
-                            [save(fig, ctx.fig("lemma_e7"))], metrics, {"Lemma E.7 window": table},
-                            notes="G's full eigendecomposition at every step of the window (an independent literal "
-                                  "replay, theory.lemmas.e7_window); du_i/dt ≈ (u_i(t+1) − u_i(t))/η. The lemma's "
-                                  "premises must hold from t = 0, so the window starts there and spans the first "
-                                  "entry into ηΛ > 2. The paper (App. E.2.3) reports that (20) fails for the "
-                                  "directions of small eigenvalues.",
-                            trajectories=[ctx.keep("ps_eos_theory_scaling", tr, ds.X, ds.Y)])
+    metrics = dict(
+        window_steps=int(ratio.shape[0]),
+        directions=r,
+        cond20_pairs_held=float(held.mean()),
+        cond20_directions_held_every_step=int(held.all(axis=0).sum()),
+        cond20_top_directions_held_every_step=int(c20.fitted["top_held_every_step"]),
+        cond20_steps_all_i=int(c20.conclusion.sum()),
+        cond20_i1_rate=float(held[:, 0].mean()),
+        e7_status=e7.status,
+        e7_applicable_steps=e7.applicable,
+        fd_nonpositive_rate=float(e7.fitted["fd_nonpositive_rate"]),
+        first_sign_change=e7.fitted["first_sign_change"],
+        first_eta_lambda_above_2=int(first_above(w["lam"][:, 0], w["eta"])),
+    )
+    return ExperimentResult(
+        "lemma_e7",
+        "Lemma E.7 and condition (20) for every eigen-direction",
+        "App. E.2, Fig. 26",
+        dict(
+            run="theory-scaling run (as in ps_eos)",
+            m=cfg["m"],
+            eta=cfg["eta"],
+            window=f"steps 0–{ratio.shape[0] - 1} (G's eigh at each; its premises run from t = 0)",
+        ),
+        [save(fig, ctx.fig("lemma_e7"))],
+        metrics,
+        {"Lemma E.7 window": table},
+        notes="G's full eigendecomposition at every step of the window (an independent literal "
+        "replay, theory.lemmas.e7_window); du_i/dt ≈ (u_i(t+1) − u_i(t))/η. The lemma's "
+        "premises must hold from t = 0, so the window starts there and spans the first "
+        "entry into ηΛ > 2. The paper (App. E.2.3) reports that (20) fails for the "
+        "directions of small eigenvalues.",
+        trajectories=[ctx.keep("ps_eos_theory_scaling", tr, ds.X, ds.Y)],
+    )
 
 
 def identities(ctx):
     from theory.identities import SIZES, verify
+
     sizes = ((2, 2, 2),) if ctx.tiny else SIZES
     res = verify(sizes=sizes)
-    return ExperimentResult("identities", "SymPy verification of I1–I12 and the flow equations", "docs/theory.md §2",
-                            dict(sizes="(d, n, m) = " + ", ".join(map(str, sizes))), [],
-                            {r.name: ("verified" if r.verified else "FAILED") for r in res},
-                            notes="An identity that fails here fails the suite.")
+    return ExperimentResult(
+        "identities",
+        "SymPy verification of I1–I12 and the flow equations",
+        "docs/theory.md §2",
+        dict(sizes="(d, n, m) = " + ", ".join(map(str, sizes))),
+        [],
+        {r.name: ("verified" if r.verified else "FAILED") for r in res},
+        notes="An identity that fails here fails the suite.",
+    )
 
 
-EXPERIMENTS = {f.__name__: f for f in (ps_eos, a_norm, loss_split, gaussian, labels, first_order, gd_vs_flow,
-                                       u1_stability, spectrum, e_hat_width, large_init, catapult, lemma_e7,
-                                       identities)}
+EXPERIMENTS = {
+    f.__name__: f
+    for f in (
+        ps_eos,
+        a_norm,
+        loss_split,
+        gaussian,
+        labels,
+        first_order,
+        gd_vs_flow,
+        u1_stability,
+        spectrum,
+        e_hat_width,
+        large_init,
+        catapult,
+        lemma_e7,
+        identities,
+    )
+}
 QUICK_SKIP = ("identities",)  # 30 s of SymPy: run by the full suite and by the tests

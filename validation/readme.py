@@ -1,5 +1,6 @@
 """``python -m validation.readme REPORT_DIR``: the README's "What the suite found" section, from a
 report's summary.json (so that the README's tables are those of a real run, not typed by hand)."""
+
 from __future__ import annotations
 
 import json
@@ -14,12 +15,21 @@ def section(report_dir, *, machine="this 2-core machine") -> str:
         s = json.load(fh)
     h, exps, card = s["header"], s["experiments"], s["scorecard"]
     counts = {v: sum(e["verdict"] == v for e in card) for v in ("reproduced", "differs", "not applicable")}
-    out = [f"## What the suite found ({h['mode']} run, built-in data, seed {h['seed']}, {h['seconds']:.0f} s on {machine})", "",
-           f"The scorecard, as the report prints it first: {counts['reproduced']} reproduced, {counts['differs']} differ, "
-           f"{counts['not applicable']} not applicable. Each verdict comes from a rule in `validation/scorecard.py` "
-           "applied to the number shown.", "",
-           "| claim | paper | verdict | number | reproduced when |", "|---|---|---|---|---|"]
-    out += [f"| {e['claim']} | {e['paper']} | {e['verdict']} | {_fmt(e['number'])} | {e['threshold']} |" for e in card]
+    out = [
+        f"## What the suite found ({h['mode']} run, built-in data, seed {h['seed']}, "
+        f"{h['seconds']:.0f} s on {machine})",
+        "",
+        f"The scorecard, as the report prints it first: {counts['reproduced']} reproduced, "
+        f"{counts['differs']} differ, {counts['not applicable']} not applicable. Each verdict comes "
+        "from a rule in `validation/scorecard.py` applied to the number shown.",
+        "",
+        "| claim | paper | verdict | number | reproduced when |",
+        "|---|---|---|---|---|",
+    ]
+    out += [
+        f"| {e['claim']} | {e['paper']} | {e['verdict']} | {_fmt(e['number'])} | {e['threshold']} |"
+        for e in card
+    ]
     out += ["", "| experiment | key numbers | time |", "|---|---|---|"]
     for name, e in exps.items():
         key = ", ".join(f"{k}={_fmt(v)}" for k, v in list(e["metrics"].items())[:5])
@@ -28,27 +38,40 @@ def section(report_dir, *, machine="this 2-core machine") -> str:
     if ps:
         m, c = ps["metrics"], ps["config"]
         title, rows = next(iter(ps["checks"].items()))
-        out += ["", f"The Fig. 1 run: {m['steps']:,} steps ({m['train_seconds']:g} s of training), median ηΛ over the last "
-                    f"half {m['median_eta_lambda_last_half']:.4f}, {m['upward_crossings']} upward crossings of 2/η, "
-                    f"{m['loss_spikes']} loss spikes (catapults), every 200-step median within 2 ± 0.05 from step "
-                    f"{m['hover_from_step']}. Its check table ({title}; n = {c['n']}, d = {c['d']}, m = {c['m']}), as the "
-                    "report prints it. *kind*: identity (exact algebra), rigorous (proved from the identities), "
-                    "assumption (held or not for the default constants; the fitted constant is the smallest that makes it "
-                    "hold), theorem (the paper's claim under premises no trajectory can fully certify), empirical (a "
-                    "heuristic, reported as a rate). Steps where a statement's premises fail are \"not applicable\", "
-                    "never \"held\".", "",
-                "| check | kind | status | applicable | held rate | worst margin @ step | fitted constants |",
-                "|---|---|---|---|---|---|---|"]
-        out += [f"| {r['name']} | {r['kind']} | {r['status']} | {r['applicable']} | {r['rate']} | {r['worst']} | "
-                f"{r['fitted']} |" for r in rows]
+        out += [
+            "",
+            f"The Fig. 1 run: {m['steps']:,} steps ({m['train_seconds']:g} s of training), median ηΛ "
+            f"over the last half {m['median_eta_lambda_last_half']:.4f}, {m['upward_crossings']} upward "
+            f"crossings of 2/η, {m['loss_spikes']} loss spikes (catapults), every 200-step median "
+            f"within 2 ± 0.05 from step {m['hover_from_step']}. Its check table ({title}; n = {c['n']}, "
+            f"d = {c['d']}, m = {c['m']}), as the report prints it. *kind*: identity (exact algebra), "
+            "rigorous (proved from the identities), "
+            "assumption (held or not for the default constants; the fitted constant is the smallest "
+            "that makes it "
+            "hold), theorem (the paper's claim under premises no trajectory can fully certify), empirical (a "
+            'heuristic, reported as a rate). Steps where a statement\'s premises fail are "not applicable", '
+            'never "held".',
+            "",
+            "| check | kind | status | applicable | held rate | worst margin @ step | fitted constants |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        out += [
+            f"| {r['name']} | {r['kind']} | {r['status']} | {r['applicable']} | {r['rate']} | {r['worst']} | "
+            f"{r['fitted']} |"
+            for r in rows
+        ]
     e7 = exps.get("lemma_e7")
     if e7:
         m = e7["metrics"]
-        out += ["", f"Lemma E.7 (App. E.2) over {e7['config']['window']}, the theory-scaling run, with G's full "
-                    f"eigenbasis ({m['directions']} directions) at each step: cond (20) held for "
-                    f"{m['cond20_pairs_held']:.0%} of the (step, i) pairs, at every step for {m['cond20_directions_held_every_step']} "
-                    f"directions (the top {m['cond20_top_directions_held_every_step']} among them), and for every i at "
-                    f"{m['cond20_steps_all_i']} steps; the lemma is {m['e7_status']}."]
+        out += [
+            "",
+            f"Lemma E.7 (App. E.2) over {e7['config']['window']}, the theory-scaling run, with G's full "
+            f"eigenbasis ({m['directions']} directions) at each step: cond (20) held for "
+            f"{m['cond20_pairs_held']:.0%} of the (step, i) pairs, at every step for "
+            f"{m['cond20_directions_held_every_step']} directions (the top "
+            f"{m['cond20_top_directions_held_every_step']} among them), and for every i at "
+            f"{m['cond20_steps_all_i']} steps; the lemma is {m['e7_status']}.",
+        ]
     return "\n".join(out) + "\n"
 
 

@@ -1,6 +1,7 @@
 """Write the suite's report: ``index.html`` and its Markdown twin ``index.md`` beside the PNGs and
 the trajectories (.npz), and ``summary.json``. The scorecard comes first, then a table of
 contents, then one section per experiment, each naming the paper figure it reproduces."""
+
 from __future__ import annotations
 
 import html
@@ -29,29 +30,52 @@ def _kv_md(d):
 def write(out, results, *, header: dict):
     os.makedirs(out, exist_ok=True)
     failures = [(r.name, t, c.name) for r in results for t, c in r.failures()]
-    failures += [(r.name, "SymPy", k) for r in results if r.name == "identities"
-                 for k, v in r.metrics.items() if v != "verified"]
+    failures += [
+        (r.name, "SymPy", k)
+        for r in results
+        if r.name == "identities"
+        for k, v in r.metrics.items()
+        if v != "verified"
+    ]
     card = score(facts_of(results))
     counts = {v: sum(e.verdict == v for e in card) for v in ("reproduced", "differs", "not applicable")}
-    md = ["# linnet validation report", "",
-          f"{header['mode']} suite, {len(results)} experiments, {header['seconds']:.0f} s, seed {header['seed']}, "
-          f"backend {header['backend']}, data: {header['data']}.", "",
-          f"**Exact identities and rigorous inequalities: {'all held' if not failures else f'{len(failures)} FAILED'}.**",
-          ""]
+    md = [
+        "# linnet validation report",
+        "",
+        f"{header['mode']} suite, {len(results)} experiments, {header['seconds']:.0f} s, "
+        f"seed {header['seed']}, "
+        f"backend {header['backend']}, data: {header['data']}.",
+        "",
+        "**Exact identities and rigorous inequalities: "
+        f"{'all held' if not failures else f'{len(failures)} FAILED'}.**",
+        "",
+    ]
     if failures:
-        md += ["| experiment | table | check |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in failures] + [""]
+        md += (
+            ["| experiment | table | check |", "|---|---|---|"]
+            + [f"| {a} | {b} | {c} |" for a, b, c in failures]
+            + [""]
+        )
     md += ["## Contents", ""]
     md += ["- [Scorecard](#scorecard)"] + [f"- [{r.name}](#{r.name}): {r.title} ({r.paper})" for r in results]
     md += ["- [Summary](#summary)", ""]
-    md += ["## Scorecard", "",
-           f"One entry per claim of the paper: {counts['reproduced']} reproduced, {counts['differs']} differ, "
-           f"{counts['not applicable']} not applicable. Each verdict is computed by a rule in "
-           "validation/scorecard.py from the measured number shown; \"not applicable\" means the experiment did "
-           "not run or its premises failed.", "",
-           "| claim | paper | verdict | number | reproduced when | section |", "|---|---|---|---|---|---|"]
+    md += [
+        "## Scorecard",
+        "",
+        f"One entry per claim of the paper: {counts['reproduced']} reproduced, {counts['differs']} differ, "
+        f"{counts['not applicable']} not applicable. Each verdict is computed by a rule in "
+        'validation/scorecard.py from the measured number shown; "not applicable" means the experiment did '
+        "not run or its premises failed.",
+        "",
+        "| claim | paper | verdict | number | reproduced when | section |",
+        "|---|---|---|---|---|---|",
+    ]
     ran = {r.name for r in results}
-    md += [f"| {e.claim} | {e.paper} | {e.verdict} | {_fmt(e.number)} | {e.threshold} | "
-           + (f"[{e.anchor}](#{e.anchor}) |" if e.anchor in ran else f"{e.anchor} (not run) |") for e in card]
+    md += [
+        f"| {e.claim} | {e.paper} | {e.verdict} | {_fmt(e.number)} | {e.threshold} | "
+        + (f"[{e.anchor}](#{e.anchor}) |" if e.anchor in ran else f"{e.anchor} (not run) |")
+        for e in card
+    ]
     md += ["", "## Summary", "", "| experiment | paper | key numbers | time |", "|---|---|---|---|"]
     for r in results:
         key = ", ".join(f"{k}={_fmt(v)}" for k, v in list(r.metrics.items())[:4])
@@ -60,10 +84,22 @@ def write(out, results, *, header: dict):
     for r in results:
         md += [f"## {r.name}", "", f"**{r.title}** — reproduces the paper's {r.paper}. {r.notes}", ""]
         md += [f"![{r.name}]({os.path.basename(f)})" for f in r.figures] + [""]
-        md += ["| configuration | |", "|---|---|", _kv_md(r.config), "", "| measured | |", "|---|---|",
-               _kv_md(r.metrics), ""]
+        md += [
+            "| configuration | |",
+            "|---|---|",
+            _kv_md(r.config),
+            "",
+            "| measured | |",
+            "|---|---|",
+            _kv_md(r.metrics),
+            "",
+        ]
         if r.trajectories:
-            md += [f"Trajectories (linnet.load_trajectory; `python -m theory check FILE`): {_files(r.trajectories)}", ""]
+            md += [
+                "Trajectories (linnet.load_trajectory; `python -m theory check FILE`): "
+                f"{_files(r.trajectories)}",
+                "",
+            ]
         for title, table in r.tables.items():
             md += [f"### Checks: {title}", "", table.markdown(), ""]
     with open(os.path.join(out, "index.md"), "w") as fh:
@@ -71,11 +107,26 @@ def write(out, results, *, header: dict):
     with open(os.path.join(out, "index.html"), "w") as fh:
         fh.write(_html(md))
     with open(os.path.join(out, "summary.json"), "w") as fh:
-        json.dump(dict(header=header, failures=failures, scorecard=[e.as_dict() for e in card],
-                       experiments={r.name: dict(metrics=r.metrics, config=r.config, seconds=r.seconds,
-                                                 trajectories=list(r.trajectories),
-                                                 checks={t: tab.rows() for t, tab in r.tables.items()})
-                                    for r in results}), fh, indent=1, default=str)
+        json.dump(
+            dict(
+                header=header,
+                failures=failures,
+                scorecard=[e.as_dict() for e in card],
+                experiments={
+                    r.name: dict(
+                        metrics=r.metrics,
+                        config=r.config,
+                        seconds=r.seconds,
+                        trajectories=list(r.trajectories),
+                        checks={t: tab.rows() for t, tab in r.tables.items()},
+                    )
+                    for r in results
+                },
+            ),
+            fh,
+            indent=1,
+            default=str,
+        )
     return failures
 
 
@@ -90,14 +141,18 @@ def _anchor(name):
 
 
 def _html(md_lines):
-    """A small Markdown-to-HTML pass for exactly what :func:`write` emits (headings, lists, tables, images)."""
-    out = ["<!doctype html><html><head><meta charset='utf-8'><title>linnet validation report</title>",
-           "<style>body{font-family:sans-serif;max-width:1500px;margin:auto;padding:1em;line-height:1.35}"
-           "table{border-collapse:collapse;margin:.5em 0;font-size:90%}td,th{border:1px solid #ccc;padding:2px 6px}"
-           "img{width:100%;max-width:1450px;height:auto;display:block;margin:.5em 0}"
-           "code{background:#f3f3f3;padding:0 2px}"
-           + "".join(f"td.v-{k.replace(' ', '-')}{{background:{c}}}" for k, c in VERDICT_STYLE.items())
-           + "</style></head><body>"]
+    """A small Markdown-to-HTML pass for exactly what :func:`write` emits (headings, lists, tables,
+    images)."""
+    out = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>linnet validation report</title>",
+        "<style>body{font-family:sans-serif;max-width:1500px;margin:auto;padding:1em;line-height:1.35}"
+        "table{border-collapse:collapse;margin:.5em 0;font-size:90%}"
+        "td,th{border:1px solid #ccc;padding:2px 6px}"
+        "img{width:100%;max-width:1450px;height:auto;display:block;margin:.5em 0}"
+        "code{background:#f3f3f3;padding:0 2px}"
+        + "".join(f"td.v-{k.replace(' ', '-')}{{background:{c}}}" for k, c in VERDICT_STYLE.items())
+        + "</style></head><body>",
+    ]
     rows, items = [], []
 
     def flush():
@@ -118,6 +173,7 @@ def _html(md_lines):
         if items:
             out.append("<ul class='toc'>" + "".join(f"<li>{_inline(x)}</li>" for x in items) + "</ul>")
             items.clear()
+
     for line in "\n".join(md_lines).split("\n"):
         if line.startswith("|"):
             rows.append(line)
@@ -134,7 +190,7 @@ def _html(md_lines):
         elif line.startswith("# "):
             out.append(f"<h1>{html.escape(line[2:])}</h1>")
         elif line.startswith("!["):
-            src = line[line.index("(") + 1: -1]
+            src = line[line.index("(") + 1 : -1]
             out.append(f"<img src='{html.escape(src)}' alt='{html.escape(src)}'>")
         elif line:
             out.append(f"<p>{_inline(line)}</p>")
@@ -145,6 +201,7 @@ def _html(md_lines):
 
 def _inline(s):
     import re
+
     s = html.escape(s, quote=False)
     while "**" in s:
         s = s.replace("**", "<b>", 1).replace("**", "</b>", 1)
