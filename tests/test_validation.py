@@ -144,7 +144,8 @@ _FC_ACT = dict(
     elu_dead=False,
 )
 
-_CNN = {f"{a}_{k}": v for a in ("tanh", "relu", "elu") for k, v in (("ps_then_eos", True), ("a31_agreement", 0.9))}
+_CNN = {f"{a}_{k}": v for a in ("tanh", "relu", "elu")
+        for k, v in (("ps_then_eos", True), ("a31_agreement", 0.9))}
 
 _CASES = [  # rule, facts that reproduce, facts that differ
     ("ps_then_eos", dict(ps_eos=_GOOD_PS), dict(ps_eos={**_GOOD_PS, "median_eta_lambda_last_half": 2.2})),
