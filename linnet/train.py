@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 from scipy.integrate import solve_ivp
+from scipy.optimize import OptimizeResult
 
 from ._backend import backend_name, namespace, to_numpy
 from ._checks import check_eta, check_matrix, check_vector, resolve_dtype
@@ -147,6 +148,8 @@ def integrate_flow(eng: Any, eta: float, steps: int, *, rtol: float = 1e-10, ato
         return to_numpy(eng.flow_rhs(xp.asarray(z)))
     z0 = to_numpy(eng.get_state()).astype(np.float64)
     t_eval = eta * np.arange(steps + 1)
+    if steps == 0:  # nothing to integrate (SciPy refuses an empty interval)
+        return OptimizeResult(t=t_eval, y=z0[:, None], status=0, message="no steps", success=True)
     return solve_ivp(rhs, (0.0, t_eval[-1]), z0, method="DOP853", t_eval=t_eval, rtol=rtol, atol=atol)
 
 

@@ -293,3 +293,16 @@ def test_demo_cli_prints_a_summary_and_saves(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "steps run: 40" in out and "eta*Lambda" in out and f"saved {path}" in out
     assert linnet.load_trajectory(path).steps == 40
+
+
+def test_zero_step_flow_and_a_replay_starting_above_two_over_eta():
+    """No interval to integrate: the flow run is its start, and theory's flow replay of a run that
+    starts in the EoS (phase I empty) integrates nothing instead of failing."""
+    import theory
+    X, Y, W, a, _ = eos_problem(n=20, d=25, m=10)
+    tr = linnet.train(X, Y, eta=0.1, steps=0, W0=W, a0=a, method="flow")
+    assert tr.steps == 0 and tr.stopped is None
+    eta = 2.5 / linnet.sharpness(W, a, X)
+    run = linnet.train(X, Y, eta=eta, steps=8, W0=W, a0=a)
+    rec = theory.record_run(X, Y, run, flow=True)
+    assert rec.flow_D.shape[0] == 1 and theory.check_all(rec)["A3.3"].status == "not applicable"
