@@ -3,6 +3,7 @@
 Companion to Li, Wang & Li, "Analyzing Sharpness along GD Trajectory: Progressive Sharpening
 and Edge of Stability" (NeurIPS 2022). See README.md and docs/theory.md.
 """
+from ._backend import to_numpy
 from .data import make_data
 from .families import MLP, LinearNet
 from .gram import (
@@ -26,7 +27,7 @@ from .spectral import DataSpectrum, spectrum
 from .sweeps import sweep
 from .tracking import EigTracker
 from .train import train
-from .trajectory import Trajectory, load_trajectory
+from .trajectory import Trajectory, load_data, load_trajectory, save_data
 
 __version__ = "0.1.0"
 
@@ -37,4 +38,5 @@ __all__ = [
     "hessian_vector_product", "hessian_sharpness", "lanczos", "LanczosResult",
     "init_params", "SCHEMES", "spectrum", "DataSpectrum", "train", "Trajectory",
     "load_trajectory", "make_data", "sweep", "gram_spectrum", "EigTracker", "MLP", "LinearNet",
+    "to_numpy", "save_data", "load_data",
 ]

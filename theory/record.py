@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import linnet
-from linnet._backend import to_numpy
+from linnet import to_numpy
 from linnet.engines import SpectralEngine
 from linnet.observers import BaseObserver, WarmLanczos as _Eig
 from linnet.spectral import DataSpectrum, spectrum as data_spectrum

@@ -8,6 +8,7 @@ Fig. 1 run and its exact replay) are computed once and cached on the context.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from dataclasses import dataclass, field
 
@@ -15,6 +16,7 @@ import numpy as np
 
 import linnet
 import theory
+from linnet import save_data, to_numpy
 from theory.phases import first_above, phase_fractions, phase_intervals, phase_labels, upward_crossings
 from theory.record import record_run
 
@@ -75,13 +77,20 @@ class Context:
         return os.path.join(self.out, f"{name}.png")
 
     def keep(self, name, tr, X, Y):
-        """Save a trajectory beside the report as ``name.npz`` (with its data, so that
-        ``linnet.load_trajectory`` and ``python -m theory check`` read it alone); returns the basename."""
+        """Save a trajectory beside the report as ``name.npz``, its data once per data set as
+        ``data/<digest>.npz`` (``linnet.load_trajectory`` reads it back, so ``python -m theory
+        check name.npz`` needs nothing else); returns the basename."""
         fname = f"{name}.npz"
         if not self.save_trajectories:
             return None
         if fname not in self._cache.setdefault("saved", set()):
-            tr.save(os.path.join(self.out, fname), data=(X, Y))
+            X, Y = np.asarray(to_numpy(X), dtype=np.float64), np.asarray(to_numpy(Y), dtype=np.float64)
+            digest = hashlib.sha1(X.tobytes() + Y.tobytes()).hexdigest()[:12]
+            data_file = os.path.join("data", f"{digest}.npz")
+            if not os.path.exists(os.path.join(self.out, data_file)):
+                os.makedirs(os.path.join(self.out, "data"), exist_ok=True)
+                save_data(os.path.join(self.out, data_file), X, Y)
+            tr.save(os.path.join(self.out, fname), data_file=data_file)
             self._cache["saved"].add(fname)
         return fname
 
