@@ -169,8 +169,14 @@ class BatchSpectralEngine:
             self.members[b].bind(self._z, self.A, i)
 
     def _col(self, x):
-        """A per-member scalar as a column for broadcasting over rows, on the engine's device."""
-        return self.xp.asarray(x, dtype=self.dtype)[:, None] if self.xp is not np else x[:, None]
+        """A per-member float64 scalar as a column for broadcasting over rows, in the engine's
+        dtype (as the single engine's Python floats are cast: NumPy's weak scalars)."""
+        return self.xp.asarray(x, dtype=self.dtype)[:, None]
+
+    def _f(self, x):
+        """A float64 scalar as the single engine has it: a Python float on NumPy (a weak scalar in
+        products with arrays), a 0-d device array on CuPy (no read-back)."""
+        return float(x) if self.xp is np else x
 
     @property
     def size(self) -> int:
@@ -188,7 +194,8 @@ class BatchSpectralEngine:
         out = self._z.rmv(left)
         F = self._col(al) * out[:, :, 0]
         D = F - self.Yv
-        a2 = _bdot(self.A, self.A)
+        f64 = self.xp.float64
+        a2 = _bdot(self.A, self.A).astype(f64)
         carried: list[dict] = []
         c2 = self._col(al**2 / n)
         for i, carry in enumerate(self._carry):
@@ -196,7 +203,7 @@ class BatchSpectralEngine:
             for c, (kind, p, _) in enumerate(carry):
                 image = c2[i] * out[i, :, 1 + c]
                 if kind == "gram":
-                    image = image + ((al[i]**2 * a2[i]) * self.lam) * p
+                    image = image + (self._f(al[i]**2 * a2[i]) * self.lam) * p
                 elif kind == "e_hat":
                     image = image + (-self.lam) * p
                 got[kind] = image
@@ -204,10 +211,10 @@ class BatchSpectralEngine:
             carried.append(got)
         self._carry = [[] for _ in self.ids]
         z1 = self._z.col0()
-        loss = (_bdot(D, D) + self.spec.y_null2) / (2 * n)
-        z1z1 = _bdot(z1, z1)
-        lt = self._col(al**2)[:, 0] * (z1z1 / n + a2 * self.lam0)
-        return dict(D=D, F=F, loss=loss, a2=a2, fd=_bdot(F, D), lt=lt, carried=carried)
+        loss = (_bdot(D, D).astype(f64) + self.spec.y_null2) / (2 * n)
+        z1z1 = _bdot(z1, z1).astype(f64)
+        lt = xp.asarray(al**2) * (z1z1 / n + a2 * self.lam0)
+        return dict(D=D, F=F, loss=loss, a2=a2, fd=_bdot(F, D).astype(f64), lt=lt, carried=carried)
 
     def step(self, obs: dict, carry: Sequence[Sequence[tuple[str, Any]]], alive=None):
         """Advance every active member by its own η; returns the (B,) mask of members whose update
@@ -246,10 +253,10 @@ class BatchSpectralEngine:
         if self._z.add(self.A, lamD):
             self._z.fold()
         self.A -= da
-        a_new2 = _bdot(self.A, self.A)
-        F = obs["F"]
+        a_new2 = _bdot(self.A, self.A).astype(xp.float64)
+        F, f = obs["F"], self._f
         for i, b in enumerate(self.ids):
-            self.members[b].last_update = (F[i], lamD[i], a_old2[i], a_new2[i])
+            self.members[b].last_update = (F[i], lamD[i], f(a_old2[i]), f(a_new2[i]))
         return ok
 
     def _freeze(self, positions: Sequence[int]) -> None:
@@ -262,11 +269,11 @@ class BatchSpectralEngine:
             mem.a = self.A[i].copy()
             mem.frozen = True
 
-    def drop(self, gone: Sequence[int]) -> None:
+    def drop(self, gone: Sequence[int]) -> list[int]:
         """Remove the active members at positions ``gone`` (their states stay readable through
-        ``members[...]``, which are rebound to copies)."""
+        ``members[...]``, which are rebound to copies); returns the positions kept."""
         if not gone:
-            return
+            return list(range(len(self.ids)))
         xp = self.xp
         gone_set = set(gone)
         self._freeze(gone)
@@ -274,7 +281,7 @@ class BatchSpectralEngine:
         self.ids = [self.ids[i] for i in keep]
         self._carry = [self._carry[i] for i in keep] if self._carry else self._carry
         if not keep:
-            return
+            return keep
         idx = np.asarray(keep) if xp is np else xp.asarray(keep)
         self._z.take(idx)
         self.A = xp.ascontiguousarray(self.A[idx])
@@ -282,6 +289,7 @@ class BatchSpectralEngine:
         self._right = xp.ascontiguousarray(self._right[idx])
         self._left = xp.ascontiguousarray(self._left[idx])
         self._bind()
+        return keep
 
 
 # ---- the batched loop ---------------------------------------------------------------------------
@@ -459,7 +467,10 @@ def _run_batch(engine: BatchSpectralEngine, *, steps, observers, rec, max_losses
         if need:
             gone = _read_back(engine, pending, rec, stopped, limits, obs, observers, t)
             pending = []
-            engine.drop(gone)
+            if gone:
+                keep = engine.drop(gone)
+                obs = {key: ([v[i] for i in keep] if key == "carried" else v[keep])
+                       for key, v in obs.items()}
             if xp is not np and engine.size:
                 limit_dev = xp.asarray([limits[b] for b in engine.ids], dtype=xp.float64)
         if last or engine.size == 0:
@@ -529,8 +540,10 @@ def _read_back(engine, pending, rec, stopped, limits, obs, observers, t_now) -> 
             rec.rows[b] = t0 + end
         if stopped[b] is not None:
             gone.append(i)
-            continue
-        # the observers run at the current state only (they are due only at read-back steps)
+        if t0 + end - 1 != t_now:
+            continue  # the member's rows ended before the current state
+        # the observers run at the current state only (they are due only at read-back steps),
+        # after its row is recorded and before the max_loss test stops it, as in loop.run
         o_i = Observation(obs["D"][i], obs["F"][i], float(loss[-1, i]), float(block[2][-1, i]),
                           float(a2[-1, i]), float(block[3][-1, i]), obs["D"][i, :engine.k],
                           obs["F"][i, :engine.k], obs["carried"][i])
