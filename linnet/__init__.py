@@ -3,6 +3,7 @@
 Companion to Li, Wang & Li, "Analyzing Sharpness along GD Trajectory: Progressive Sharpening
 and Edge of Stability" (NeurIPS 2022). See README.md and docs/theory.md.
 """
+from .batch import train_batch
 from .data import make_data
 from .families import MLP, LinearNet
 from .gram import (
@@ -36,5 +37,5 @@ __all__ = [
     "a_norm_update", "e_hat", "lambda_tilde", "sharpness",
     "hessian_vector_product", "hessian_sharpness", "lanczos", "LanczosResult",
     "init_params", "SCHEMES", "spectrum", "DataSpectrum", "train", "Trajectory",
-    "load_trajectory", "make_data", "sweep", "gram_spectrum", "EigTracker", "MLP", "LinearNet",
+    "load_trajectory", "make_data", "sweep", "train_batch", "gram_spectrum", "EigTracker", "MLP", "LinearNet",
 ]

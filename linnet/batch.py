@@ -165,6 +165,7 @@ class BatchSpectralEngine:
         self._right = xp.zeros((b, r, self.WIDTH), dtype=self.dtype)
         self._left = xp.zeros((b, m, self.WIDTH), dtype=self.dtype)
         self._carry: list[list[tuple[str, Any, Any]]] = [[] for _ in range(b)]
+        self.deferred = False  # True: the step's finiteness mask stays on the device
 
     def _bind(self) -> None:
         for i, b in enumerate(self.ids):
@@ -240,8 +241,8 @@ class BatchSpectralEngine:
         ok = xp.isfinite(_bdot(da, da)) & xp.isfinite(_bdot(lamD, lamD))
         if alive is not None:
             ok = ok & alive
-        if xp is not np or not bool(ok.all()):
-            if xp is np:  # keep the failing members' states as they are, before the stack moves
+        if self.deferred or not bool(ok.all()):
+            if not self.deferred:  # keep the failing members' states as they are, before the stack moves
                 self._freeze([i for i in range(len(self.ids)) if not ok[i]])
             okc = ok[:, None]
             da = xp.where(okc, da, 0)
@@ -320,7 +321,7 @@ def train_batch(X, Y, *, eta, steps: int, m: int | None = None, init="symmetric"
                 dtype: Any = "float64", top_k: int = 5, sharpness_every: int = 1,
                 sharpness_tol: float = 1e-6, e_hat_every: int = 1, hessian_every: int = 0,
                 hessian_tol: float = 1e-8, max_loss=None, progress: bool | None = None,
-                spectrum: DataSpectrum | None = None, readback_every: int = 16) -> list[Trajectory]:
+                spectrum: DataSpectrum | None = None, readback_every: int | None = None) -> list[Trajectory]:
     """B GD runs of the two-layer linear net on the same (X, Y) and width, in lockstep; returns one
     :class:`Trajectory` per member, each equal (bitwise, on NumPy) to the corresponding
     ``linnet.train(X, Y, eta=eta[i], steps=steps, m=m, init=init[i], scale=scale[i], seed=seed[i],
@@ -329,8 +330,9 @@ def train_batch(X, Y, *, eta, steps: int, m: int | None = None, init="symmetric"
     ``eta``, ``init``, ``scale``, ``seed``, ``alpha`` and ``max_loss`` are a value for all members
     or a sequence of one per member; ``W0`` (B×m×d or a sequence) and ``a0`` (B×m) give explicit
     starts. The batch size B is the common length of the sequences. Members stop on their own
-    (``Trajectory.stopped``, train's messages). ``readback_every``: on CuPy, the most steps between
-    two host read-backs when no eigensolver is due (see the module notes); ignored on NumPy.
+    (``Trajectory.stopped``, train's messages). ``readback_every``: the most steps between two host
+    read-backs of the per-step numbers when no eigensolver is due (default 1 on NumPy, where a
+    read-back is free, and 16 on CuPy; see the module notes); the results do not depend on it.
     Only ``method="gd"`` on the spectral engine.
     """
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
@@ -339,7 +341,8 @@ def train_batch(X, Y, *, eta, steps: int, m: int | None = None, init="symmetric"
                       ("hessian_every", hessian_every), ("top_k", top_k)):
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 0:
             raise ValueError(f"{name} must be an integer ≥ 0 (0 = never), got {val!r}")
-    if isinstance(readback_every, bool) or not isinstance(readback_every, (int, np.integer)) or readback_every < 1:
+    if readback_every is not None and (isinstance(readback_every, bool) or not isinstance(
+            readback_every, (int, np.integer)) or readback_every < 1):
         raise ValueError(f"readback_every must be an integer ≥ 1, got {readback_every!r}")
     if (W0 is None) != (a0 is None):
         raise ValueError("give both W0 and a0 (explicit starts), or neither (use init=...)")
@@ -390,7 +393,8 @@ def train_batch(X, Y, *, eta, steps: int, m: int | None = None, init="symmetric"
         observers.append(obs_i)
     rec = _BatchRecorder(B, steps + 1, k_top, n)
     stopped = _run_batch(engine, steps=steps, observers=observers, rec=rec, max_losses=max_losses,
-                         readback_every=1 if xp is np else int(readback_every),
+                         readback_every=(1 if xp is np else 16) if readback_every is None
+                         else int(readback_every),
                          progress=progress)
     out = []
     for i, b in enumerate(built):
@@ -497,6 +501,7 @@ def _run_batch(engine: BatchSpectralEngine, *, steps, observers, rec, max_losses
     record, observers, stop tests and step for each member; same ``stopped`` messages)."""
     xp = engine.xp
     B = engine.size
+    deferred = engine.deferred = readback_every > 1
     stopped: list[str | None] = [None] * B
     limits = list(max_losses)
     prog = Progress(steps, f"train_batch[{B}]", enabled=progress)
@@ -509,7 +514,7 @@ def _run_batch(engine: BatchSpectralEngine, *, steps, observers, rec, max_losses
         obs = engine.observe()
         pending.append((t, obs["loss"], obs["a2"], obs["fd"], obs["lt"], obs["D"][:, :k], obs["F"][:, :k]))
         last = t == steps
-        need = (xp is np or last or t == 0 or any(_due(e, t) for e in eig_every)
+        need = (not deferred or last or t == 0 or any(_due(e, t) for e in eig_every)
                 or sum(p[0] != "ok" for p in pending) >= readback_every)
         if need:
             gone = _read_back(engine, pending, rec, stopped, limits, obs, observers, t)
@@ -518,7 +523,7 @@ def _run_batch(engine: BatchSpectralEngine, *, steps, observers, rec, max_losses
                 keep = engine.drop(gone)
                 obs = {key: ([v[i] for i in keep] if key == "carried" else v[keep])
                        for key, v in obs.items()}
-            if xp is not np and engine.size:
+            if deferred and engine.size:
                 limit_dev = xp.asarray([limits[b] for b in engine.ids], dtype=xp.float64)
         if last or engine.size == 0:
             break
@@ -527,12 +532,12 @@ def _run_batch(engine: BatchSpectralEngine, *, steps, observers, rec, max_losses
             ps = [p for p in (o.probe(t + 1) for o in observers[b]) if p is not None]
             carry.append(ps[: engine.CARRY])
         alive = None
-        if xp is not np:  # the loop's stop tests on the device: a stopping member stays put
+        if deferred:  # the loop's stop tests on the device: a stopping member stays put
             loss, a2 = obs["loss"], obs["a2"]
             alive = xp.isfinite(loss) & xp.isfinite(a2) & (loss <= limit_dev)
         ok = engine.step(obs, carry, alive)
         bad = []
-        if xp is np:
+        if not deferred:
             for i, b in enumerate(engine.ids):
                 if not ok[i]:
                     stopped[b] = f"diverged at step {t + 1}: the GD update overflowed (rows end at step {t})"
@@ -540,7 +545,7 @@ def _run_batch(engine: BatchSpectralEngine, *, steps, observers, rec, max_losses
         else:
             pending.append(("ok", ok))
         for i, b in enumerate(engine.ids):
-            if xp is not np or ok[i]:
+            if deferred or ok[i]:
                 for o in observers[b]:
                     o.stepped(engine.members[b])
         engine.drop(bad)
@@ -555,18 +560,30 @@ def _read_back(engine, pending, rec, stopped, limits, obs, observers, t_now) -> 
     of members that stop now."""
     ids = engine.ids
     gone: list[int] = []
-    # a deferred "update overflowed" flag (device path) froze a member: its later rows are void
+    # pending: rows, each followed (device path) by the mask of the step that left it; a step
+    # whose update overflowed left its member frozen, so that member's later rows are void
     rows = [p for p in pending if p[0] != "ok"]
-    oks = [p for p in pending if p[0] == "ok"]
-    flags = [to_numpy(o[1]) for o in oks]  # flags[s]: the step after rows[s]
     block = [np.stack([to_numpy(r[j]) for r in rows]) for j in range(1, 7)]
     loss, a2 = block[0], block[1]
+    events: list[tuple[int, Any]] = []  # (row index s, None) or (s of the row before, mask)
+    s_row = -1
+    for p in pending:
+        if p[0] == "ok":
+            events.append((s_row, to_numpy(p[1])))
+        else:
+            s_row += 1
+            events.append((s_row, None))
     t0 = rows[0][0]
-    T = len(rows)
     for i, b in enumerate(ids):
-        end = T  # rows kept
-        for s in range(T):
+        end = len(rows)  # rows kept
+        for s, flag in events:
             t = t0 + s
+            if flag is not None:
+                if not flag[i]:
+                    stopped[b] = f"diverged at step {t + 1}: the GD update overflowed (rows end at step {t})"
+                    end = s + 1
+                    break
+                continue
             if not (math.isfinite(loss[s, i]) and math.isfinite(a2[s, i])):
                 stopped[b] = (f"diverged at step {t}: the loss overflowed (rows end at step {t - 1}; "
                               f"the final parameters are those of step {t})")
@@ -576,10 +593,6 @@ def _read_back(engine, pending, rec, stopped, limits, obs, observers, t_now) -> 
                 limits[b] = 1e10 * max(float(loss[s, i]), 1e-300)
             if loss[s, i] > limits[b]:
                 stopped[b] = f"diverged at step {t}: loss {loss[s, i]:.3g} exceeds max_loss {limits[b]:.3g}"
-                end = s + 1
-                break
-            if s < len(flags) and not flags[s][i]:
-                stopped[b] = f"diverged at step {t + 1}: the GD update overflowed (rows end at step {t})"
                 end = s + 1
                 break
         if end:
