@@ -122,3 +122,69 @@ def test_cupy_batch_matches_numpy(eos):
             assert g.stopped == r.stopped and g.steps == r.steps
             np.testing.assert_allclose(g.loss, r.loss, rtol=1e-9)
             np.testing.assert_allclose(g.sharpness, r.sharpness, rtol=1e-8)
+
+
+# ---- sweeps in batches --------------------------------------------------------------------------
+
+from linnet import sweeps  # noqa: E402
+
+
+def sweep_grid():
+    return dict(fixed=dict(kind="cifar-like", n=16, d=24, init="symmetric", scale=0.5, steps=60),
+                grid=dict(eta_lambda0=[0.5, 1.5, 1.9, 2.5, 40.0], m=[8, 16], seed=[0, 1]))
+
+
+def test_group_specs_by_data_width_and_steps():
+    specs = sweeps.expand_grid(sweep_grid())
+    groups = sweeps.group_specs(specs, batch_size=32)
+    assert len(groups) == 4 and sorted(len(g) for g in groups) == [5] * 4
+    for g in groups:
+        assert len({sweeps.batch_key(s) for s in g}) == 1
+    assert sorted(sweeps.run_id(s) for g in groups for s in g) == sorted(sweeps.run_id(s) for s in specs)
+    assert max(len(g) for g in sweeps.group_specs(specs, batch_size=2)) == 2
+    same = [s for s in specs if s["m"] == 8 and s["seed"] == 0]
+    assert [len(g) for g in sweeps.group_specs(same, batch_size=32, workers=2)] == [3, 2]  # a batch each
+    mlp = {**specs[0], "model": "mlp", "activation": "tanh", "depth": 2, "init": "torch"}
+    assert sweeps.batch_key(mlp) is None and [mlp] in sweeps.group_specs([mlp, mlp])
+    with pytest.raises(ValueError, match="batch_size"):
+        sweeps.group_specs(specs, batch_size=0)
+
+
+def _strip(rows):
+    return [{k: v for k, v in r.items() if k not in ("seconds", "batch_size", "traceback")} for r in rows]
+
+
+def test_batched_sweep_rows_equal_one_run_per_task(tmp_path):
+    one = sweeps.run_sweep(sweep_grid(), str(tmp_path / "one"), workers=1, batch_size=1, progress=False)
+    batched = sweeps.run_sweep(sweep_grid(), str(tmp_path / "b"), workers=2, progress=False)
+    assert _strip(one) == _strip(batched)
+    assert {r["outcome"] for r in batched} >= {"diverged", "monotone"}
+    assert all(r.get("batch_size") == 5 for r in batched)
+
+
+def test_batched_sweep_isolates_a_failing_start(tmp_path):
+    cfg = dict(fixed=dict(kind="cifar-like", n=8, d=10, init="symmetric", steps=5, m=5),
+               grid=dict(eta_lambda0=[1.0, 1.5]))
+    rows = sweeps.run_sweep(cfg, str(tmp_path), workers=1, progress=False)
+    assert [r["status"] for r in rows] == ["error", "error"] and "m must be even" in rows[0]["error"]
+
+
+def test_interrupted_batched_sweep_resumes_without_rerunning(tmp_path):
+    out = str(tmp_path)
+    seen = []
+
+    def stop(row):
+        seen.append(row["run_id"])
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sweeps.run_sweep(sweep_grid(), out, workers=1, batch_size=5, on_result=stop, progress=False)
+    done = sweeps.finished(out)
+    assert len(done) >= 5  # the whole first batch was on disk before the driver stopped
+    again = []
+    rows = sweeps.run_sweep(sweep_grid(), out, workers=1, batch_size=5, progress=False,
+                            on_result=lambda r: again.append(r["run_id"]))
+    assert len(rows) == 20 and not set(again) & set(done)
+    ref = sweeps.run_sweep(sweep_grid(), str(tmp_path / "ref"), workers=1, batch_size=1, progress=False)
+    assert _strip(rows) == _strip(ref)
