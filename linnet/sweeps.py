@@ -480,7 +480,7 @@ def run_sweep(config: dict, out: str, *, scheduler: str | None = None, client=No
     blas_threads = opts.get("blas_threads") if blas_threads is None else blas_threads
     local = client is None and scheduler is None
     n_workers = workers or os.cpu_count() or 1
-    batches = group_specs(todo, batch_size, n_workers if local else 1)
+    batches = group_specs(todo, batch_size, n_workers)  # (on Dask: regrouped for its threads)
     if local:
         n_workers = min(n_workers, max(1, len(batches)))
         if blas_threads is None:
@@ -498,7 +498,7 @@ def run_sweep(config: dict, out: str, *, scheduler: str | None = None, client=No
 
     if todo:
         if not local:
-            _run_dask(batches, client, scheduler, checker, save_dir, handle, blas_threads,
+            _run_dask(todo, batch_size, client, scheduler, checker, save_dir, handle, blas_threads,
                       lambda row: record(out, row))
         else:
             with ProcessPoolExecutor(max_workers=n_workers, initializer=_worker_init,
@@ -537,12 +537,14 @@ def _dask_task(batch, *, checker, save_dir, blas_threads):
     return run_batch(batch, checker=checker, save_dir=save_dir, blas_threads=blas_threads)
 
 
-def _run_dask(batches, client, scheduler, checker, save_dir, handle, blas_threads=None,
+def _run_dask(todo, batch_size, client, scheduler, checker, save_dir, handle, blas_threads=None,
               record_row=None):
     from distributed import Client, as_completed as das_completed
     own = client is None
     client = client or Client(scheduler)
     try:
+        threads = sum(client.nthreads().values()) or 1
+        batches = group_specs(todo, batch_size, threads)  # a batch for every worker thread
         # a fresh key per submission: a cancelled future of an interrupted sweep can linger on
         # the scheduler under its old key
         token = uuid.uuid4().hex[:8]
