@@ -189,7 +189,11 @@ def main(argv=None) -> int:
     p.add_argument("--json", help="also write the numbers to this file")
     p.add_argument("--torch", action="store_true",
                    help="also time a hand-rolled PyTorch autograd loop at paper size (needs torch)")
+    p.add_argument("--batch", action="store_true", help="also the batched engine and batched sweeps (linnet.bench_batch)")
+    p.add_argument("--batch-only", action="store_true", help="only the batched engine and sweeps section")
     args = p.parse_args(argv)
+    if args.batch_only:
+        return _batch_section(args)
     xp = namespace(backend=args.backend)
     sizes = [(1000, 3072, 200, True)] if args.quick else [
         (1000, 3072, 200, True), (5000, 3072, 200, True), (50000, 3072, 200, True)]
@@ -243,11 +247,23 @@ def main(argv=None) -> int:
               f"G products by vjp+jvp, warm-started Lanczos, steps 2-10): {auto['steps_per_s']:.2f} steps/s; "
               f"fast engine {fast / auto['steps_per_s']:.0f}x faster; its loss and Lambda agree with "
               f"linnet's to {auto['loss_dev']:.1e} and {auto['lambda_dev']:.1e}")
+    if args.batch:
+        _batch_section(args, json_path=None)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(dict(rows=rows, d_sweep=sweep, per_step_ms=costs, torch_eta10=run, autograd=auto,
                            backend=args.backend),
                       fh, indent=1)
+    return 0
+
+
+def _batch_section(args, json_path="same"):
+    from .bench_batch import report
+    text, numbers = report(quick=args.quick)
+    print(text)
+    if args.json and json_path == "same":
+        with open(args.json, "w") as fh:
+            json.dump(numbers, fh, indent=1, default=str)
     return 0
 
 
