@@ -428,7 +428,7 @@ def train_batch(X, Y, *, eta, steps: int, m: int | None = None, init="symmetric"
                          else int(readback_every),
                          progress=progress)
     out = []
-    for i, b in enumerate(built):
+    for i in range(B):
         sharp, e_hat, hess = observers[i]
         arrays: dict[str, np.ndarray] = {}
         for o in (sharp, hess):
@@ -493,7 +493,8 @@ class _BatchRecorder:
 
     def __init__(self, B: int, rows: int, k: int, n: int):
         self.n = n
-        self.cols = {name: np.zeros((B, rows)) for name in ("loss", "a_norm2", "fd", "d_norm", "lambda_tilde")}
+        self.cols = {name: np.zeros((B, rows))
+                     for name in ("loss", "a_norm2", "fd", "d_norm", "lambda_tilde")}
         self.d_top = np.zeros((B, rows, k))
         self.f_top = np.zeros((B, rows, k))
         self.rows = [0] * B

@@ -57,8 +57,8 @@ def batch_rates(Bs=(1, 8, 32, 128), *, steps=200, n=1000, d=3072, m=200, reps=2)
     for B in Bs:
         W0, a0 = [s[0] for s in starts[:B]], [s[1] for s in starts[:B]]
         args = dict(eta=10.0, W0=W0, a0=a0, **kw)
-        fixed = min(_wall(lambda: train_batch(X, Y, steps=0, **args)) for _ in range(reps))
-        wall = min(_wall(lambda: train_batch(X, Y, steps=steps, **args)) for _ in range(reps))
+        fixed = min(_wall(lambda a=args: train_batch(X, Y, steps=0, **a)) for _ in range(reps))
+        wall = min(_wall(lambda a=args: train_batch(X, Y, steps=steps, **a)) for _ in range(reps))
         tracemalloc.start()
         try:
             train_batch(X, Y, steps=3, **args)
@@ -119,19 +119,23 @@ def report(*, quick: bool) -> tuple[str, dict]:
     lines = [f"\nbatched engine (train_batch) at paper size (n=1000, d=3072, m=200, r=1000), Λ every step, "
              f"torch init seeds 0..B-1, eta=10; memory bandwidth: one stacked pass over "
              f"{bw['mib']:.0f} MiB at {bw['pass_gbs']:.1f} GB/s, copy {bw['copy_gbs']:.1f} GB/s (read+write)"]
-    lines.append(f"  {'B':>12} {'traj-steps/s':>13} {'fixed s':>8} {'peak MiB':>9} {'Z_v MiB':>8} {'bound/s':>8}")
+    lines.append(f"  {'B':>12} {'traj-steps/s':>13} {'fixed s':>8} {'peak MiB':>9} {'Z_v MiB':>8} "
+                 f"{'bound/s':>8}")
     for r in rates:
         bound = ""
         if "stacked_mib" in r:  # two passes over the stacked Z_v per step at the measured bandwidth
             per_step = 2 * r["stacked_mib"] * 2**20 / (bw["pass_gbs"] * 1e9)
             bound = f"{r['B'] / per_step:8.0f}"
         lines.append(f"  {str(r['B']):>12} {r['steps_per_s']:13.0f} {r['fixed_s']:8.3f} "
-                     f"{r.get('peak_mib', float('nan')):9.0f} {r.get('stacked_mib', float('nan')):8.0f} {bound:>8}")
-    lines.append("  (bound/s: B over the time of two passes over the stacked Z_v at the pass bandwidth above)")
+                     f"{r.get('peak_mib', float('nan')):9.0f} "
+                     f"{r.get('stacked_mib', float('nan')):8.0f} {bound:>8}")
+    lines.append("  (bound/s: B over the time of two passes over the stacked Z_v at the pass "
+                 "bandwidth above)")
     lines.append("\nsweeps, 2 local workers: batched (default) against one run per task with BLAS threads "
                  "left alone (the sweep before batches), same process")
     for r in sweeps:
-        lines.append(f"  {r['sweep']:44s} batched {r['batched']:7.1f} s, one per task {r['one per task']:7.1f} s"
+        lines.append(f"  {r['sweep']:44s} batched {r['batched']:7.1f} s, "
+                     f"one per task {r['one per task']:7.1f} s"
                      f" ({r['speed-up']:.1f}x); ok {r['batched ok']}/{r['one per task ok']}; "
                      f"outcomes {r['batched outcomes']}")
     return "\n".join(lines), dict(bandwidth=bw, batch=rates, sweeps=sweeps)

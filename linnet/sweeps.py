@@ -671,7 +671,8 @@ def main(argv=None, *, prog="python -m linnet sweep", default_checker=None) -> i
     p.add_argument("--check", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--retry-errors", action="store_true")
     p.add_argument("--batch-size", type=int,
-                   help="most runs trained together per task (default: sweep.batch_size, else 32; 1 = one per task)")
+                   help="most runs trained together per task (default: sweep.batch_size, else 32; "
+                        "1 = one per task)")
     p.add_argument("--blas-threads", type=int,
                    help="BLAS threads per task (default: the cores divided among the workers)")
     args = p.parse_args(argv)
