@@ -4,6 +4,7 @@ Companion to Li, Wang & Li, "Analyzing Sharpness along GD Trajectory: Progressiv
 and Edge of Stability" (NeurIPS 2022). See README.md and docs/theory.md.
 """
 from ._backend import to_numpy
+from .batch import train_batch
 from .data import make_data
 from .families import MLP, LinearNet
 from .gram import (
@@ -37,6 +38,6 @@ __all__ = [
     "a_norm_update", "e_hat", "lambda_tilde", "sharpness",
     "hessian_vector_product", "hessian_sharpness", "lanczos", "LanczosResult",
     "init_params", "SCHEMES", "spectrum", "DataSpectrum", "train", "Trajectory",
-    "load_trajectory", "make_data", "sweep", "gram_spectrum", "EigTracker", "MLP", "LinearNet",
-    "to_numpy", "save_data", "load_data",
+    "load_trajectory", "make_data", "sweep", "train_batch", "gram_spectrum", "EigTracker", "MLP",
+    "LinearNet", "to_numpy", "save_data", "load_data",
 ]

@@ -389,7 +389,12 @@ def main(argv=None) -> int:
                    help="also time a hand-rolled PyTorch autograd loop at paper size (needs torch)")
     p.add_argument("--mlp-only", action="store_true",
                    help="only the MLP family's section (linnet.MLP at paper size)")
+    p.add_argument("--batch", action="store_true",
+                   help="also the batched engine and batched sweeps (linnet.bench_batch)")
+    p.add_argument("--batch-only", action="store_true", help="only the batched engine and sweeps section")
     args = p.parse_args(argv)
+    if args.batch_only:
+        return _batch_section(args)
     xp = namespace(backend=args.backend)
     print("measuring the MLP family at paper size ...", file=sys.stderr, flush=True)
     mlp_row = bench_mlp(xp=xp, reps=1 if args.quick else 3, torch_steps=10 if args.torch else None)
@@ -455,11 +460,23 @@ def main(argv=None) -> int:
               f"fast engine {fast / auto['steps_per_s']:.0f}x faster; its loss and Lambda agree with "
               f"linnet's to {auto['loss_dev']:.1e} and {auto['lambda_dev']:.1e}")
     print_mlp(mlp_row)
+    if args.batch:
+        _batch_section(args, json_path=None)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(dict(rows=rows, d_sweep=sweep, per_step_ms=costs, torch_eta10=run, autograd=auto,
                            mlp=mlp_row, backend=args.backend),
                       fh, indent=1)
+    return 0
+
+
+def _batch_section(args, json_path="same"):
+    from .bench_batch import report
+    text, numbers = report(quick=args.quick)
+    print(text)
+    if args.json and json_path == "same":
+        with open(args.json, "w") as fh:
+            json.dump(numbers, fh, indent=1, default=str)
     return 0
 
 

@@ -121,10 +121,143 @@ def run_one(spec: dict, *, checker=None, save_dir: str | None = None) -> dict:
     return row
 
 
+# the keys that fix a run's data and width, steps and model: runs that agree on them share one
+# data set and its decomposition and can advance together in one linnet.train_batch
+BATCH_KEYS = ("kind", "n", "d", "seed", "labels", "column_norm", "m", "steps")
+BATCH_SIZE = 32
+
+
+def batch_key(spec: dict) -> str | None:
+    """Runs with equal keys can share a batch; None: this run goes alone (MLP runs)."""
+    if spec.get("model", "linear2") != "linear2":
+        return None
+    return json.dumps({k: spec.get(k) for k in BATCH_KEYS}, sort_keys=True, default=str)
+
+
+def group_specs(specs: list[dict], batch_size: int = BATCH_SIZE, workers: int = 1) -> list[list[dict]]:
+    """Batches of compatible runs (same :func:`batch_key`), at most ``batch_size`` each and, where
+    a group has fewer runs than ``batch_size`` × ``workers``, split evenly so that every worker gets
+    a batch; runs that cannot share go alone. Order: first appearance in ``specs``."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer ≥ 1, got {batch_size!r}")
+    groups: dict = {}
+    alone = []
+    for s in specs:
+        key = batch_key(s)
+        if key is None:
+            alone.append([s])
+        else:
+            groups.setdefault(key, []).append(s)
+    n_groups = max(1, len(groups))
+    share = max(1, math.ceil(max(1, workers) / n_groups))  # batches per group to fill the workers
+    out = []
+    for members in groups.values():
+        size = min(batch_size, max(1, math.ceil(len(members) / share)))
+        n_b = math.ceil(len(members) / size)
+        size = math.ceil(len(members) / n_b)  # even batches
+        out += [members[i:i + size] for i in range(0, len(members), size)]
+    return out + alone
+
+
+_DATA_CACHE: dict = {}
+
+
+def _data(spec):
+    """(X, Y, spectrum) of a run's data spec, computed once per process for each distinct spec."""
+    import linnet
+    key = json.dumps({k: spec.get(k) for k in ("kind", "n", "d", "seed", "labels", "column_norm")},
+                     sort_keys=True, default=str)
+    if key not in _DATA_CACHE:
+        X, Y = linnet.make_data(spec["kind"], n=int(spec["n"]), d=int(spec["d"]), seed=int(spec["seed"]),
+                                labels=spec["labels"], column_norm=spec["column_norm"])
+        if len(_DATA_CACHE) >= 4:
+            _DATA_CACHE.pop(next(iter(_DATA_CACHE)))
+        _DATA_CACHE[key] = (X, Y, linnet.spectrum(X, Y))
+    return _DATA_CACHE[key]
+
+
+def run_batch(specs: list[dict], *, checker=None, save_dir: str | None = None,
+              blas_threads: int | None = None) -> list[dict]:
+    """Train compatible configurations (one :func:`batch_key`) together with
+    :func:`linnet.train_batch` and summarise each, as :func:`run_one` would (never raises; a run
+    whose start fails is recorded with its error, the others go on; if the batch as a whole
+    fails, its runs are retried one by one). ``blas_threads`` limits the BLAS threads here."""
+    with _blas_limit(blas_threads):
+        if len(specs) == 1 or batch_key(specs[0]) is None:
+            return [run_one(s, checker=checker, save_dir=save_dir) for s in specs]
+        if len({batch_key(s) for s in specs}) != 1:
+            raise ValueError("run_batch needs runs with one batch_key (data, width and steps)")
+        t0 = time.perf_counter()
+        try:
+            rows = _run_batch(specs, checker=resolve_checker(checker), save_dir=save_dir)
+        except Exception:  # noqa: BLE001 - isolate the failing run: one by one
+            return [run_one(s, checker=checker, save_dir=save_dir) for s in specs]
+        per_run = (time.perf_counter() - t0) / len(specs)
+        for row in rows:
+            row["seconds"] = per_run
+        return rows
+
+
+def _run_batch(specs, *, checker, save_dir):
+    import linnet
+
+    from ._checks import check_eta
+    X, Y, sp = _data(specs[0])
+    rows, starts = [], []
+    for spec in specs:
+        row = {"run_id": run_id(spec), **spec}
+        try:
+            alpha = None if spec["alpha"] in (None, "theory") else float(spec["alpha"])
+            W, a = linnet.init_params(int(spec["m"]), X, scheme=spec["init"], scale=float(spec["scale"]),
+                                      seed=int(spec["seed"]), alpha=alpha)
+            lam0 = linnet.sharpness(W, a, X, alpha=alpha)
+            eta = float(spec["eta"]) if spec.get("eta") is not None else float(spec["eta_lambda0"]) / lam0
+            check_eta(eta)  # train_batch's check, here so that a bad η fails its run only
+            starts.append((row, spec, W, a, alpha, eta, lam0))
+        except Exception as exc:  # noqa: BLE001 - recorded, not fatal
+            row.update(status="error", error=f"{type(exc).__name__}: {exc}",
+                       traceback=traceback.format_exc(limit=3), batch_size=len(specs))
+        rows.append(row)
+    if starts:
+        trs = linnet.train_batch(X, Y, eta=[s[5] for s in starts], W0=[s[2] for s in starts],
+                                 a0=[s[3] for s in starts], alpha=[s[4] for s in starts],
+                                 steps=int(specs[0]["steps"]), spectrum=sp, progress=False)
+        for (row, spec, *_, lam0), tr in zip(starts, trs, strict=True):
+            try:
+                row.update(_finish(spec, tr, lam0, X, Y, checker, save_dir))
+                row["status"] = "ok"
+            except Exception as exc:  # noqa: BLE001 - recorded, not fatal
+                row.update(status="error", error=f"{type(exc).__name__}: {exc}",
+                           traceback=traceback.format_exc(limit=3))
+            row["batch_size"] = len(starts)
+    return rows
+
+
+class _blas_limit:
+    """Limit the BLAS threads of this process to ``n`` inside the block (threadpoolctl), or
+    leave them alone (``n`` None or threadpoolctl absent)."""
+
+    def __init__(self, n):
+        self.n, self.ctl = n, None
+
+    def __enter__(self):
+        if self.n:
+            try:
+                from threadpoolctl import threadpool_limits
+            except ImportError:  # pragma: no cover - threadpoolctl is a dependency of SciPy's stack
+                return self
+            self.ctl = threadpool_limits(limits=int(self.n), user_api="blas")
+        return self
+
+    def __exit__(self, *exc):
+        if self.ctl is not None:
+            self.ctl.restore_original_limits()
+        return False
+
+
 def _run(spec, *, checker, save_dir):
     import linnet
-    X, Y = linnet.make_data(spec["kind"], n=int(spec["n"]), d=int(spec["d"]), seed=int(spec["seed"]),
-                            labels=spec["labels"], column_norm=spec["column_norm"])
+    X, Y, sp = _data(spec)
     if spec.get("model") == "mlp":
         widths = (X.shape[0], *[int(spec["m"])] * (int(spec["depth"]) - 1), 1)
         model = linnet.MLP(widths, activation=spec["activation"], init=spec["init"],
@@ -139,7 +272,12 @@ def _run(spec, *, checker, save_dir):
         lam0 = linnet.sharpness(W, a, X, alpha=alpha)
         eta = float(spec["eta"]) if spec.get("eta") is not None else float(spec["eta_lambda0"]) / lam0
         tr = linnet.train(X, Y, eta=eta, steps=int(spec["steps"]), W0=W, a0=a, alpha=alpha,
-                          progress=False)
+                          progress=False, spectrum=sp)
+    return _finish(spec, tr, lam0, X, Y, checker, save_dir)
+
+
+def _finish(spec, tr, lam0, X, Y, checker, save_dir):
+    """The row's numbers from a finished run: summary, checker columns, saved trajectory."""
     out = summarize(tr, lam0)
     if checker is not None:
         extra = checker(tr, X, Y)
@@ -305,7 +443,8 @@ def _worker_init(driver_pid: int) -> None:
 def run_sweep(config: dict, out: str, *, scheduler: str | None = None, client=None,
               workers: int | None = None,
               checker=None, save_trajectories: bool | None = None, retry_errors: bool = False,
-              on_result=None, progress: bool = True) -> list[dict]:
+              on_result=None, progress: bool = True, batch_size: int | None = None,
+              blas_threads: int | None = None) -> list[dict]:
     """Run every missing configuration of ``config``; returns the summary rows (all runs, in grid order).
 
     ``scheduler``: address of a running Dask scheduler (or pass ``client``); default: a local
@@ -314,6 +453,13 @@ def run_sweep(config: dict, out: str, *, scheduler: str | None = None, client=No
     ``checker``: per-run check hook, ``checker(traj, X, Y) -> dict`` of extra columns, or its
     ``"module:function"`` name (default: the config's ``sweep.checker``, else none); e.g.
     ``"theory.checks:sweep_checker"`` for the paper's checks.
+
+    Compatible runs (same data, width and steps: :func:`batch_key`) are trained together in
+    batches of at most ``batch_size`` (default: the config's ``sweep.batch_size``, else 32; 1 =
+    one run per task) by :func:`linnet.train_batch`, one task per batch; each run is still recorded
+    on its own as soon as its batch ends. Each task limits its BLAS threads to ``blas_threads``
+    (default: the config's ``sweep.blas_threads``, else the cores divided among the local workers,
+    or among a Dask worker's threads), so that workers do not oversubscribe the cores.
     """
     opts = config.get("sweep", {})
     if "check" in opts:
@@ -330,25 +476,44 @@ def run_sweep(config: dict, out: str, *, scheduler: str | None = None, client=No
     todo = [s for s in specs if run_id(s) not in done or (retry_errors and done[run_id(s)]["status"] != "ok")]
     save_dir = os.path.join(out, "runs") if save else None
     say = (lambda s: print(s, file=sys.stderr, flush=True)) if progress else (lambda s: None)
-    say(f"sweep: {len(specs)} runs, {len(specs) - len(todo)} already done, {len(todo)} to run")
+    batch_size = int(opts.get("batch_size", BATCH_SIZE)) if batch_size is None else batch_size
+    blas_threads = opts.get("blas_threads") if blas_threads is None else blas_threads
+    local = client is None and scheduler is None
+    n_workers = workers or os.cpu_count() or 1
+    batches = group_specs(todo, batch_size, n_workers)  # (on Dask: regrouped for its threads)
+    if local:
+        n_workers = min(n_workers, max(1, len(batches)))
+        if blas_threads is None:
+            blas_threads = max(1, (os.cpu_count() or 1) // n_workers)
+    say(f"sweep: {len(specs)} runs, {len(specs) - len(todo)} already done, {len(todo)} to run"
+        + (f" in {len(batches)} batches" if len(batches) != len(todo) else ""))
 
-    def handle(row, k):
-        record(out, row)
+    def handle(row, k, recorded=False):
+        if not recorded:
+            record(out, row)
         say(f"  [{k}/{len(todo)}] {row['run_id']} {row.get('outcome', row['status'])}"
             + (f" ({row['error']})" if row["status"] != "ok" else ""))
         if on_result is not None:
             on_result(row)
 
     if todo:
-        if client is not None or scheduler is not None:
-            _run_dask(todo, client, scheduler, checker, save_dir, handle)
+        if not local:
+            _run_dask(todo, batch_size, client, scheduler, checker, save_dir, handle, blas_threads,
+                      lambda row: record(out, row))
         else:
-            with ProcessPoolExecutor(max_workers=workers or os.cpu_count(), initializer=_worker_init,
+            with ProcessPoolExecutor(max_workers=n_workers, initializer=_worker_init,
                                      initargs=(os.getpid(),)) as pool:
-                futs = [pool.submit(run_one, s, checker=checker, save_dir=save_dir) for s in todo]
+                futs = [pool.submit(run_batch, b, checker=checker, save_dir=save_dir,
+                                    blas_threads=blas_threads) for b in batches]
                 try:
-                    for k, f in enumerate(as_completed(futs), 1):
-                        handle(f.result(), k)
+                    k = 0
+                    for f in as_completed(futs):
+                        rows = f.result()
+                        for row in rows:  # the whole batch on disk before anything else
+                            record(out, row)
+                        for row in rows:
+                            k += 1
+                            handle(row, k, recorded=True)
                 except BaseException:
                     for f in futs:
                         f.cancel()
@@ -359,27 +524,45 @@ def run_sweep(config: dict, out: str, *, scheduler: str | None = None, client=No
     return rows
 
 
-def _run_dask(todo, client, scheduler, checker, save_dir, handle):
+def _dask_task(batch, *, checker, save_dir, blas_threads):
+    """One batch on a Dask worker, its BLAS threads limited to the cores per worker thread."""
+    if blas_threads is None:
+        try:
+            from distributed import get_worker
+            w = get_worker()
+            nthreads = getattr(getattr(w, "state", w), "nthreads", None) or getattr(w, "nthreads", 1)
+            blas_threads = max(1, (os.cpu_count() or 1) // int(nthreads))
+        except (ImportError, ValueError, AttributeError):
+            blas_threads = None
+    return run_batch(batch, checker=checker, save_dir=save_dir, blas_threads=blas_threads)
+
+
+def _run_dask(todo, batch_size, client, scheduler, checker, save_dir, handle, blas_threads=None,
+              record_row=None):
     from distributed import Client, as_completed as das_completed
     own = client is None
     client = client or Client(scheduler)
     try:
+        threads = sum(client.nthreads().values()) or 1
+        batches = group_specs(todo, batch_size, threads)  # a batch for every worker thread
         # a fresh key per submission: a cancelled future of an interrupted sweep can linger on
         # the scheduler under its old key
         token = uuid.uuid4().hex[:8]
         # a task re-executed after its worker died still yields one result per future, and its
         # record (named by run id) replaces rather than duplicates; a run handled once is skipped
-        futs = [client.submit(run_one, s, checker=checker, save_dir=save_dir,
-                              key=f"linnet-{run_id(s)}-{token}",
-                              pure=False) for s in todo]
+        futs = [client.submit(_dask_task, b, checker=checker, save_dir=save_dir,
+                              blas_threads=blas_threads,
+                              key=f"linnet-{run_id(b[0])}-{len(b)}-{token}",
+                              pure=False) for b in batches]
         seen = set()
         try:
             for f in das_completed(futs):
-                row = f.result()
-                if row["run_id"] in seen:
-                    continue
-                seen.add(row["run_id"])
-                handle(row, len(seen))
+                rows = [r for r in f.result() if r["run_id"] not in seen]
+                for row in rows:  # the whole batch on disk before anything else
+                    record_row(row)
+                for row in rows:
+                    seen.add(row["run_id"])
+                    handle(row, len(seen), recorded=True)
         except BaseException:
             client.cancel(futs)
             raise
@@ -487,6 +670,11 @@ def main(argv=None, *, prog="python -m linnet sweep", default_checker=None) -> i
                         "theory.checks:sweep_checker runs the paper's checks (slower)")
     p.add_argument("--check", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--retry-errors", action="store_true")
+    p.add_argument("--batch-size", type=int,
+                   help="most runs trained together per task (default: sweep.batch_size, else 32; "
+                        "1 = one per task)")
+    p.add_argument("--blas-threads", type=int,
+                   help="BLAS threads per task (default: the cores divided among the workers)")
     args = p.parse_args(argv)
     if args.check:
         p.error("--check is now --checker theory.checks:sweep_checker (or: python -m theory sweep CONFIG)")
@@ -495,7 +683,8 @@ def main(argv=None, *, prog="python -m linnet sweep", default_checker=None) -> i
         out = args.out or config.get("sweep", {}).get("out", "sweep-out")
         t0 = time.perf_counter()
         rows = run_sweep(config, out, scheduler=args.scheduler, workers=args.workers,
-                         checker=args.checker or default_checker, retry_errors=args.retry_errors)
+                         checker=args.checker or default_checker, retry_errors=args.retry_errors,
+                         batch_size=args.batch_size, blas_threads=args.blas_threads)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

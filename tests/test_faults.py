@@ -112,7 +112,8 @@ def test_killed_dask_worker_neither_loses_nor_duplicates_a_run(tmp_path, monkeyp
                 killed.append(pids[busy[0]])
                 os.kill(pids[busy[0]], signal.SIGKILL)  # mid-run: its task is rescheduled
 
-        rows = sweeps.run_sweep(TINY, out, client=client, checker=slowcheck.slow,
+        # batches of 2 (3 tasks on 2 workers): a batch is still running when the first one ends
+        rows = sweeps.run_sweep(TINY, out, client=client, checker=slowcheck.slow, batch_size=2,
                                 on_result=kill_a_busy_worker, progress=False)
     assert killed, "no worker was busy to kill"
     ids = [sweeps.run_id(s) for s in sweeps.expand_grid(TINY)]
