@@ -23,9 +23,7 @@ gives one every k steps. On NumPy a read-back costs nothing and every step is ch
 """
 from __future__ import annotations
 
-import dataclasses
 import math
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -396,10 +394,9 @@ def train_batch(X, Y, *, eta, steps: int, m: int | None = None, init="symmetric"
     elif (spectrum.n, spectrum.d) != (n, d):
         raise ValueError(f"spectrum was computed for data {spectrum.d}×{spectrum.n}, not {d}×{n}")
 
-    shared: dict = {}
-    built = [_build_member(LinearNet(m=m, init=inits[i], scale=scales[i], seed=seeds[i],
-                                     alpha=alphas[i], W0=W0s[i], a0=a0s[i]),
-                           X, Y, spectrum, dt, xp, top_k, shared)
+    # the members' engines share the data arrays through the spectrum (DataSpectrum.in_dtype)
+    built = [LinearNet(m=m, init=inits[i], scale=scales[i], seed=seeds[i], alpha=alphas[i], W0=W0s[i],
+                       a0=a0s[i]).build(X, Y, spectrum=spectrum, dtype=dt, xp=xp, top_k=top_k)
              for i in range(B)]
     widths = {b.config["m"] for b in built}
     if len(widths) != 1:
@@ -443,49 +440,6 @@ def train_batch(X, Y, *, eta, steps: int, m: int | None = None, init="symmetric"
         specific.update(e_hat.arrays())
         out.append(rec.build(i, cfg, stopped[i], spectrum, k_top, arrays, specific))
     return out
-
-
-class _SharedSpectralEngine(SpectralEngine):
-    """A :class:`SpectralEngine` whose data arrays (λ, s, Y_v, U in the run's dtype) are shared
-    with the other members of its batch instead of copied (U is d×r: 24 MB at paper size)."""
-
-    def __init__(self, spec, W0, a0, alpha, dtype, top_k, shared):  # noqa: D107
-        if not shared:
-            shared.update(lam=spec.lam.astype(dtype), s=spec.s.astype(dtype),
-                          Yv=spec.Yv.astype(dtype), U=spec.U.astype(dtype))
-        # SpectralEngine.__init__ casts these: hand it the shared casts instead (on a copy of the
-        # spectrum record; the engine then keeps the original)
-        stand_in = dataclasses.replace(spec, **{k: _NoCopy(v) for k, v in shared.items()})
-        super().__init__(stand_in, W0, a0, alpha, dtype, top_k)
-        self.spec = spec
-
-
-class _NoCopy:
-    """Stands in for an array whose ``astype`` must return it as it is."""
-
-    def __init__(self, arr):
-        self.arr = arr
-        self.shape = arr.shape
-
-    def astype(self, dtype):
-        return self.arr
-
-
-def _build_member(net: LinearNet, X, Y, spec, dt, xp, top_k, shared):
-    """``LinearNet.build`` with an engine sharing the batch's data arrays (same checks, start and
-    configuration as ``train`` gets)."""
-    from . import families
-
-    with _BUILD_LOCK:
-        original = families.ENGINES
-        try:
-            families.ENGINES = {**original, "spectral": lambda *a: _SharedSpectralEngine(*a, shared)}
-            return net.build(X, Y, spectrum=spec, dtype=dt, xp=xp, top_k=top_k)
-        finally:
-            families.ENGINES = original
-
-
-_BUILD_LOCK = threading.Lock()
 
 
 class _BatchRecorder:

@@ -110,10 +110,7 @@ class SpectralEngine:
         self.xp, self.spec, self.al, self.k = xp, spec, alpha, min(top_k, spec.r)
         self.dtype = dtype
         self.n = spec.n
-        self.lam = spec.lam.astype(dtype)
-        self.s = spec.s.astype(dtype)
-        self.Yv = spec.Yv.astype(dtype)
-        self.U = spec.U.astype(dtype)
+        self.lam, self.s, self.Yv, self.U = spec.in_dtype(dtype)
         self.W0 = W0
         self.Zv0 = xp.ascontiguousarray((W0 @ self.U) * self.s)
         self.a = a0

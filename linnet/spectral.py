@@ -8,7 +8,8 @@ never change (Lemma E.10): ‖D_null‖² = ‖Y − V Y_v‖² is a constant of
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -51,10 +52,19 @@ class DataSpectrum:
     path: str
     X: Array
     Y: Array
+    _casts: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def r(self) -> int:
         return int(self.lam.shape[0])
+
+    def in_dtype(self, dtype: Any) -> tuple[Array, Array, Array, Array]:
+        """(λ, s, Y_v, U) in ``dtype``, cast once per spectrum and dtype: every engine built on this
+        spectrum shares them (U is d×r, 24 MB at paper size) instead of holding its own copy."""
+        key = np.dtype(dtype).str
+        if key not in self._casts:
+            self._casts[key] = tuple(a.astype(dtype) for a in (self.lam, self.s, self.Yv, self.U))
+        return self._casts[key]
 
     def V(self, k: int | None = None) -> Array:
         """The first ``k`` (default all r) eigenvectors of K, V = Xᵀ U diag(1/s) (n×k)."""

@@ -45,8 +45,14 @@ DEFAULTS = dict(kind="cifar-like", n=200, d=768, labels="class", column_norm=Non
 # model = "mlp": a bias-free fully connected net with `depth` layers of width m (hidden) and this
 # activation, from PyTorch's init (the keys join a spec only then, so the ids of linear-net runs,
 # and with them resumed sweeps, are unchanged)
-MODELS = ("linear2", "mlp")
+# model = "paper_cnn" (App. A.2, Table 3; `activation`) or "resnet18": PyTorch modules built by
+# linnet.torch from torch.manual_seed(seed), on the data as d = 3·s² images of s×s pixels (needs
+# the torch extra)
+MODELS = ("linear2", "mlp", "paper_cnn", "resnet18")
 MLP_DEFAULTS = dict(activation="tanh", depth=3, init="torch")
+MODEL_DEFAULTS = {"mlp": MLP_DEFAULTS, "paper_cnn": dict(activation="tanh", init="torch"),
+                  "resnet18": dict(init="torch")}
+MODEL_KEYS = {"mlp": ("activation", "depth"), "paper_cnn": ("activation",), "resnet18": ()}
 OUTCOMES = ("monotone", "eos", "catapult", "diverged")
 
 
@@ -71,13 +77,16 @@ def expand_grid(config: dict) -> list[dict]:
         model = spec.get("model", "linear2")
         if model not in MODELS:
             raise ValueError(f"model={model!r} is unknown: use one of {MODELS}")
-        if model == "mlp":
+        allowed = MODEL_KEYS.get(model, ())
+        for k in ("activation", "depth"):
+            if k in spec and k not in allowed:
+                users = [name for name, ks in MODEL_KEYS.items() if k in ks]
+                raise ValueError(f"{k!r} is a key of model = {' or '.join(map(repr, users))} runs, not "
+                                 f"{model!r}: set model or drop {k!r}")
+        if model in MODEL_DEFAULTS:
             chosen = {**fixed, **dict(zip(keys, values, strict=True))}
-            spec = {**spec, **{k: chosen.get(k, v) for k, v in MLP_DEFAULTS.items()}}
+            spec = {**spec, **{k: chosen.get(k, v) for k, v in MODEL_DEFAULTS[model].items()}}
         else:
-            for k in ("activation", "depth"):
-                if k in spec:
-                    raise ValueError(f"{k!r} is a key of model = 'mlp' runs: set model = 'mlp' or drop it")
             spec.pop("model", None)
         specs.append(spec)
     return specs
@@ -125,16 +134,25 @@ def run_one(spec: dict, *, checker=None, save_dir: str | None = None) -> dict:
 # data set and its decomposition and can advance together in one linnet.train_batch
 BATCH_KEYS = ("kind", "n", "d", "seed", "labels", "column_norm", "m", "steps")
 BATCH_SIZE = 32
+# A batch pays where a step's two passes over Z_v (m × r numbers) dominate: the paper-size η sweep
+# (m·r = 200,000) ran 5.9× faster batched. Where the state is small, each member's own eigen-tracker
+# dominates and batches only cost balance: the catapult example (n = 1, m·r ≤ 4,096) ran 9.6 s
+# batched against 6.2 s one run per task (python -m linnet bench --batch-only, idle 2-core machine).
+BATCH_MIN_STATE = 16_384
 
 
-def batch_key(spec: dict) -> str | None:
-    """Runs with equal keys can share a batch; None: this run goes alone (MLP runs)."""
+def batch_key(spec: dict, min_state: int = BATCH_MIN_STATE) -> str | None:
+    """Runs with equal keys can share a batch; None: this run goes alone (other families, and
+    linear-net runs whose state m·min(n, d) is below ``min_state``)."""
     if spec.get("model", "linear2") != "linear2":
+        return None
+    if int(spec["m"]) * min(int(spec["n"]), int(spec["d"])) < min_state:
         return None
     return json.dumps({k: spec.get(k) for k in BATCH_KEYS}, sort_keys=True, default=str)
 
 
-def group_specs(specs: list[dict], batch_size: int = BATCH_SIZE, workers: int = 1) -> list[list[dict]]:
+def group_specs(specs: list[dict], batch_size: int = BATCH_SIZE, workers: int = 1,
+                min_state: int = BATCH_MIN_STATE) -> list[list[dict]]:
     """Batches of compatible runs (same :func:`batch_key`), at most ``batch_size`` each and, where
     a group has fewer runs than ``batch_size`` × ``workers``, split evenly so that every worker gets
     a batch; runs that cannot share go alone. Order: first appearance in ``specs``."""
@@ -143,7 +161,7 @@ def group_specs(specs: list[dict], batch_size: int = BATCH_SIZE, workers: int = 
     groups: dict = {}
     alone = []
     for s in specs:
-        key = batch_key(s)
+        key = batch_key(s, min_state)
         if key is None:
             alone.append([s])
         else:
@@ -183,9 +201,9 @@ def run_batch(specs: list[dict], *, checker=None, save_dir: str | None = None,
     whose start fails is recorded with its error, the others go on; if the batch as a whole
     fails, its runs are retried one by one). ``blas_threads`` limits the BLAS threads here."""
     with _blas_limit(blas_threads):
-        if len(specs) == 1 or batch_key(specs[0]) is None:
+        if len(specs) == 1 or batch_key(specs[0], 0) is None:
             return [run_one(s, checker=checker, save_dir=save_dir) for s in specs]
-        if len({batch_key(s) for s in specs}) != 1:
+        if len({batch_key(s, 0) for s in specs}) != 1:
             raise ValueError("run_batch needs runs with one batch_key (data, width and steps)")
         t0 = time.perf_counter()
         try:
@@ -258,7 +276,13 @@ class _blas_limit:
 def _run(spec, *, checker, save_dir):
     import linnet
     X, Y, sp = _data(spec)
-    if spec.get("model") == "mlp":
+    if spec.get("model") in ("paper_cnn", "resnet18"):
+        model, X_in = _torch_model(spec, X)
+        lam0 = float(linnet.train(X_in, Y, eta=1.0, steps=0, model=model, ga_every=0).sharpness[0])
+        eta = float(spec["eta"]) if spec.get("eta") is not None else float(spec["eta_lambda0"]) / lam0
+        model, X_in = _torch_model(spec, X)  # afresh: the same start, from the seed
+        tr = linnet.train(X_in, Y, eta=eta, steps=int(spec["steps"]), model=model, progress=False)
+    elif spec.get("model") == "mlp":
         widths = (X.shape[0], *[int(spec["m"])] * (int(spec["depth"]) - 1), 1)
         model = linnet.MLP(widths, activation=spec["activation"], init=spec["init"],
                            scale=float(spec["scale"]), seed=int(spec["seed"]))
@@ -274,6 +298,22 @@ def _run(spec, *, checker, save_dir):
         tr = linnet.train(X, Y, eta=eta, steps=int(spec["steps"]), W0=W, a0=a, alpha=alpha,
                           progress=False, spectrum=sp)
     return _finish(spec, tr, lam0, X, Y, checker, save_dir)
+
+
+def _torch_model(spec, X):
+    """The spec's PyTorch model (linnet.torch) from torch.manual_seed(seed), and X as n images
+    3×s×s (d = 3·s²)."""
+    import torch
+
+    from linnet import torch as lt
+    d, n = X.shape
+    s = int(round(math.sqrt(d / 3)))
+    if 3 * s * s != d:
+        raise ValueError(f"model={spec['model']!r} takes 3×s×s images, but d = {d} is not 3·s²: "
+                         f"use d = {3 * s * s} or {3 * (s + 1) ** 2}")
+    torch.manual_seed(int(spec["seed"]))
+    net = lt.paper_cnn(spec["activation"], (3, s, s)) if spec["model"] == "paper_cnn" else lt.resnet18(1)
+    return lt.TorchModel(net), np.ascontiguousarray(X.T.reshape(n, 3, s, s))
 
 
 def _finish(spec, tr, lam0, X, Y, checker, save_dir):
@@ -444,7 +484,7 @@ def run_sweep(config: dict, out: str, *, scheduler: str | None = None, client=No
               workers: int | None = None,
               checker=None, save_trajectories: bool | None = None, retry_errors: bool = False,
               on_result=None, progress: bool = True, batch_size: int | None = None,
-              blas_threads: int | None = None) -> list[dict]:
+              blas_threads: int | None = None, batch_min_state: int | None = None) -> list[dict]:
     """Run every missing configuration of ``config``; returns the summary rows (all runs, in grid order).
 
     ``scheduler``: address of a running Dask scheduler (or pass ``client``); default: a local
@@ -456,7 +496,9 @@ def run_sweep(config: dict, out: str, *, scheduler: str | None = None, client=No
 
     Compatible runs (same data, width and steps: :func:`batch_key`) are trained together in
     batches of at most ``batch_size`` (default: the config's ``sweep.batch_size``, else 32; 1 =
-    one run per task) by :func:`linnet.train_batch`, one task per batch; each run is still recorded
+    one run per task) by :func:`linnet.train_batch`, one task per batch, where a run's state
+    m·min(n, d) is at least ``batch_min_state`` (default: the config's ``sweep.batch_min_state``,
+    else ``BATCH_MIN_STATE``; below it batches do not pay); each run is still recorded
     on its own as soon as its batch ends. Each task limits its BLAS threads to ``blas_threads``
     (default: the config's ``sweep.blas_threads``, else the cores divided among the local workers,
     or among a Dask worker's threads), so that workers do not oversubscribe the cores.
@@ -480,7 +522,9 @@ def run_sweep(config: dict, out: str, *, scheduler: str | None = None, client=No
     blas_threads = opts.get("blas_threads") if blas_threads is None else blas_threads
     local = client is None and scheduler is None
     n_workers = workers or os.cpu_count() or 1
-    batches = group_specs(todo, batch_size, n_workers)  # (on Dask: regrouped for its threads)
+    min_state = (int(opts.get("batch_min_state", BATCH_MIN_STATE)) if batch_min_state is None
+                 else batch_min_state)
+    batches = group_specs(todo, batch_size, n_workers, min_state)  # (on Dask: regrouped for its threads)
     if local:
         n_workers = min(n_workers, max(1, len(batches)))
         if blas_threads is None:
@@ -499,7 +543,7 @@ def run_sweep(config: dict, out: str, *, scheduler: str | None = None, client=No
     if todo:
         if not local:
             _run_dask(todo, batch_size, client, scheduler, checker, save_dir, handle, blas_threads,
-                      lambda row: record(out, row))
+                      lambda row: record(out, row), min_state)
         else:
             with ProcessPoolExecutor(max_workers=n_workers, initializer=_worker_init,
                                      initargs=(os.getpid(),)) as pool:
@@ -538,13 +582,13 @@ def _dask_task(batch, *, checker, save_dir, blas_threads):
 
 
 def _run_dask(todo, batch_size, client, scheduler, checker, save_dir, handle, blas_threads=None,
-              record_row=None):
+              record_row=None, min_state=BATCH_MIN_STATE):
     from distributed import Client, as_completed as das_completed
     own = client is None
     client = client or Client(scheduler)
     try:
         threads = sum(client.nthreads().values()) or 1
-        batches = group_specs(todo, batch_size, threads)  # a batch for every worker thread
+        batches = group_specs(todo, batch_size, threads, min_state)  # a batch for every worker thread
         # a fresh key per submission: a cancelled future of an interrupted sweep can linger on
         # the scheduler under its old key
         token = uuid.uuid4().hex[:8]

@@ -1,4 +1,6 @@
 """linnet.train_batch: B runs in lockstep equal B single train runs, bitwise, on NumPy."""
+import os
+
 import numpy as np
 import pytest
 
@@ -136,14 +138,15 @@ def sweep_grid():
 
 def test_group_specs_by_data_width_and_steps():
     specs = sweeps.expand_grid(sweep_grid())
-    groups = sweeps.group_specs(specs, batch_size=32)
+    groups = sweeps.group_specs(specs, batch_size=32, min_state=0)
     assert len(groups) == 4 and sorted(len(g) for g in groups) == [5] * 4
     for g in groups:
-        assert len({sweeps.batch_key(s) for s in g}) == 1
+        assert len({sweeps.batch_key(s, 0) for s in g}) == 1
     assert sorted(sweeps.run_id(s) for g in groups for s in g) == sorted(sweeps.run_id(s) for s in specs)
-    assert max(len(g) for g in sweeps.group_specs(specs, batch_size=2)) == 2
+    assert max(len(g) for g in sweeps.group_specs(specs, batch_size=2, min_state=0)) == 2
     same = [s for s in specs if s["m"] == 8 and s["seed"] == 0]
-    assert [len(g) for g in sweeps.group_specs(same, batch_size=32, workers=2)] == [3, 2]  # a batch each
+    # a batch each
+    assert [len(g) for g in sweeps.group_specs(same, batch_size=32, workers=2, min_state=0)] == [3, 2]
     mlp = {**specs[0], "model": "mlp", "activation": "tanh", "depth": 2, "init": "torch"}
     assert sweeps.batch_key(mlp) is None and [mlp] in sweeps.group_specs([mlp, mlp])
     with pytest.raises(ValueError, match="batch_size"):
@@ -156,7 +159,8 @@ def _strip(rows):
 
 def test_batched_sweep_rows_equal_one_run_per_task(tmp_path):
     one = sweeps.run_sweep(sweep_grid(), str(tmp_path / "one"), workers=1, batch_size=1, progress=False)
-    batched = sweeps.run_sweep(sweep_grid(), str(tmp_path / "b"), workers=2, progress=False)
+    batched = sweeps.run_sweep(sweep_grid(), str(tmp_path / "b"), workers=2, batch_min_state=0,
+                               progress=False)
     assert _strip(one) == _strip(batched)
     assert {r["outcome"] for r in batched} >= {"diverged", "monotone"}
     assert all(r.get("batch_size") == 5 for r in batched)
@@ -165,7 +169,7 @@ def test_batched_sweep_rows_equal_one_run_per_task(tmp_path):
 def test_batched_sweep_isolates_a_failing_start(tmp_path):
     cfg = dict(fixed=dict(kind="cifar-like", n=8, d=10, init="symmetric", steps=5, m=5),
                grid=dict(eta_lambda0=[1.0, 1.5]))
-    rows = sweeps.run_sweep(cfg, str(tmp_path), workers=1, progress=False)
+    rows = sweeps.run_sweep(cfg, str(tmp_path), workers=1, batch_min_state=0, progress=False)
     assert [r["status"] for r in rows] == ["error", "error"] and "m must be even" in rows[0]["error"]
 
 
@@ -179,12 +183,23 @@ def test_interrupted_batched_sweep_resumes_without_rerunning(tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        sweeps.run_sweep(sweep_grid(), out, workers=1, batch_size=5, on_result=stop, progress=False)
+        sweeps.run_sweep(sweep_grid(), out, workers=1, batch_size=5, batch_min_state=0, on_result=stop,
+                         progress=False)
     done = sweeps.finished(out)
     assert len(done) >= 5  # the whole first batch was on disk before the driver stopped
     again = []
-    rows = sweeps.run_sweep(sweep_grid(), out, workers=1, batch_size=5, progress=False,
+    rows = sweeps.run_sweep(sweep_grid(), out, workers=1, batch_size=5, batch_min_state=0, progress=False,
                             on_result=lambda r: again.append(r["run_id"]))
     assert len(rows) == 20 and not set(again) & set(done)
     ref = sweeps.run_sweep(sweep_grid(), str(tmp_path / "ref"), workers=1, batch_size=1, progress=False)
     assert _strip(rows) == _strip(ref)
+
+
+def test_small_states_go_one_run_per_task():
+    """Below BATCH_MIN_STATE (m·min(n, d)) a run is not batched: the catapult example's runs."""
+    path = os.path.join(os.path.dirname(__file__), "..", "examples", "catapult.toml")
+    specs = sweeps.expand_grid(sweeps.load_config(path))
+    assert all(sweeps.batch_key(s) is None for s in specs)
+    assert all(len(g) == 1 for g in sweeps.group_specs(specs))
+    big = {**specs[0], "kind": "cifar-like", "n": 1000, "d": 3072, "m": 200}
+    assert sweeps.batch_key(big) is not None

@@ -114,7 +114,7 @@ def test_killed_dask_worker_neither_loses_nor_duplicates_a_run(tmp_path, monkeyp
 
         # batches of 2 (3 tasks on 2 workers): a batch is still running when the first one ends
         rows = sweeps.run_sweep(TINY, out, client=client, checker=slowcheck.slow, batch_size=2,
-                                on_result=kill_a_busy_worker, progress=False)
+                                batch_min_state=0, on_result=kill_a_busy_worker, progress=False)
     assert killed, "no worker was busy to kill"
     ids = [sweeps.run_id(s) for s in sweeps.expand_grid(TINY)]
     assert sorted(seen) == sorted(ids), "a run was lost or handled twice"

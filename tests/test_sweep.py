@@ -110,5 +110,19 @@ def test_sweep_over_mlp_activation_and_depth(tmp_path):
     assert len(rows) == 4 and all(r["status"] == "ok" for r in rows), rows
     assert {(r["activation"], r["depth"]) for r in rows} == {(a, k) for a in ("tanh", "relu") for k in (2, 3)}
     assert all(r["init"] == "torch" and r["steps_run"] == 15 for r in rows)
-    with pytest.raises(ValueError, match="'activation' is a key of model = 'mlp' runs"):
+    with pytest.raises(ValueError, match="'activation' is a key of model = 'mlp' or 'paper_cnn' runs"):
         linnet.sweep({"activation": ["tanh"]}, fixed={"eta": 0.1}, out=str(tmp_path / "x"))
+
+
+def test_sweep_over_the_paper_cnn_by_builder_name(tmp_path):
+    pytest.importorskip("torch")
+    fixed = {"model": "paper_cnn", "n": 8, "d": 48, "steps": 3, "eta_lambda0": 0.5}
+    rows = linnet.sweep({"activation": ["tanh", "relu"]}, fixed=fixed, out=str(tmp_path), workers=1,
+                        progress=False)
+    assert [r["status"] for r in rows] == ["ok", "ok"], rows
+    assert all(r["steps_run"] == 3 and r["model"] == "paper_cnn" for r in rows)
+    bad = linnet.sweep({"seed": [0]}, fixed={**fixed, "d": 50}, out=str(tmp_path / "b"), workers=1,
+                       progress=False)
+    assert bad[0]["status"] == "error" and "is not 3·s²" in bad[0]["error"]
+    with pytest.raises(ValueError, match="'depth' is a key of model = 'mlp' runs"):
+        linnet.sweep({"depth": [2]}, fixed=fixed, out=str(tmp_path / "c"))
