@@ -129,25 +129,29 @@ class Trajectory:
         return "\n".join(lines)
 
     # ---- persistence -------------------------------------------------------------
-    def save(self, path, *, data=None, data_file: str | None = None) -> None:
+    def save(self, path, *, data=None, x_file: str | None = None) -> None:
         """Write one ``.npz`` holding every array, the family's own arrays, the configuration
         and ``stopped``.
 
         ``data=(X, Y)`` stores the training data too (as extras "X", "Y"), so that
-        ``python -m theory check`` can replay the run from the file alone. ``data_file`` instead
-        records the path, relative to this file's folder, of a :func:`save_data` file holding them
-        (one copy for many trajectories on the same data); :meth:`load` reads it back."""
-        if data is not None and data_file is not None:
-            raise ValueError("give data=(X, Y) or data_file=..., not both")
+        ``python -m theory check`` can replay the run from the file alone. With ``x_file``, X is
+        not stored but referred to: the path, relative to this file's folder, of a
+        :func:`save_data` file holding it (one copy of X for many runs on it); :meth:`load`
+        reads it back."""
+        if x_file is not None and data is None:
+            raise ValueError("x_file needs data=(X, Y): Y is stored in the file, X in x_file")
         arrays = {name: getattr(self, name) for name in COMMON}
         arrays.update({f"specific__{k}": v for k, v in self.specific.items()})
         extras = {k: v for k, v in self.extras.items()
-                  if not (data_file is not None and k in ("X", "Y"))}
+                  if data is None or k not in ("X", "Y", "x_file")}  # new data replaces the old
         if data is not None:
             from ._backend import to_numpy
-            extras["X"], extras["Y"] = (np.asarray(to_numpy(v), dtype=np.float64) for v in data)
-        if data_file is not None:
-            extras["data_file"] = np.array(str(data_file))
+            X, Y = (np.asarray(to_numpy(v), dtype=np.float64) for v in data)
+            extras["Y"] = Y
+            if x_file is None:
+                extras["X"] = X
+            else:
+                extras["x_file"] = np.array(str(x_file))
         arrays.update({f"extra__{k}": v for k, v in extras.items()})
         np.savez(path, config=np.array(json.dumps(self.config)), family=np.array(self.family),
                  stopped=np.array("" if self.stopped is None else self.stopped), **arrays)
@@ -180,27 +184,26 @@ class Trajectory:
             extras = {k[len("extra__"):]: z[k] for k in files if k.startswith("extra__")}
             stopped = str(z["stopped"]) or None
             config = json.loads(str(z["config"]))
-        if "data_file" in extras and "X" not in extras and isinstance(path, (str, os.PathLike)):
-            # the data saved once beside it (save(data_file=...)); absent: the run still loads
-            data_path = os.path.join(os.path.dirname(os.fspath(path)), str(extras["data_file"]))
-            if os.path.exists(data_path):
-                extras["X"], extras["Y"] = load_data(data_path)
+        if "x_file" in extras and isinstance(path, (str, os.PathLike)):
+            # X saved once beside it (save(x_file=...)); absent: the run still loads, without X
+            x_path = os.path.join(os.path.dirname(os.fspath(path)), str(extras["x_file"]))
+            if os.path.exists(x_path):
+                extras["X"] = load_data(x_path)
         return cls(config=config, family=family, specific=specific, stopped=stopped, extras=extras, **kw)
 
 
 load_trajectory = Trajectory.load
 
 
-def save_data(path, X, Y) -> None:
-    """Write the training data (X d×n, Y) once, for trajectories saved with ``data_file=``."""
+def save_data(path, X) -> None:
+    """Write the inputs X (d×n) once, for trajectories saved with ``x_file=``."""
     from ._backend import to_numpy
-    np.savez(path, X=np.asarray(to_numpy(X), dtype=np.float64),
-             Y=np.asarray(to_numpy(Y), dtype=np.float64))
+    np.savez(path, X=np.asarray(to_numpy(X), dtype=np.float64))
 
 
-def load_data(path) -> tuple[np.ndarray, np.ndarray]:
-    """(X, Y) from a :func:`save_data` file."""
+def load_data(path) -> np.ndarray:
+    """X from a :func:`save_data` file."""
     with np.load(path, allow_pickle=False) as z:
-        if "X" not in z.files or "Y" not in z.files:
-            raise ValueError(f"{path} is not a linnet data file: it lacks X or Y")
-        return z["X"], z["Y"]
+        if "X" not in z.files:
+            raise ValueError(f"{path} is not a linnet data file: it lacks X")
+        return z["X"]

@@ -308,15 +308,15 @@ def test_zero_step_flow_and_a_replay_starting_above_two_over_eta():
     assert rec.flow_D.shape[0] == 1 and theory.check_all(rec)["A3.3"].status == "not applicable"
 
 
-def test_trajectories_can_share_one_data_file(tmp_path):
+def test_trajectories_can_share_one_copy_of_x(tmp_path):
     X, Y, W, a, eta = eos_problem(n=20, d=25, m=10)
     tr = linnet.train(X, Y, eta=eta, steps=5, W0=W, a0=a)
     (tmp_path / "data").mkdir()
-    linnet.save_data(tmp_path / "data" / "d.npz", X, Y)
-    tr.save(tmp_path / "run.npz", data_file="data/d.npz")
+    linnet.save_data(tmp_path / "data" / "x.npz", X)
+    tr.save(tmp_path / "run.npz", data=(X, Y), x_file="data/x.npz")
     back = linnet.load_trajectory(tmp_path / "run.npz")
     assert np.array_equal(back.extras["X"], X) and np.array_equal(back.extras["Y"], Y)
     with np.load(tmp_path / "run.npz") as z:
-        assert "extra__X" not in z.files and str(z["extra__data_file"]) == "data/d.npz"
-    with pytest.raises(ValueError, match="not both"):
-        tr.save(tmp_path / "x.npz", data=(X, Y), data_file="data/d.npz")
+        assert "extra__X" not in z.files and str(z["extra__x_file"]) == "data/x.npz"
+    with pytest.raises(ValueError, match="x_file needs data"):
+        tr.save(tmp_path / "x.npz", x_file="data/x.npz")

@@ -77,20 +77,20 @@ class Context:
         return os.path.join(self.out, f"{name}.png")
 
     def keep(self, name, tr, X, Y):
-        """Save a trajectory beside the report as ``name.npz``, its data once per data set as
-        ``data/<digest>.npz`` (``linnet.load_trajectory`` reads it back, so ``python -m theory
-        check name.npz`` needs nothing else); returns the basename."""
+        """Save a trajectory beside the report as ``name.npz`` with its labels, X once per input
+        matrix as ``data/<digest>.npz`` (``linnet.load_trajectory`` reads it back, so ``python -m
+        theory check name.npz`` needs nothing else); returns the basename."""
         fname = f"{name}.npz"
         if not self.save_trajectories:
             return None
         if fname not in self._cache.setdefault("saved", set()):
             X, Y = np.asarray(to_numpy(X), dtype=np.float64), np.asarray(to_numpy(Y), dtype=np.float64)
-            digest = hashlib.sha1(X.tobytes() + Y.tobytes()).hexdigest()[:12]
-            data_file = os.path.join("data", f"{digest}.npz")
-            if not os.path.exists(os.path.join(self.out, data_file)):
+            digest = hashlib.sha1(X.tobytes()).hexdigest()[:12]
+            x_file = os.path.join("data", f"X_{digest}.npz")
+            if not os.path.exists(os.path.join(self.out, x_file)):
                 os.makedirs(os.path.join(self.out, "data"), exist_ok=True)
-                save_data(os.path.join(self.out, data_file), X, Y)
-            tr.save(os.path.join(self.out, fname), data_file=data_file)
+                save_data(os.path.join(self.out, x_file), X)
+            tr.save(os.path.join(self.out, fname), data=(X, Y), x_file=x_file)
             self._cache["saved"].add(fname)
         return fname
 
