@@ -32,7 +32,9 @@ def section(report_dir, *, machine="this 2-core machine") -> str:
     ]
     out += ["", "| experiment | key numbers | time |", "|---|---|---|"]
     for name, e in exps.items():
-        key = ", ".join(f"{k}={_fmt(v)}" for k, v in list(e["metrics"].items())[:5])
+        met = e["metrics"].get("headline") or e["metrics"]  # the network experiments' own summary
+        flat = [(k, v) for k, v in met.items() if not isinstance(v, (dict, list))]
+        key = ", ".join(f"{k}={_fmt(v)}" for k, v in flat[:5])
         out.append(f"| {name} | {key} | {e['seconds']:.1f} s |")
     ps = exps.get("ps_eos")
     if ps:
