@@ -31,7 +31,7 @@ import numpy as np
 
 from ._backend import backend_name, namespace, to_numpy
 from ._checks import check_eta, check_matrix, check_vector, resolve_dtype
-from .engines import Observation, SpectralEngine, _LowRank
+from .engines import LowRank, Observation, SpectralEngine
 from .families import LinearNet
 from .observers import EHat, HessianTop, Sharpness
 from .progress import Progress
@@ -74,7 +74,7 @@ class _one_blas_thread:
 
 
 class _StackedLowRank:
-    """B matrices A_i = B_i + P_i Q_i (see :class:`linnet.engines._LowRank`), stacked, with one
+    """B matrices A_i = B_i + P_i Q_i (see :class:`linnet.engines.LowRank`), stacked, with one
     shared count j of pending rank-1 updates (the members step in lockstep)."""
 
     def __init__(self, xp, Bs, k: int = 16):
@@ -124,9 +124,9 @@ class _StackedLowRank:
         self.Q = self.xp.ascontiguousarray(self.Q[keep])
 
 
-class _MemberLowRank(_LowRank):
+class _MemberLowRank(LowRank):
     """Member i of a :class:`_StackedLowRank`, read through views (``mv``, ``rmv``, ``col0`` as
-    :class:`~linnet.engines._LowRank`'s); it never folds the shared stack."""
+    :class:`~linnet.engines.LowRank`'s); it never folds the shared stack."""
 
     def __init__(self, stack: _StackedLowRank, i: int):  # noqa: D107 - no super().__init__: views only
         self.xp, self.stack, self.k = stack.xp, stack, stack.k
@@ -297,7 +297,7 @@ class BatchSpectralEngine:
             mem = self.members[self.ids[i]]
             if getattr(mem, "frozen", False):
                 continue
-            mem._z = _LowRank(self.xp, mem.zv_copy())
+            mem._z = LowRank(self.xp, mem.zv_copy())
             mem.a = self.A[i].copy()
             mem.frozen = True
 

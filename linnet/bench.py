@@ -35,14 +35,14 @@ from .spectral import spectrum
 from .train import train
 
 
-def _data(n, d, xp, seed=0):
+def bench_data(n, d, xp, seed=0):
     X, Y = make_data("cifar-like", n=n, d=d, seed=seed, column_norm=0.2)
     return xp.asarray(X), xp.asarray(Y)
 
 
 def _problem(n, d, m, xp):
     """The benchmark's data and start: CIFAR-like (X, Y) and PyTorch's default init (W, a), seed 0."""
-    X, Y = _data(n, d, xp)
+    X, Y = bench_data(n, d, xp)
     W, a = init_params(m, X, scheme="torch", seed=0)
     return X, Y, W, a
 
@@ -173,7 +173,7 @@ def autograd_baseline(n, d, m, *, steps, eta=10.0, tol=1e-6):
 
 def torch_eta10_run(xp):
     """The paper-size run of Fig. 1: torch init, η = 10, 1000 steps, set-up included."""
-    X, Y = _data(1000, 3072, xp)
+    X, Y = bench_data(1000, 3072, xp)
     t0 = time.perf_counter()
     tr = train(X, Y, eta=10.0, steps=1000, m=200, init="torch", alpha=1.0, seed=0,
                e_hat_every=0, progress=False)

@@ -13,7 +13,7 @@ import tracemalloc
 import numpy as np
 
 from .batch import train_batch
-from .bench import _data
+from .bench import bench_data
 from .init import init_params
 from .spectral import spectrum
 from .train import train
@@ -44,7 +44,7 @@ def batch_rates(Bs=(1, 8, 32, 128), *, steps=200, n=1000, d=3072, m=200, reps=2)
     """Trajectory-steps/s of ``train_batch`` at paper size, Λ every step (e_hat off, as the main
     table), torch init seeds 0 … B−1, η = 10 (α = 1), less a 0-step batch's fixed cost; the best
     of ``reps``; peak memory by tracemalloc over a 3-step batch."""
-    X, Y = _data(n, d, np)
+    X, Y = bench_data(n, d, np)
     sp = spectrum(X, Y)
     starts = [init_params(m, X, scheme="torch", seed=s) for s in range(max(Bs))]
     kw = dict(alpha=1.0, spectrum=sp, e_hat_every=0, progress=False)

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._backend import namespace
-from .hessian import _hvp
+from .hessian import hvp_parts
 from .spectral import DataSpectrum
 
 
-class _LowRank:
+class LowRank:
     """A matrix A = B + P Q kept as a base B (m×r) and its last j ≤ k rank-1 updates P (m×j),
     Q (j×r), folded into B by one matrix product every k updates.
 
@@ -128,7 +128,7 @@ class SpectralEngine:
 
     @Zv.setter
     def Zv(self, value):
-        self._z = _LowRank(self.xp, self.xp.ascontiguousarray(value))
+        self._z = LowRank(self.xp, self.xp.ascontiguousarray(value))
         self.last_update = None
         self._carry = []
 
@@ -378,7 +378,7 @@ class LiteralEngine:
         Z, XD = self.Z, X @ obs.D
 
         def matvec(v):
-            HW, Ha = _hvp(W, a, X, Y, v[: m * d].reshape(m, d), v[m * d:], al, Z, XD)
+            HW, Ha = hvp_parts(W, a, X, Y, v[: m * d].reshape(m, d), v[m * d:], al, Z, XD)
             return xp.concatenate([HW.ravel(), Ha])
         return matvec, m * d + m
 

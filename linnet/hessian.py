@@ -18,11 +18,13 @@ def hessian_vector_product(W: Array, a: Array, X: Array, Y: Array, dW: Array, da
     check_problem(W, a, X, Y)
     check_matrix("dW", dW, rows=W.shape[0], cols=W.shape[1], rows_name="W", cols_name="W")
     check_vector("da", da, length=a.shape[0], length_name="a")
-    return _hvp(W, a, X, Y, dW, da, resolve_alpha(alpha, W.shape[0]))
+    return hvp_parts(W, a, X, Y, dW, da, resolve_alpha(alpha, W.shape[0]))
 
 
-def _hvp(W: Array, a: Array, X: Array, Y: Array, dW: Array, da: Array, al: float,
-         Z: Array | None = None, XD: Array | None = None) -> tuple[Array, Array]:
+def hvp_parts(W: Array, a: Array, X: Array, Y: Array, dW: Array, da: Array, al: float,
+              Z: Array | None = None, XD: Array | None = None) -> tuple[Array, Array]:
+    """(H_W, H_a) = ∇²L·(dW, da) (I10) with α given as ``al``, reusing Z = WX and XD where the
+    caller has them (the literal engine's products at its state)."""
     xp = namespace(W)
     n = X.shape[1]
     if Z is None:
@@ -47,7 +49,7 @@ def hessian_sharpness(W: Array, a: Array, X: Array, Y: Array, *, alpha: float | 
     XD = X @ (al * (Z.T @ a) - Y)
 
     def matvec(v: Array) -> Array:
-        HW, Ha = _hvp(W, a, X, Y, v[: m * d].reshape(m, d), v[m * d:], al, Z, XD)
+        HW, Ha = hvp_parts(W, a, X, Y, v[: m * d].reshape(m, d), v[m * d:], al, Z, XD)
         return xp.concatenate([HW.ravel(), Ha])
 
     return lanczos(matvec, n=m * d + m, xp=xp, dtype=W.dtype, tol=tol, maxiter=maxiter,

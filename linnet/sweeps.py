@@ -452,6 +452,15 @@ def write_summary(out, rows) -> str:
 _PR_SET_PDEATHSIG = 1
 
 
+def _worker_context():
+    """Workers are spawned (a fresh interpreter each, about a second to import linnet), not forked
+    from the driver: a driver that has imported PyTorch (or started any thread pool) deadlocks
+    children forked from it (seen in the test suite: a PyTorch sweep after a torch test). Spawned
+    workers are the driver's own children, so PR_SET_PDEATHSIG ties them to it."""
+    import multiprocessing
+    return multiprocessing.get_context("spawn")
+
+
 def _worker_init(driver_pid: int) -> None:
     """Initializer of each local worker process: exit as soon as the driver is gone.
 
@@ -459,7 +468,9 @@ def _worker_init(driver_pid: int) -> None:
     daemon thread also polls ``os.getppid()`` and exits when it changes (the worker was reparented,
     e.g. under a fork server, or on systems without prctl)."""
     parent = os.getppid()
-    if sys.platform.startswith("linux") and parent == driver_pid:
+    if parent != driver_pid:  # the driver died while this worker was starting
+        os._exit(1)
+    if sys.platform.startswith("linux"):
         try:
             import ctypes
             import signal
@@ -546,7 +557,7 @@ def run_sweep(config: dict, out: str, *, scheduler: str | None = None, client=No
                       lambda row: record(out, row), min_state)
         else:
             with ProcessPoolExecutor(max_workers=n_workers, initializer=_worker_init,
-                                     initargs=(os.getpid(),)) as pool:
+                                     initargs=(os.getpid(),), mp_context=_worker_context()) as pool:
                 futs = [pool.submit(run_batch, b, checker=checker, save_dir=save_dir,
                                     blas_threads=blas_threads) for b in batches]
                 try:

@@ -43,12 +43,18 @@ def _proc_stat(pid):
 
 
 def _children(pid):
-    out = []
+    """Every live descendant of ``pid`` (the workers hang below a fork server)."""
+    parents = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
             st = _proc_stat(int(name))
-            if st is not None and st[1] == pid and st[0] != "Z":
-                out.append(int(name))
+            if st is not None and st[0] != "Z":
+                parents[int(name)] = st[1]
+    out, frontier = [], [pid]
+    while frontier:
+        kids = [p for p, pp in parents.items() if pp in frontier]
+        out += kids
+        frontier = kids
     return out
 
 

@@ -111,7 +111,7 @@ def a3_5(rec: TheoryRecord, c: Constants) -> CheckResult:
                                "min_overlap": float(ov.min()) if ov.size else 1.0})
 
 
-def _a36_ratio(rec: TheoryRecord, eps: float) -> tuple[np.ndarray, np.ndarray]:
+def a36_ratio(rec: TheoryRecord, eps: float) -> tuple[np.ndarray, np.ndarray]:
     t0 = phase_two_starts(rec.sharpness, rec.eta)
     du = np.abs(np.sum(rec.D * rec.u1, axis=1))
     return t0, du[t0] / np.maximum(eps * rec.d_norm[t0], 1e-300)
@@ -119,7 +119,7 @@ def _a36_ratio(rec: TheoryRecord, eps: float) -> tuple[np.ndarray, np.ndarray]:
 
 def a3_6(rec: TheoryRecord, c: Constants) -> CheckResult:
     eps = fitted_eps(rec)
-    t0, ratio = _a36_ratio(rec, eps)
+    t0, ratio = a36_ratio(rec, eps)
     return make_result("A3.6", f"|⟨D(t₀), u₁(t₀)⟩| ≥ c ε ‖D(t₀)‖ at each start t₀ of phase II, c = {c.a36_c}",
                        "assumption", t0, True, ratio >= c.a36_c, ratio - c.a36_c,
                        fitted={"c": float(ratio.min()) if ratio.size else np.nan, "eps": eps},

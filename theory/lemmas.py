@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .assumptions import _a36_ratio, first_order_parts, fitted_eps, higher_order_ratio
+from .assumptions import a36_ratio, first_order_parts, fitted_eps, higher_order_ratio
 from .constants import Constants
 from .phases import excursions, first_above
 from .record import TheoryRecord
@@ -294,7 +294,7 @@ def lemma_3_2(rec: TheoryRecord, c: Constants):
     t = np.arange(rec.T)
     du = np.abs(np.sum(rec.D * rec.u1, axis=1))
     ratio = higher_order_ratio(rec)[0]
-    t0s, r36 = _a36_ratio(rec, eps)
+    t0s, r36 = a36_ratio(rec, eps)
     ok36 = np.zeros(rec.T + 1, dtype=bool)
     for s, ok in zip(t0s, r36 >= c.a36_c, strict=True):
         ok36[s:] = ok  # the A3.6 verdict of the phase II this step belongs to

@@ -190,7 +190,7 @@ def _eos_summary(tr, eta):
                 loss_rises=int(np.sum(np.diff(tr.loss) > 0)), stopped=tr.stopped)
 
 
-def _fmt(x):
+def fmt(x):
     return "n/a" if x is None or (isinstance(x, float) and not np.isfinite(x)) else (
         f"{x:.3g}" if isinstance(x, float) else str(x))
 
@@ -226,7 +226,7 @@ def fc_activations(ctx):
         a2 = a.twinx()
         a2.plot(tr.a_norm2, color="C2", lw=1)
         a2.set_ylabel("‖A‖²", color="C2")
-        a.set_title(f"FC {act}, η={eta:.3g}: A3.1 agreement {_fmt(agr['rate'])}"
+        a.set_title(f"FC {act}, η={eta:.3g}: A3.1 agreement {fmt(agr['rate'])}"
                     + (f" — net (nearly) died at step {agr['collapsed_at']}" if dead else ""))
         a.legend(loc="lower right", fontsize=7)
     ax[-1, 0].set_xlabel("GD step")
@@ -380,13 +380,13 @@ def a31_anomalies(ctx):
             a.plot(ts, el[ts], "o", ms=3, color=f"C{j}", label=f"{k} ({len(ts)})")
     two_over_eta(a, 1.0, label="2")
     a.set_xlabel("GD step")
-    a.set_title(f"A3.1 disagreements of the tanh run (rate {_fmt(agr['rate'])})")
+    a.set_title(f"A3.1 disagreements of the tanh run (rate {fmt(agr['rate'])})")
     a.legend(fontsize=7, loc="lower right")
     notes = (f"tanh FC net, η = {eta:.3g}, {info['steps']} steps. Kinds (first match wins): "
              f"trend change (within {TREND_WINDOW} steps of a sign change of Δ‖A‖² smoothed over "
              f"{SMOOTH_WIDTH}), high-frequency oscillation (ΔΛ flips sign at consecutive steps), late "
              f"(after {LATE_FRACTION:.0%} of steps or loss < {LATE_LOSS_FRACTION:g}× its start), other. "
-             f"PS → EoS check: first ηΛ ≥ 2 at step {_fmt(s['first_above_2'])}, median ηΛ over the last half "
+             f"PS → EoS check: first ηΛ ≥ 2 at step {fmt(s['first_above_2'])}, median ηΛ over the last half "
              f"{s['median_eta_lambda_last_half']:.3f} (needs 2 ± 0.1), {s['loss_rises']} loss rises, loss "
              f"{s['loss_start']:.3g} → {s['loss_end']:.3g}: "
              + ("held." if headline["ps_eos_held"] else "did NOT hold."))

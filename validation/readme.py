@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from .report import _fmt
+from .report import fmt
 
 
 def section(report_dir, *, machine="this 2-core machine") -> str:
@@ -27,14 +27,14 @@ def section(report_dir, *, machine="this 2-core machine") -> str:
         "|---|---|---|---|---|",
     ]
     out += [
-        f"| {e['claim']} | {e['paper']} | {e['verdict']} | {_fmt(e['number'])} | {e['threshold']} |"
+        f"| {e['claim']} | {e['paper']} | {e['verdict']} | {fmt(e['number'])} | {e['threshold']} |"
         for e in card
     ]
     out += ["", "| experiment | key numbers | time |", "|---|---|---|"]
     for name, e in exps.items():
         met = e["metrics"].get("headline") or e["metrics"]  # the network experiments' own summary
         flat = [(k, v) for k, v in met.items() if not isinstance(v, (dict, list))]
-        key = ", ".join(f"{k}={_fmt(v)}" for k, v in flat[:5])
+        key = ", ".join(f"{k}={fmt(v)}" for k, v in flat[:5])
         out.append(f"| {name} | {key} | {e['seconds']:.1f} s |")
     ps = exps.get("ps_eos")
     if ps:

@@ -13,18 +13,18 @@ from .scorecard import facts_of, score
 VERDICT_STYLE = {"reproduced": "#d8f3dc", "differs": "#ffd6a5", "not applicable": "#e9ecef"}
 
 
-def _fmt(v):
+def fmt(v):
     if isinstance(v, float):
         return f"{v:.4g}"
     if isinstance(v, (list, tuple)):
         if len(v) > 12:
-            return f"[{', '.join(_fmt(x) for x in v[:6])}, … {len(v) - 6} more]"
-        return "[" + ", ".join(_fmt(x) for x in v) + "]"
+            return f"[{', '.join(fmt(x) for x in v[:6])}, … {len(v) - 6} more]"
+        return "[" + ", ".join(fmt(x) for x in v) + "]"
     return str(v)
 
 
 def _kv_md(d):
-    return "\n".join(f"| {k} | {_fmt(v)} |" for k, v in d.items())
+    return "\n".join(f"| {k} | {fmt(v)} |" for k, v in d.items())
 
 
 def write(out, results, *, header: dict):
@@ -72,13 +72,13 @@ def write(out, results, *, header: dict):
     ]
     ran = {r.name for r in results}
     md += [
-        f"| {e.claim} | {e.paper} | {e.verdict} | {_fmt(e.number)} | {e.threshold} | "
+        f"| {e.claim} | {e.paper} | {e.verdict} | {fmt(e.number)} | {e.threshold} | "
         + (f"[{e.anchor}](#{e.anchor}) |" if e.anchor in ran else f"{e.anchor} (not run) |")
         for e in card
     ]
     md += ["", "## Summary", "", "| experiment | paper | key numbers | time |", "|---|---|---|---|"]
     for r in results:
-        key = ", ".join(f"{k}={_fmt(v)}" for k, v in list(r.metrics.items())[:4])
+        key = ", ".join(f"{k}={fmt(v)}" for k, v in list(r.metrics.items())[:4])
         md.append(f"| [{r.name}](#{r.name}) | {r.paper} | {key} | {r.seconds:.1f} s |")
     md.append("")
     for r in results:
