@@ -30,12 +30,13 @@ from typing import Any
 import numpy as np
 
 from ._backend import backend_name, namespace, to_numpy
-from ._checks import check_eta, check_matrix, check_vector, resolve_dtype
+from ._checks import check_eta, resolve_dtype
 from .engines import LowRank, Observation, SpectralEngine
 from .families import LinearNet
 from .observers import EHat, HessianTop, Sharpness
 from .progress import Progress
-from .spectral import DataSpectrum, spectrum as data_spectrum
+from .spectral import DataSpectrum
+from .train import prepare_data
 from .trajectory import Trajectory
 
 __all__ = ["BatchSpectralEngine", "train_batch"]
@@ -385,14 +386,8 @@ def train_batch(X, Y, *, eta, steps: int, m: int | None = None, init="symmetric"
     a0s = [None] * B if a0 is None else _per_member("a0", a0, B)
     dt = resolve_dtype(dtype)
     xp = namespace(X, Y, *(w for w in W0s if w is not None), backend=backend)
-    check_matrix("X", X)
+    X, Y, spectrum = prepare_data(X, Y, xp, spectrum)
     d, n = X.shape
-    check_vector("Y", Y, length=n, length_name=f"X (d×n = {d}×{n}, one label per column)")
-    X, Y = xp.asarray(X), xp.asarray(Y)
-    if spectrum is None:
-        spectrum = data_spectrum(X, Y)
-    elif (spectrum.n, spectrum.d) != (n, d):
-        raise ValueError(f"spectrum was computed for data {spectrum.d}×{spectrum.n}, not {d}×{n}")
 
     # the members' engines share the data arrays through the spectrum (DataSpectrum.in_dtype)
     built = [LinearNet(m=m, init=inits[i], scale=scales[i], seed=seeds[i], alpha=alphas[i], W0=W0s[i],

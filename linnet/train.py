@@ -76,14 +76,8 @@ def train(X, Y, *, eta: float, steps: int, model: Any = None, m: int | None = No
     if hasattr(model, "prepare"):  # families that take X in their own layout (PyTorch: samples first)
         X, Y = model.prepare(X, Y, dtype=dt)
     xp = namespace(X, Y, W0, a0, backend=backend)
-    check_matrix("X", X)
+    X, Y, spectrum = prepare_data(X, Y, xp, spectrum)
     d, n = X.shape
-    check_vector("Y", Y, length=n, length_name=f"X (d×n = {d}×{n}, one label per column)")
-    X, Y = xp.asarray(X), xp.asarray(Y)
-    if spectrum is None:
-        spectrum = data_spectrum(X, Y)
-    elif (spectrum.n, spectrum.d) != (n, d):
-        raise ValueError(f"spectrum was computed for data {spectrum.d}×{spectrum.n}, not {d}×{n}")
     built = model.build(X, Y, spectrum=spectrum, dtype=dt, xp=xp, top_k=top_k)
     eng = built.engine
     if method == "flow" and not built.supports_flow:
@@ -137,6 +131,20 @@ def train(X, Y, *, eta: float, steps: int, model: Any = None, m: int | None = No
 
 
 _LINEAR_SPECIFIC_OBSERVED = ("e_hat_step", "e_hat_norm")
+
+
+def prepare_data(X: Any, Y: Any, xp: Any, spectrum: DataSpectrum | None) -> tuple[Any, Any, DataSpectrum]:
+    """X (d×n) and Y checked and on ``xp``, with their spectrum: ``spectrum`` if given (it must be of
+    this shape), else computed."""
+    check_matrix("X", X)
+    d, n = X.shape
+    check_vector("Y", Y, length=n, length_name=f"X (d×n = {d}×{n}, one label per column)")
+    X, Y = xp.asarray(X), xp.asarray(Y)
+    if spectrum is None:
+        spectrum = data_spectrum(X, Y)
+    elif (spectrum.n, spectrum.d) != (n, d):
+        raise ValueError(f"spectrum was computed for data {spectrum.d}×{spectrum.n}, not {d}×{n}")
+    return X, Y, spectrum
 
 
 def integrate_flow(eng: Any, eta: float, steps: int, *, rtol: float = 1e-10, atol: float = 1e-12):

@@ -63,11 +63,15 @@ class _Missing(Exception):
     pass
 
 
-def _m(facts, exp, *keys):
-    """The metrics ``keys`` of experiment ``exp``; raises _Missing (→ "not applicable") if absent."""
+def _m(facts, exp, *keys, headline=False):
+    """The metrics ``keys`` of experiment ``exp`` (with ``headline``, those of its
+    ``metrics["headline"]``, where the network experiments keep theirs); raises _Missing
+    (→ "not applicable") if absent."""
     if exp not in facts:
         raise _Missing(f"{exp} did not run")
     met = facts[exp]["metrics"]
+    if headline:
+        met = met.get("headline") or {}
     vals = []
     for k in keys:
         v = met.get(k)
@@ -279,16 +283,7 @@ def cond20_profile(f):
 
 def _h(facts, exp, *keys):
     """The ``metrics["headline"]`` entries ``keys`` of a network experiment (validation.networks)."""
-    if exp not in facts:
-        raise _Missing(f"{exp} did not run")
-    head = facts[exp]["metrics"].get("headline") or {}
-    vals = []
-    for k in keys:
-        v = head.get(k)
-        if v is None or (isinstance(v, float) and not np.isfinite(v)):
-            raise _Missing(f"{exp}.{k} not measured")
-        vals.append(v)
-    return vals[0] if len(vals) == 1 else vals
+    return _m(facts, exp, *keys, headline=True)
 
 
 def fc_ps_then_eos(f):
