@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import linnet
 
@@ -30,3 +31,14 @@ def rel_err(x, y, scale=None):
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     s = np.max(np.abs(y)) if scale is None else scale
     return float(np.max(np.abs(x - y)) / s)
+
+
+def cupy_with_gpu():
+    """The cupy module, or skip the test: CuPy tests need CuPy and a visible NVIDIA GPU."""
+    cupy = pytest.importorskip("cupy", reason="CuPy tests need CuPy and an NVIDIA GPU")
+    try:
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            pytest.skip("no CUDA GPU visible")
+    except Exception:  # noqa: BLE001 — no driver or no device
+        pytest.skip("no CUDA GPU visible")
+    return cupy

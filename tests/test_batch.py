@@ -7,7 +7,7 @@ import pytest
 import linnet
 from linnet.batch import train_batch
 
-from small_problems import eos_problem
+from small_problems import cupy_with_gpu, eos_problem
 
 FIELDS = ("step", "loss", "a_norm2", "fd", "d_norm", "d_top", "f_top", "sharpness_step", "sharpness",
           "sharpness_residual", "u1_overlap_init", "u1_v1_overlap", "d_u1", "hessian_step",
@@ -109,12 +109,7 @@ def test_arguments_are_checked(eos):
 
 
 def test_cupy_batch_matches_numpy(eos):
-    cupy = pytest.importorskip("cupy", reason="CuPy tests need CuPy and an NVIDIA GPU")
-    try:
-        if cupy.cuda.runtime.getDeviceCount() < 1:
-            pytest.skip("no CUDA GPU visible")
-    except Exception:
-        pytest.skip("no CUDA GPU visible")
+    cupy = cupy_with_gpu()
     X, Y, W, a, eta = eos
     kw = dict(eta=[eta, 1.3 * eta, 1e4 * eta], steps=100, m=40, scale=0.5, progress=False)
     ref = train_batch(X, Y, **kw)

@@ -9,7 +9,7 @@ from hypothesis import given, strategies as st
 import linnet
 from linnet import mlp
 
-from small_problems import rel_err
+from small_problems import cupy_with_gpu, rel_err
 
 # Tolerances (all relative to the reference's max |entry|, float64):
 FD_STEP = 1e-6        # central-difference step: truncation h²|f‴|/6 ~ 1e-13, rounding ε|f|/h ~ 1e-10
@@ -478,20 +478,10 @@ def test_bad_input_raises_naming_the_argument():
 
 # --------------------------------------------------------------------------- CuPy
 
-def _cupy_with_gpu():
-    cupy = pytest.importorskip("cupy", reason="needs CuPy and an NVIDIA GPU")
-    try:
-        if cupy.cuda.runtime.getDeviceCount() < 1:
-            pytest.skip("no CUDA GPU visible")
-    except Exception:
-        pytest.skip("no CUDA GPU visible")
-    return cupy
-
-
 @pytest.mark.gpu
 @pytest.mark.parametrize("act", mlp.ACTIVATIONS)
 def test_cupy_matches_numpy(act):
-    cupy = _cupy_with_gpu()
+    cupy = cupy_with_gpu()
     w, X, Y = _net(act, 3, seed=80)
     fwd, B, D = _all(w, X, Y, act)
     wg = tuple(cupy.asarray(W) for W in w)

@@ -6,6 +6,8 @@ import pytest
 import linnet
 from linnet import mlp
 
+from small_problems import cupy_with_gpu
+
 # Same trajectory by two float orderings, up to 20 steps past ηΛ's first crossing of 2 (the
 # orderings then separate at the rate |1 − ηΛ| per step, as for spectral vs literal engines).
 CROSS_IMPL = 1e-10
@@ -189,11 +191,7 @@ def test_bad_input_names_the_argument_and_the_fix():
 
 @pytest.mark.gpu
 def test_mlp_train_on_cupy_matches_numpy():
-    cupy = pytest.importorskip("cupy")
-    try:
-        cupy.cuda.runtime.getDeviceCount()
-    except Exception:  # noqa: BLE001 — no driver or no device
-        pytest.skip("no GPU visible")
+    cupy = cupy_with_gpu()
     X, Y, model, eta = tanh_problem()
     cpu = linnet.train(X, Y, eta=eta, steps=40, model=model, hessian_every=20)
     gpu = linnet.train(cupy.asarray(X), cupy.asarray(Y), eta=eta, steps=40, model=model,
