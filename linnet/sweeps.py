@@ -280,7 +280,6 @@ def _run(spec, *, checker, save_dir):
         model, X_in = _torch_model(spec, X)
         lam0 = float(linnet.train(X_in, Y, eta=1.0, steps=0, model=model, ga_every=0).sharpness[0])
         eta = float(spec["eta"]) if spec.get("eta") is not None else float(spec["eta_lambda0"]) / lam0
-        model, X_in = _torch_model(spec, X)  # afresh: the same start, from the seed
         tr = linnet.train(X_in, Y, eta=eta, steps=int(spec["steps"]), model=model, progress=False)
     elif spec.get("model") == "mlp":
         widths = (X.shape[0], *[int(spec["m"])] * (int(spec["depth"]) - 1), 1)
