@@ -40,7 +40,7 @@ def bench_data(n, d, xp, seed=0):
     return xp.asarray(X), xp.asarray(Y)
 
 
-def _problem(n, d, m, xp):
+def paper_problem(n, d, m, xp):
     """The benchmark's data and start: CIFAR-like (X, Y) and PyTorch's default init (W, a), seed 0."""
     X, Y = bench_data(n, d, xp)
     W, a = init_params(m, X, scheme="torch", seed=0)
@@ -74,7 +74,7 @@ def _hessian_seconds(engine_cls, sp, W, a, xp, tol=1e-8):
 
 
 def bench_size(n, d, m, *, steps_fast, steps_literal, xp, literal=True, hessian=True):
-    X, Y, W, a = _problem(n, d, m, xp)
+    X, Y, W, a = paper_problem(n, d, m, xp)
     row = dict(n=n, d=d, m=m)
     t0 = time.perf_counter()
     sp = spectrum(X, Y)
@@ -114,7 +114,7 @@ MEASURED = (("GD only", dict(sharpness_every=0, e_hat_every=0)),
 def per_step_costs(n, d, m, *, steps, xp, reps=3):
     """Milliseconds per step of the fast engine by what is measured along the run (the η = 10 run
     from torch init): the best of ``reps`` runs each, taken in turn, less a 0-step run's fixed cost."""
-    X, Y, W, a = _problem(n, d, m, xp)
+    X, Y, W, a = paper_problem(n, d, m, xp)
     sp = spectrum(X, Y)
     best = {label: math.inf for label, _ in MEASURED}
     for _ in range(reps):
@@ -136,7 +136,7 @@ def autograd_baseline(n, d, m, *, steps, eta=10.0, tol=1e-6):
     except ImportError as exc:
         raise SystemExit("--torch needs PyTorch: pip install torch (it is not a linnet dependency)") from exc
     from .lanczos import lanczos
-    X, Y, W0, a0 = _problem(n, d, m, np)
+    X, Y, W0, a0 = paper_problem(n, d, m, np)
     Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
     W, a = torch.from_numpy(W0.copy()).requires_grad_(), torch.from_numpy(a0.copy()).requires_grad_()
 

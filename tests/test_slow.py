@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import linnet
-from linnet.bench import _problem
+from linnet.bench import paper_problem
 from linnet.engines import SpectralEngine
 from linnet.tolerances import tol
 
@@ -13,7 +13,7 @@ def test_paper_size_sharpness_equals_dense_eigvalsh_at_every_step():
     """The η = 10 run from PyTorch's init at paper size (three catapult cycles in 1000 steps): the
     tracked Λ against dense eigvalsh of G_v = α²(Z_vᵀZ_v/n + ‖a‖² diag(λ)) at all 1001 steps,
     the state replayed without folding so that its roundoff is the run's."""
-    X, Y, W, a = _problem(1000, 3072, 200, np)
+    X, Y, W, a = paper_problem(1000, 3072, 200, np)
     sp = linnet.spectrum(X, Y)
     tr = linnet.train(X, Y, eta=10.0, steps=1000, W0=W, a0=a, alpha=1.0, spectrum=sp, e_hat_every=0)
     eng = SpectralEngine(sp, W, a, 1.0, np.float64, 1)
