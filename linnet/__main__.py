@@ -28,6 +28,7 @@ def demo(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     p.add_argument("--save", help="write the trajectory to this .npz")
+    p.add_argument("--jit", action="store_true", help="the compiled loop (train(jit=True), needs Numba)")
     args = p.parse_args(argv)
     X, Y = make_data(args.data, n=args.n, d=args.d, seed=args.seed)
     if args.backend == "cupy":
@@ -37,7 +38,7 @@ def demo(argv=None) -> int:
     eta = args.eta_lambda0 / sharpness(W, a, X, alpha=args.alpha)
     t0 = time.perf_counter()
     traj = train(X, Y, eta=eta, steps=args.steps, m=args.m, init=args.init, scale=args.scale,
-                 seed=args.seed, alpha=args.alpha)
+                 seed=args.seed, alpha=args.alpha, jit=args.jit)
     wall = time.perf_counter() - t0
     print(traj.summary())
     print(f"wall time {wall:.2f}s ({traj.steps / wall:.0f} steps/s, Λ and ‖Ê‖ every step)")

@@ -24,6 +24,7 @@ gives one every k steps. On NumPy a read-back costs nothing and every step is ch
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,6 +34,7 @@ from ._backend import backend_name, namespace, to_numpy
 from ._checks import check_eta, resolve_dtype
 from .engines import LowRank, Observation, SpectralEngine
 from .families import LinearNet
+from .loop import default_max_loss, loss_overflow, over_max_loss, update_overflow
 from .observers import EHat, HessianTop, Sharpness
 from .progress import Progress
 from .spectral import DataSpectrum
@@ -134,7 +136,7 @@ class _MemberLowRank(LowRank):
         self.B, self.P, self.Q = stack.B[i], stack.P[i], stack.Q[i]
 
     @property
-    def j(self):  # type: ignore[override]
+    def j(self):
         return self.stack.j
 
     @j.setter
@@ -152,6 +154,7 @@ class _Member(SpectralEngine):
     def __init__(self, single: SpectralEngine):  # noqa: D107 - adopts a built single engine's data
         self.__dict__.update({k: v for k, v in single.__dict__.items() if k not in ("_z", "a")})
         self.last_update = None
+        self.frozen = False  # True once it holds a standalone copy of its state (_freeze)
 
     def bind(self, stack: _StackedLowRank, A, i: int) -> None:
         self._z = _MemberLowRank(stack, i)
@@ -160,6 +163,10 @@ class _Member(SpectralEngine):
     @property
     def Zv(self):
         return self.zv_copy()
+
+    @Zv.setter
+    def Zv(self, value):
+        raise AttributeError("a batch member's state belongs to the stack")
 
     def params(self):
         W = self.W0 + ((self.zv_copy() - self.Zv0) / self.s) @ self.U.T
@@ -296,7 +303,7 @@ class BatchSpectralEngine:
         """Give the members at ``positions`` standalone copies of their current state."""
         for i in positions:
             mem = self.members[self.ids[i]]
-            if getattr(mem, "frozen", False):
+            if mem.frozen:
                 continue
             mem._z = LowRank(self.xp, mem.zv_copy())
             mem.a = self.A[i].copy()
@@ -351,7 +358,8 @@ def train_batch(X, Y, *, eta, steps: int, m: int | None = None, init="symmetric"
                 dtype: Any = "float64", top_k: int = 5, sharpness_every: int = 1,
                 sharpness_tol: float = 1e-6, e_hat_every: int = 1, hessian_every: int = 0,
                 hessian_tol: float = 1e-8, max_loss=None, progress: bool | None = None,
-                spectrum: DataSpectrum | None = None, readback_every: int | None = None) -> list[Trajectory]:
+                spectrum: DataSpectrum | None = None, readback_every: int | None = None,
+                jit: bool = False, threads: int | None = None) -> list[Trajectory]:
     """B GD runs of the two-layer linear net on the same (X, Y) and width, in lockstep; returns one
     :class:`Trajectory` per member, each equal (bitwise, on NumPy) to the corresponding
     ``linnet.train(X, Y, eta=eta[i], steps=steps, m=m, init=init[i], scale=scale[i], seed=seed[i],
@@ -364,6 +372,10 @@ def train_batch(X, Y, *, eta, steps: int, m: int | None = None, init="symmetric"
     read-backs of the per-step numbers when no eigensolver is due (default 1 on NumPy, where a
     read-back is free, and 16 on CuPy; see the module notes); the results do not depend on it.
     Only ``method="gd"`` on the spectral engine.
+
+    ``jit=True``: each member runs ``train(..., jit=True)``'s compiled loop (:mod:`linnet.jit`),
+    ``threads`` members at a time (default: the CPUs this process may use), each on one core with
+    its Z_v in that core's cache; each member's trajectory is bitwise its single ``jit=True`` run.
     """
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"steps must be an integer ≥ 0, got {steps!r}")
@@ -406,7 +418,11 @@ def train_batch(X, Y, *, eta, steps: int, m: int | None = None, init="symmetric"
                             sharpness_every=int(sharpness_every), sharpness_tol=float(sharpness_tol),
                             e_hat_every=int(e_hat_every), ga_every=0,
                             hessian_every=int(hessian_every), hessian_tol=float(hessian_tol),
-                            y_norm=float(xp.linalg.norm(spectrum.Y))))
+                            y_norm=float(xp.linalg.norm(spectrum.Y)), jit=bool(jit)))
+    if jit:
+        return _compiled_members(built, configs, spectrum, etas=etas, steps=steps,
+                                 max_losses=max_losses, hessian_every=hessian_every, threads=threads,
+                                 progress=progress)
     observers = []
     for i in range(B):
         obs_i: list[Any] = [Sharpness(sharpness_every, sharpness_tol), EHat(e_hat_every, sharpness_tol),
@@ -434,6 +450,50 @@ def train_batch(X, Y, *, eta, steps: int, m: int | None = None, init="symmetric"
                         a_final=to_numpy(a_fin))
         specific.update(e_hat.arrays())
         out.append(rec.build(i, cfg, stopped[i], spectrum, k_top, arrays, specific))
+    return out
+
+
+def _compiled_members(built, configs, spectrum, *, etas, steps, max_losses, hessian_every, threads,
+                      progress) -> list[Trajectory]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from . import jit as compiled
+    from .train import trajectory_of_compiled
+
+    if hessian_every:
+        raise ValueError("jit=True measures Λ and ‖Ê‖ only: set hessian_every=0, or use jit=False")
+    if not compiled.available():
+        raise ImportError("jit=True needs Numba: pip install 'linnet[jit]' (or use jit=False)")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer))
+                                or threads < 1):
+        raise ValueError(f"threads must be an integer ≥ 1 (or None: the CPUs available), got {threads!r}")
+    compiled.warm_up()
+    runs = [compiled.CompiledRun.of_engine(
+        b.engine, eta=etas[i], steps=steps, sharpness_every=configs[i]["sharpness_every"],
+        e_hat_every=configs[i]["e_hat_every"], tol=configs[i]["sharpness_tol"], max_loss=max_losses[i])
+        for i, b in enumerate(built)]
+    prog = Progress(len(runs), f"train_batch[{len(runs)}, jit] members", enabled=progress)
+    done = 0
+
+    def advance(run):
+        while run.t <= steps and run.advance(run.t + compiled.CHUNK) == compiled.OK:
+            pass
+        return run
+    workers = threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                          else os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=min(int(workers), len(runs))) as pool:
+        for _ in pool.map(advance, runs):
+            done += 1
+            prog.update(done)
+    prog.close()
+    out = []
+    for i, (b, run) in enumerate(zip(built, runs, strict=True)):
+        b.engine.Zv, b.engine.a = run.Zv, run.a
+        res = compiled.result_of(run)
+        cfg = configs[i]
+        cfg.update(sharpness_products=res.sharpness_products, ga_products=0,
+                   e_hat_products=res.e_hat_products)
+        out.append(trajectory_of_compiled(res, cfg, spectrum, b.engine.k, b.specific()))
     return out
 
 
@@ -521,7 +581,7 @@ def _run_batch(engine: BatchSpectralEngine, *, steps, observers, rec, max_losses
         if not deferred:
             for i, b in enumerate(engine.ids):
                 if not ok[i]:
-                    stopped[b] = f"diverged at step {t + 1}: the GD update overflowed (rows end at step {t})"
+                    stopped[b] = update_overflow(t)
                     bad.append(i)
         else:
             pending.append(("ok", ok))
@@ -561,19 +621,18 @@ def _read_back(engine, pending, rec, stopped, limits, obs, observers, t_now) -> 
             t = t0 + s
             if flag is not None:
                 if not flag[i]:
-                    stopped[b] = f"diverged at step {t + 1}: the GD update overflowed (rows end at step {t})"
+                    stopped[b] = update_overflow(t)
                     end = s + 1
                     break
                 continue
             if not (math.isfinite(loss[s, i]) and math.isfinite(a2[s, i])):
-                stopped[b] = (f"diverged at step {t}: the loss overflowed (rows end at step {t - 1}; "
-                              f"the final parameters are those of step {t})")
+                stopped[b] = loss_overflow(t)
                 end = s
                 break
             if limits[b] is None:
-                limits[b] = 1e10 * max(float(loss[s, i]), 1e-300)
+                limits[b] = default_max_loss(float(loss[s, i]))
             if loss[s, i] > limits[b]:
-                stopped[b] = f"diverged at step {t}: loss {loss[s, i]:.3g} exceeds max_loss {limits[b]:.3g}"
+                stopped[b] = over_max_loss(t, loss[s, i], limits[b])
                 end = s + 1
                 break
         if end:

@@ -5,9 +5,11 @@ same process on the same data, so ratios are like for like. Steps/s are with Λ 
 computed every step (train's eigen-tracker at its default relative residual 1e-6), without ‖Ê‖
 or the Hessian, and count the steps only: the one-off start and finish of a run (forming Z_v from
 W0 and W from Z_v, O(m·d·r)) is measured by a 0-step run, subtracted, and reported as "fixed".
-The fast engine's figures are the best of three runs (this machine is shared). A second table
+The fast engine's figures are the best of three runs (this machine is shared); with Numba, the
+"jit" column is the same run as one compiled loop (``train(..., jit=True)``, :mod:`linnet.jit`),
+whose compile time (into an empty cache, and loaded from it) is reported too. A second table
 gives the fast engine's milliseconds per step by what is measured along the run (nothing, Λ,
-Λ and ‖Ê‖, and the Hessian's top eigenvalue too). A third section times the MLP family
+Λ and ‖Ê‖, and the Hessian's top eigenvalue too), on both paths. A third section times the MLP family
 (linnet.MLP 3072-200-200-200-200-1, tanh, PyTorch init, float64, η = 0.5) at paper size: steps/s
 with Λ every step (‖G_A‖ on and off), one cold Hessian λ_max, peak memory, the milliseconds of
 each part of a step, and (``--torch``) a hand-written PyTorch autograd loop on the same net;
@@ -30,6 +32,7 @@ from ._backend import namespace, synchronize
 from .data import make_data
 from .engines import ENGINES
 from .init import init_params
+from .jit import available as jit_available
 from .observers import WarmLanczos
 from .spectral import spectrum
 from .train import train
@@ -81,25 +84,27 @@ def bench_size(n, d, m, *, steps_fast, steps_literal, xp, literal=True, hessian=
     synchronize(xp)
     row["setup_s"] = time.perf_counter() - t0
     kw = dict(eta=10.0, alpha=1.0, W0=W, a0=a, spectrum=sp, e_hat_every=0, progress=False)
-    for path, st, on in (("fast", steps_fast, True), ("literal", steps_literal, literal)):
+    with_jit = jit_available() and xp is np
+    for path, st, on in (("fast", steps_fast, True), ("jit", steps_fast, with_jit),
+                         ("literal", steps_literal, literal)):
         if not on:
             continue
-        engine = "spectral" if path == "fast" else "literal"
-        train(X, Y, steps=2, engine=engine, **kw)  # warm-up (BLAS threads, CuPy kernels)
-        reps = 3 if path == "fast" else 1
-        fixed = min(_seconds(lambda: train(X, Y, steps=0, engine=engine, **kw), xp) for _ in range(reps))
-        runs = [_seconds(lambda: train(X, Y, steps=st, engine=engine, **kw), xp, keep=True)
-                for _ in range(reps)]
+        engine = "literal" if path == "literal" else "spectral"
+        pkw = dict(kw, engine=engine, jit=path == "jit")
+        train(X, Y, steps=2, **pkw)  # warm-up (BLAS threads, CuPy kernels, the compiled loop)
+        reps = 1 if path == "literal" else 3
+        fixed = min(_seconds(lambda: train(X, Y, steps=0, **pkw), xp) for _ in range(reps))
+        runs = [_seconds(lambda: train(X, Y, steps=st, **pkw), xp, keep=True) for _ in range(reps)]
         wall, tr = min(runs, key=lambda r: r[0])
         row[f"{path}_fixed_s"] = fixed
         row[f"{path}_steps_per_s"] = tr.steps / max(wall - fixed, 1e-9)
         row[f"{path}_stopped"] = tr.stopped
-        if hessian:
+        if hessian and path != "jit":
             row[f"{path}_hessian_s"], row[f"{path}_hessian_iters"] = _hessian_seconds(
                 ENGINES[engine], sp, xp.asarray(tr.W_final), xp.asarray(tr.a_final), xp)
         if xp is np:
-            row[f"{path}_peak_mib"] = _peak_mib(lambda: train(X, Y, steps=3, engine=engine, **{
-                **kw, "spectrum": spectrum(X, Y) if path == "fast" else sp}))
+            row[f"{path}_peak_mib"] = _peak_mib(lambda: train(X, Y, steps=3, **{
+                **pkw, "spectrum": sp if path == "literal" else spectrum(X, Y)}))
     if literal:
         row["ratio"] = row["fast_steps_per_s"] / row["literal_steps_per_s"]
     return row
@@ -109,6 +114,26 @@ MEASURED = (("GD only", dict(sharpness_every=0, e_hat_every=0)),
             ("Λ", dict(e_hat_every=0)),
             ("Λ and ‖Ê‖ (train's default)", dict()),
             ("Λ, ‖Ê‖ and the Hessian's λ_max", dict(hessian_every=1)))
+MEASURED_JIT = (("GD only, jit", dict(sharpness_every=0, e_hat_every=0, jit=True)),
+                ("Λ, jit", dict(e_hat_every=0, jit=True)),
+                ("Λ and ‖Ê‖, jit", dict(jit=True)))
+
+
+def jit_compile_seconds() -> dict:
+    """Seconds the compiled loop's first use takes in a fresh process: compiling it into an empty
+    Numba cache (``NUMBA_CACHE_DIR``, a temporary folder), then loading it from that cache in a
+    second fresh process."""
+    import subprocess
+    import tempfile
+    code = "from linnet import jit; print(jit.warm_up())"
+    out = []
+    with tempfile.TemporaryDirectory(prefix="linnet-numba-cache-") as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        for _ in range(2):
+            res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                 check=True)
+            out.append(float(res.stdout.strip().splitlines()[-1]))
+    return dict(cold_s=out[0], cached_s=out[1])
 
 
 def per_step_costs(n, d, m, *, steps, xp, reps=3):
@@ -116,9 +141,10 @@ def per_step_costs(n, d, m, *, steps, xp, reps=3):
     from torch init): the best of ``reps`` runs each, taken in turn, less a 0-step run's fixed cost."""
     X, Y, W, a = paper_problem(n, d, m, xp)
     sp = spectrum(X, Y)
-    best = {label: math.inf for label, _ in MEASURED}
+    measured = MEASURED + (MEASURED_JIT if jit_available() and xp is np else ())
+    best = {label: math.inf for label, _ in measured}
     for _ in range(reps):
-        for label, extra in MEASURED:
+        for label, extra in measured:
             kw = dict(eta=10.0, alpha=1.0, W0=W, a0=a, spectrum=sp, progress=False, **extra)
             fixed = _seconds(lambda: train(X, Y, steps=0, **kw), xp)
             best[label] = min(best[label], _seconds(lambda: train(X, Y, steps=steps, **kw), xp) - fixed)
@@ -421,6 +447,10 @@ def main(argv=None) -> int:
                                 literal=False, hessian=False))
     print("measuring the cost per step by what is measured ...", file=sys.stderr, flush=True)
     costs = per_step_costs(1000, 3072, 200, steps=1000, xp=xp)
+    compile_s = None
+    if jit_available() and xp is np:
+        print("measuring the compiled loop's compile time ...", file=sys.stderr, flush=True)
+        compile_s = jit_compile_seconds()
     auto = None
     if args.torch:
         print("measuring the PyTorch autograd baseline ...", file=sys.stderr, flush=True)
@@ -432,12 +462,13 @@ def main(argv=None) -> int:
     print("Λ every step (eigen-tracker, rel. residual 1e-6); steps/s without a run's fixed start/finish; "
           "Hessian λ_max cold Lanczos to 1e-8; peak = tracemalloc peak of set-up + 3 steps (NumPy only)\n")
     hdr = (f"{'n':>6} {'d':>6} {'m':>4} | {'setup s':>8} {'fixed s':>8} | "
-           f"{'fast st/s':>9} {'lit st/s':>9} {'ratio':>7} | "
+           f"{'fast st/s':>9} {'jit st/s':>9} {'lit st/s':>9} {'ratio':>7} | "
            f"{'fast H s':>8} {'lit H s':>8} | {'fast MiB':>8} {'lit MiB':>8}")
     print(hdr + "\n" + "-" * len(hdr))
     for r in rows:
         print(f"{r['n']:6d} {r['d']:6d} {r['m']:4d} | {r['setup_s']:8.2f} {r['fast_fixed_s']:8.3f} | "
-              f"{r['fast_steps_per_s']:9.0f} {_fmt(r.get('literal_steps_per_s'), '9.2f')} "
+              f"{r['fast_steps_per_s']:9.0f} {_fmt(r.get('jit_steps_per_s'), '9.0f')} "
+              f"{_fmt(r.get('literal_steps_per_s'), '9.2f')} "
               f"{_fmt(r.get('ratio'), '7.0f')} | {_fmt(r.get('fast_hessian_s'), '8.3f')} "
               f"{_fmt(r.get('literal_hessian_s'), '8.2f')} | {_fmt(r.get('fast_peak_mib'), '8.0f')} "
               f"{_fmt(r.get('literal_peak_mib'), '8.0f')}")
@@ -453,19 +484,26 @@ def main(argv=None) -> int:
           f"{run['wall_s']:.2f} s; max eta*Lambda {run['max_eta_lambda']:.3f}; "
           f"crossings of 2/eta at steps {run['crossings']}; final loss {run['loss_final']:.3g}"
           + (f"; STOPPED {run['stopped']}" if run["stopped"] else ""))
+    if compile_s is not None:
+        print(f"\ncompiled loop (train(jit=True), Numba): first use in a fresh process "
+              f"{compile_s['cold_s']:.1f} s with an empty cache (compiling), {compile_s['cached_s']:.2f} s "
+              "from the on-disk cache")
     if auto is not None:
         fast = rows[0]["fast_steps_per_s"]
+        jit_rate = rows[0].get("jit_steps_per_s")
         print(f"\nPyTorch {auto['torch']} autograd loop at paper size ({auto['threads']} threads; "
               f"G products by vjp+jvp, warm-started Lanczos, steps 2-10): {auto['steps_per_s']:.2f} steps/s; "
-              f"fast engine {fast / auto['steps_per_s']:.0f}x faster; its loss and Lambda agree with "
-              f"linnet's to {auto['loss_dev']:.1e} and {auto['lambda_dev']:.1e}")
+              f"fast engine {fast / auto['steps_per_s']:.0f}x faster"
+              + (f", jit {jit_rate / auto['steps_per_s']:.0f}x" if jit_rate else "")
+              + f"; its loss and Lambda agree with linnet's to {auto['loss_dev']:.1e} and "
+              f"{auto['lambda_dev']:.1e}")
     print_mlp(mlp_row)
     if args.batch:
         _batch_section(args, json_path=None)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(dict(rows=rows, d_sweep=sweep, per_step_ms=costs, torch_eta10=run, autograd=auto,
-                           mlp=mlp_row, backend=args.backend),
+                           mlp=mlp_row, backend=args.backend, jit_compile=compile_s),
                       fh, indent=1)
     return 0
 

@@ -22,6 +22,27 @@ from typing import Any
 from .progress import Progress
 
 
+def loss_overflow(t: int) -> str:
+    """Why a run stopped whose state t has a non-finite loss or ‖A‖² (rows end at t − 1)."""
+    return (f"diverged at step {t}: the loss overflowed (rows end at step {t - 1}; "
+            f"the final parameters are those of step {t})")
+
+
+def over_max_loss(t: int, loss: float, max_loss: float) -> str:
+    """Why a run stopped whose state t (recorded) has a loss above ``max_loss``."""
+    return f"diverged at step {t}: loss {loss:.3g} exceeds max_loss {max_loss:.3g}"
+
+
+def update_overflow(t: int) -> str:
+    """Why a run stopped whose GD step t → t + 1 was not finite (rows end at t, state left there)."""
+    return f"diverged at step {t + 1}: the GD update overflowed (rows end at step {t})"
+
+
+def default_max_loss(first_loss: float) -> float:
+    """max_loss when none is given: 1e10 × the initial loss."""
+    return 1e10 * max(first_loss, 1e-300)
+
+
 @dataclass(frozen=True)
 class LoopResult:
     """``rows``: states recorded (t = 0 … rows − 1); ``stopped``: None, or why the run stopped."""
@@ -50,24 +71,23 @@ def run(engine: Any, *, eta: float, steps: int, observers: Sequence[Any],
             engine.set_state(states[t])
         obs = engine.observe()
         if not math.isfinite(obs.loss) or not math.isfinite(obs.a_norm2):
-            stopped = (f"diverged at step {t}: the loss overflowed (rows end at step {t - 1}; "
-                       f"the final parameters are those of step {t})")
+            stopped = loss_overflow(t)
             break
         if max_loss is None:
-            max_loss = 1e10 * max(obs.loss, 1e-300)
+            max_loss = default_max_loss(obs.loss)
         on_row(t, obs)
         for o in observers:
             o.observe(t, obs, engine)
         rows = t + 1
         if obs.loss > max_loss:
-            stopped = f"diverged at step {t}: loss {obs.loss:.3g} exceeds max_loss {max_loss:.3g}"
+            stopped = over_max_loss(t, obs.loss, max_loss)
             break
         if t == n_rows - 1:
             break
         if states is None:
             carry = [p for p in (o.probe(t + 1) for o in observers) if p is not None]
             if not engine.step(eta, obs, carry[: engine.CARRY]):
-                stopped = f"diverged at step {t + 1}: the GD update overflowed (rows end at step {t})"
+                stopped = update_overflow(t)
                 break
             for o in observers:
                 o.stepped(engine)

@@ -114,14 +114,14 @@ def resolve_checker(checker):
     return obj
 
 
-def run_one(spec: dict, *, checker=None, save_dir: str | None = None) -> dict:
+def run_one(spec: dict, *, checker=None, save_dir: str | None = None, jit: bool = False) -> dict:
     """Train one configuration and summarise it (never raises: errors become the row's ``error``).
 
     ``checker(traj, X, Y) -> dict`` (or its ``"module:function"`` name) adds columns to the row."""
     t0 = time.perf_counter()
     row = {"run_id": run_id(spec), **spec}
     try:
-        row.update(_run(spec, checker=resolve_checker(checker), save_dir=save_dir))
+        row.update(_run(spec, checker=resolve_checker(checker), save_dir=save_dir, jit=jit))
         row["status"] = "ok"
     except Exception as exc:  # noqa: BLE001 - recorded, not fatal
         row.update(status="error", error=f"{type(exc).__name__}: {exc}",
@@ -195,28 +195,30 @@ def _data(spec):
 
 
 def run_batch(specs: list[dict], *, checker=None, save_dir: str | None = None,
-              blas_threads: int | None = None) -> list[dict]:
+              blas_threads: int | None = None, jit: bool = False) -> list[dict]:
     """Train compatible configurations (one :func:`batch_key`) together with
     :func:`linnet.train_batch` and summarise each, as :func:`run_one` would (never raises; a run
     whose start fails is recorded with its error, the others go on; if the batch as a whole
-    fails, its runs are retried one by one). ``blas_threads`` limits the BLAS threads here."""
+    fails, its runs are retried one by one). ``blas_threads`` limits the BLAS threads here (and is
+    the number of members run side by side with ``jit``: linear-net runs on the compiled loop)."""
     with _blas_limit(blas_threads):
         if len(specs) == 1 or batch_key(specs[0], 0) is None:
-            return [run_one(s, checker=checker, save_dir=save_dir) for s in specs]
+            return [run_one(s, checker=checker, save_dir=save_dir, jit=jit) for s in specs]
         if len({batch_key(s, 0) for s in specs}) != 1:
             raise ValueError("run_batch needs runs with one batch_key (data, width and steps)")
         t0 = time.perf_counter()
         try:
-            rows = _run_batch(specs, checker=resolve_checker(checker), save_dir=save_dir)
+            rows = _run_batch(specs, checker=resolve_checker(checker), save_dir=save_dir, jit=jit,
+                              threads=blas_threads)
         except Exception:  # noqa: BLE001 - isolate the failing run: one by one
-            return [run_one(s, checker=checker, save_dir=save_dir) for s in specs]
+            return [run_one(s, checker=checker, save_dir=save_dir, jit=jit) for s in specs]
         per_run = (time.perf_counter() - t0) / len(specs)
         for row in rows:
             row["seconds"] = per_run
         return rows
 
 
-def _run_batch(specs, *, checker, save_dir):
+def _run_batch(specs, *, checker, save_dir, jit=False, threads=None):
     import linnet
 
     from ._checks import check_eta
@@ -239,7 +241,8 @@ def _run_batch(specs, *, checker, save_dir):
     if starts:
         trs = linnet.train_batch(X, Y, eta=[s[5] for s in starts], W0=[s[2] for s in starts],
                                  a0=[s[3] for s in starts], alpha=[s[4] for s in starts],
-                                 steps=int(specs[0]["steps"]), spectrum=sp, progress=False)
+                                 steps=int(specs[0]["steps"]), spectrum=sp, progress=False, jit=jit,
+                                 threads=threads or None)
         for (row, spec, *_, lam0), tr in zip(starts, trs, strict=True):
             try:
                 row.update(_finish(spec, tr, lam0, X, Y, checker, save_dir))
@@ -273,7 +276,7 @@ class _blas_limit:
         return False
 
 
-def _run(spec, *, checker, save_dir):
+def _run(spec, *, checker, save_dir, jit=False):
     import linnet
     X, Y, sp = _data(spec)
     if spec.get("model") in ("paper_cnn", "resnet18"):
@@ -295,7 +298,7 @@ def _run(spec, *, checker, save_dir):
         lam0 = linnet.sharpness(W, a, X, alpha=alpha)
         eta = float(spec["eta"]) if spec.get("eta") is not None else float(spec["eta_lambda0"]) / lam0
         tr = linnet.train(X, Y, eta=eta, steps=int(spec["steps"]), W0=W, a0=a, alpha=alpha,
-                          progress=False, spectrum=sp)
+                          progress=False, spectrum=sp, jit=jit)
     return _finish(spec, tr, lam0, X, Y, checker, save_dir)
 
 
@@ -364,6 +367,7 @@ def summarize(tr, lam0: float) -> dict:
     e_hat = tr.e_hat_norm if tr.family == "linear2" else np.zeros(0)  # Ê is the linear net's
     ps = e_hat[:first]
     return dict(eta_used=eta, lambda0=lam0, outcome=outcome, stopped=tr.stopped or "",
+                jit=bool(tr.config.get("jit", False)),
                 steps_run=tr.steps, final_loss=float(L[-1]), max_eta_lambda=float(eta * S.max()),
                 final_eta_lambda=float(eta * S[-1]), time_in_eos=float(above.mean()),
                 excursions=len(exc), excursion_mean=float(np.mean(lens)) if lens else 0.0,
@@ -494,7 +498,8 @@ def run_sweep(config: dict, out: str, *, scheduler: str | None = None, client=No
               workers: int | None = None,
               checker=None, save_trajectories: bool | None = None, retry_errors: bool = False,
               on_result=None, progress: bool = True, batch_size: int | None = None,
-              blas_threads: int | None = None, batch_min_state: int | None = None) -> list[dict]:
+              blas_threads: int | None = None, batch_min_state: int | None = None,
+              jit: bool | None = None) -> list[dict]:
     """Run every missing configuration of ``config``; returns the summary rows (all runs, in grid order).
 
     ``scheduler``: address of a running Dask scheduler (or pass ``client``); default: a local
@@ -512,6 +517,8 @@ def run_sweep(config: dict, out: str, *, scheduler: str | None = None, client=No
     on its own as soon as its batch ends. Each task limits its BLAS threads to ``blas_threads``
     (default: the config's ``sweep.blas_threads``, else the cores divided among the local workers,
     or among a Dask worker's threads), so that workers do not oversubscribe the cores.
+    ``jit`` (default: the config's ``sweep.jit``, else False) runs the linear-net runs on the
+    compiled loop (``train(..., jit=True)``, needs Numba); other families run as they do anyway.
     """
     opts = config.get("sweep", {})
     if "check" in opts:
@@ -530,6 +537,7 @@ def run_sweep(config: dict, out: str, *, scheduler: str | None = None, client=No
     say = (lambda s: print(s, file=sys.stderr, flush=True)) if progress else (lambda s: None)
     batch_size = int(opts.get("batch_size", BATCH_SIZE)) if batch_size is None else batch_size
     blas_threads = opts.get("blas_threads") if blas_threads is None else blas_threads
+    jit = bool(opts.get("jit", False)) if jit is None else bool(jit)
     local = client is None and scheduler is None
     n_workers = workers or os.cpu_count() or 1
     min_state = (int(opts.get("batch_min_state", BATCH_MIN_STATE)) if batch_min_state is None
@@ -553,12 +561,12 @@ def run_sweep(config: dict, out: str, *, scheduler: str | None = None, client=No
     if todo:
         if not local:
             _run_dask(todo, batch_size, client, scheduler, checker, save_dir, handle, blas_threads,
-                      lambda row: record(out, row), min_state)
+                      lambda row: record(out, row), min_state, jit)
         else:
             with ProcessPoolExecutor(max_workers=n_workers, initializer=_worker_init,
                                      initargs=(os.getpid(),), mp_context=_worker_context()) as pool:
                 futs = [pool.submit(run_batch, b, checker=checker, save_dir=save_dir,
-                                    blas_threads=blas_threads) for b in batches]
+                                    blas_threads=blas_threads, jit=jit) for b in batches]
                 try:
                     k = 0
                     for f in as_completed(futs):
@@ -578,7 +586,7 @@ def run_sweep(config: dict, out: str, *, scheduler: str | None = None, client=No
     return rows
 
 
-def _dask_task(batch, *, checker, save_dir, blas_threads):
+def _dask_task(batch, *, checker, save_dir, blas_threads, jit=False):
     """One batch on a Dask worker, its BLAS threads limited to the cores per worker thread."""
     if blas_threads is None:
         try:
@@ -588,11 +596,11 @@ def _dask_task(batch, *, checker, save_dir, blas_threads):
             blas_threads = max(1, (os.cpu_count() or 1) // int(nthreads))
         except (ImportError, ValueError, AttributeError):
             blas_threads = None
-    return run_batch(batch, checker=checker, save_dir=save_dir, blas_threads=blas_threads)
+    return run_batch(batch, checker=checker, save_dir=save_dir, blas_threads=blas_threads, jit=jit)
 
 
 def _run_dask(todo, batch_size, client, scheduler, checker, save_dir, handle, blas_threads=None,
-              record_row=None, min_state=BATCH_MIN_STATE):
+              record_row=None, min_state=BATCH_MIN_STATE, jit=False):
     from distributed import Client, as_completed as das_completed
     own = client is None
     client = client or Client(scheduler)
@@ -605,7 +613,7 @@ def _run_dask(todo, batch_size, client, scheduler, checker, save_dir, handle, bl
         # a task re-executed after its worker died still yields one result per future, and its
         # record (named by run id) replaces rather than duplicates; a run handled once is skipped
         futs = [client.submit(_dask_task, b, checker=checker, save_dir=save_dir,
-                              blas_threads=blas_threads,
+                              blas_threads=blas_threads, jit=jit,
                               key=f"linnet-{run_id(b[0])}-{len(b)}-{token}",
                               pure=False) for b in batches]
         seen = set()
@@ -729,6 +737,8 @@ def main(argv=None, *, prog="python -m linnet sweep", default_checker=None) -> i
                         "1 = one per task)")
     p.add_argument("--blas-threads", type=int,
                    help="BLAS threads per task (default: the cores divided among the workers)")
+    p.add_argument("--jit", action="store_true", default=None,
+                   help="linear-net runs on the compiled loop (train(jit=True), needs Numba)")
     args = p.parse_args(argv)
     if args.check:
         p.error("--check is now --checker theory.checks:sweep_checker (or: python -m theory sweep CONFIG)")
@@ -738,7 +748,7 @@ def main(argv=None, *, prog="python -m linnet sweep", default_checker=None) -> i
         t0 = time.perf_counter()
         rows = run_sweep(config, out, scheduler=args.scheduler, workers=args.workers,
                          checker=args.checker or default_checker, retry_errors=args.retry_errors,
-                         batch_size=args.batch_size, blas_threads=args.blas_threads)
+                         batch_size=args.batch_size, blas_threads=args.blas_threads, jit=args.jit)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

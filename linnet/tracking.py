@@ -47,6 +47,8 @@ class EigTracker:
     given, is A ``tracker.probe`` for the current operator, computed by the caller alongside its
     own products (the spectral engine carries it through a GD step's two passes over Z_v);
     otherwise the probe costs one product. ``matvecs`` counts the products the tracker asked for.
+    The vector's sign is fixed at the first call (its entry of largest magnitude positive) and kept
+    continuous from call to call after that.
     """
 
     TOL_FLOOR_EPS = 100
@@ -170,8 +172,11 @@ class EigTracker:
                 self._compress(C[:, order], self.keep)
             if not self._add(resid_vec, matmat):
                 break  # the residual lies in the basis: the pair is exact to roundoff
-        if self.sign is not None and float(u @ self.sign) < 0:
-            u = -u  # keep a consistent sign from call to call
+        if self.sign is not None:
+            if float(u @ self.sign) < 0:
+                u = -u  # keep a consistent sign from call to call
+        elif float(u[int(xp.argmax(xp.abs(u)))]) < 0:
+            u = -u  # first call: the entry of largest magnitude positive (not eigh's arbitrary sign)
         self.sign = u
         return theta, rho, u
 

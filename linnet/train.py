@@ -29,7 +29,7 @@ def train(X, Y, *, eta: float, steps: int, model: Any = None, m: int | None = No
           ga_every: int | None = None, hessian_every: int = 0, hessian_tol: float = 1e-8,
           max_loss: float | None = None, progress: bool | None = None,
           spectrum: DataSpectrum | None = None, observers: Sequence[Any] = (),
-          flow_rtol: float = 1e-10, flow_atol: float = 1e-12) -> Trajectory:
+          flow_rtol: float = 1e-10, flow_atol: float = 1e-12, jit: bool = False) -> Trajectory:
     """Run ``steps`` GD steps (eq. 6) — or gradient flow (eq. 1) sampled at t = ηk — and record them.
 
     The network is ``model``: a :class:`linnet.MLP`, a :class:`linnet.LinearNet`, a
@@ -52,6 +52,10 @@ def train(X, Y, *, eta: float, steps: int, model: Any = None, m: int | None = No
     A run whose loss exceeds ``max_loss`` (default 1e10 × its initial loss) or turns non-finite
     stops there, keeping only finite rows, with ``Trajectory.stopped`` saying at which step.
     ``spectrum`` reuses a :func:`linnet.spectrum` decomposition of the same (X, Y) across runs.
+
+    ``jit=True`` runs the linear net's spectral GD with its Λ and ‖Ê‖ trackers as one compiled
+    loop (:mod:`linnet.jit`, needs Numba; float64 NumPy, no Hessian and no observers of one's own):
+    the same algorithm and stop rules, the same fields, equal to the NumPy path to roundoff.
     """
     eta = check_eta(eta)
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
@@ -84,6 +88,9 @@ def train(X, Y, *, eta: float, steps: int, model: Any = None, m: int | None = No
         raise ValueError(f"method='flow' is available for the linear net only, not {built.family}")
     if ga_every is None:
         ga_every = 0 if built.family == "linear2" else 1
+    if jit:
+        _check_jit(built, xp, dt, method=method, hessian_every=hessian_every, ga_every=ga_every,
+                   observers=observers)
 
     config = dict(eta=eta, family=built.family, **built.config, n=n, d=d, r=spectrum.r,
                   method=method, backend=backend_name(xp), dtype=str(dt),
@@ -91,7 +98,11 @@ def train(X, Y, *, eta: float, steps: int, model: Any = None, m: int | None = No
                   sharpness_tol=float(sharpness_tol),
                   e_hat_every=int(e_hat_every) if built.measures_e_hat else 0,
                   ga_every=int(ga_every), hessian_every=int(hessian_every),
-                  hessian_tol=float(hessian_tol), y_norm=float(xp.linalg.norm(spectrum.Y)))
+                  hessian_tol=float(hessian_tol), y_norm=float(xp.linalg.norm(spectrum.Y)),
+                  jit=bool(jit))
+    if jit:
+        return _train_compiled(eng, built, config, spectrum, eta=eta, steps=steps, max_loss=max_loss,
+                               progress=progress)
 
     sharp = Sharpness(sharpness_every, sharpness_tol)
     e_hat = EHat(e_hat_every, sharpness_tol) if built.measures_e_hat else None
@@ -131,6 +142,57 @@ def train(X, Y, *, eta: float, steps: int, model: Any = None, m: int | None = No
 
 
 _LINEAR_SPECIFIC_OBSERVED = ("e_hat_step", "e_hat_norm")
+
+
+def _check_jit(built: Any, xp: Any, dt: Any, *, method: str, hessian_every: int, ga_every: int,
+               observers: Sequence[Any]) -> None:
+    from . import jit as compiled
+
+    why = []
+    if built.family != "linear2" or built.config.get("engine") != "spectral":
+        why.append(f"it runs the linear net's spectral engine only (this is {built.family}, "
+                   f"engine {built.config.get('engine')!r})")
+    if method != "gd":
+        why.append("it runs method='gd' only")
+    if xp is not np or dt != np.float64:
+        why.append("it runs float64 NumPy arrays only (use dtype='float64' and the NumPy backend)")
+    if hessian_every or ga_every:
+        why.append("it measures Λ and ‖Ê‖ only (set hessian_every=0 and ga_every=0)")
+    if observers:
+        why.append("observers of one's own run in the Python loop only")
+    if why:
+        raise ValueError("jit=True cannot run this: " + "; ".join(why) + "; or use jit=False")
+    if not compiled.available():
+        raise ImportError("jit=True needs Numba: pip install 'linnet[jit]' (or use jit=False)")
+
+
+def _train_compiled(eng: Any, built: Any, config: dict, spectrum: DataSpectrum, *, eta: float, steps: int,
+                    max_loss: float | None, progress: bool | None) -> Trajectory:
+    from .jit import run_compiled
+
+    res = run_compiled(eng, eta=eta, steps=steps, sharpness_every=config["sharpness_every"],
+                       e_hat_every=config["e_hat_every"], tol=config["sharpness_tol"],
+                       max_loss=max_loss, progress=progress)
+    config.update(sharpness_products=res.sharpness_products, ga_products=0,
+                  e_hat_products=res.e_hat_products)
+    return trajectory_of_compiled(res, config, spectrum, eng.k, built.specific())
+
+
+def trajectory_of_compiled(res: Any, config: dict, spec: DataSpectrum, k: int, specific: dict) -> Trajectory:
+    """The :class:`Trajectory` of a :class:`linnet.jit.CompiledResult`, with the NumPy path's fields."""
+    cols = dict(res.columns)
+    specific["lambda_tilde"] = cols.pop("lambda_tilde")
+    arrays = dict(res.arrays)
+    for name in _LINEAR_SPECIFIC_OBSERVED:
+        specific[name] = arrays.pop(name)
+    arrays.update(ga_step=np.zeros(0, dtype=np.int64), ga_norm=np.zeros(0),
+                  hessian_step=np.zeros(0, dtype=np.int64), hessian_sharpness=np.zeros(0))
+    d_top, f_top = cols.pop("d_top"), cols.pop("f_top")
+    cols["d_norm"] = np.sqrt(2 * config["n"] * cols["loss"])
+    return Trajectory(config=config, step=np.arange(res.rows, dtype=np.int64), d_top=d_top, f_top=f_top,
+                      eigvals_K=to_numpy(spec.lam).astype(np.float64),
+                      y_top=to_numpy(spec.Yv[:k]).astype(np.float64), family="linear2",
+                      specific=specific, stopped=res.stopped, **cols, **arrays)
 
 
 def prepare_data(X: Any, Y: Any, xp: Any, spectrum: DataSpectrum | None) -> tuple[Any, Any, DataSpectrum]:

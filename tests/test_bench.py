@@ -15,11 +15,14 @@ def test_bench_size_row_is_complete_and_like_for_like():
         assert np.isfinite(row[key]) and row[key] > 0, key
     assert row["ratio"] == pytest.approx(row["fast_steps_per_s"] / row["literal_steps_per_s"])
     assert row["fast_stopped"] is None and row["literal_stopped"] is None
+    if bench.jit_available():
+        assert np.isfinite(row["jit_steps_per_s"]) and row["jit_stopped"] is None
 
 
 def test_per_step_costs_cover_each_measurement():
     costs = bench.per_step_costs(60, 80, 20, steps=20, xp=np, reps=1)
-    assert list(costs) == [label for label, _ in bench.MEASURED]
+    jit = bench.MEASURED_JIT if bench.jit_available() else ()
+    assert list(costs) == [label for label, _ in bench.MEASURED + jit]
     assert all(np.isfinite(ms) for ms in costs.values())
 
 
@@ -57,3 +60,10 @@ def test_bench_mlp_row_is_complete_and_torch_agrees():
     assert t["steps_per_s"] > 0 and row["torch_ratio"] == pytest.approx(
         row["lambda_ga_steps_per_s"] / t["steps_per_s"])
     assert t["loss_dev"] < tol("identity") and t["lambda_dev"] < tol("eigensolver-autograd")
+
+
+@pytest.mark.slow  # compiles the kernels from nothing: ~40 s
+def test_jit_compile_seconds_come_from_two_fresh_processes():
+    pytest.importorskip("numba")
+    out = bench.jit_compile_seconds()
+    assert out["cold_s"] > out["cached_s"] > 0

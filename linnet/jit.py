@@ -1,0 +1,592 @@
+"""The linear net's spectral GD step and its Λ / ‖Ê‖ trackers compiled with Numba (optional).
+
+The same mathematics as :class:`linnet.engines.SpectralEngine` driven by :func:`linnet.loop.run`
+with the :class:`~linnet.observers.Sharpness` and :class:`~linnet.observers.EHat` observers, in
+one compiled loop over the steps, with no Python between them:
+
+* **Step** (I1, docs/theory.md §2.3). With D = αZ_vᵀa − Y_v and y = −ηα λ⊙D,
+  a⁺ = a − (ηα/n) Z_v D and Z_v⁺ = Z_v + a yᵀ. It takes two sweeps over Z_v (m×r): a read-only
+  sweep for Z_v [D, p₁, p₂] (pᵢ: the trackers' probes), and a read–write sweep that applies the
+  rank-1 update in place while it accumulates Z_v⁺ᵀ[a⁺, Z_v⁺p₁, Z_v⁺p₂], the next state's
+  observation and the probes' images (Z_v⁺p = Z_v p + a (y·p)). At paper size Z_v is 1.6 MB and
+  stays in the core's L2 cache from step to step.
+* **Trackers**: :class:`linnet.tracking.EigTracker`'s algorithm, step for step: the images S = AQ
+  follow the closed-form change of G and Ê (I4), the probe advances one Krylov step per call, and
+  Rayleigh–Ritz with Davidson expansion runs until ρ ≤ tol·|θ|; re-orthonormalised and recomputed
+  every ``REFRESH_EVERY`` calls. The stop rule, hence the guarantee |Λ − λ| ≤ ρ, is the same.
+
+It agrees with the NumPy path to roundoff, not bitwise: the read-only sweep's sums are vectorised
+(``fastmath`` reassociation and contraction only: no assumption about NaN or infinities), and the
+update is applied every step instead of deferred (:class:`~linnet.engines.LowRank`). The NumPy
+path stays the reference the tests compare this kernel against (``tests/test_kernels.py``).
+
+Numba compiles the kernels on first use and caches the machine code on disk (``cache=True``: in
+``__pycache__`` beside this file, or under ``NUMBA_CACHE_DIR``); :func:`compile_seconds` reports
+what the first call in this process cost.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .loop import loss_overflow, over_max_loss, update_overflow
+from .progress import Progress
+
+try:
+    import numba
+except ImportError:  # pragma: no cover - exercised where numba is absent
+    numba = None  # type: ignore[assignment]
+
+# EigTracker's defaults (linnet.tracking), which the compiled trackers follow
+KEEP, MAX_BASIS, REFRESH_EVERY, MAXITER = 4, 10, 64, 200
+TOL_FLOOR_EPS = 100
+GRAM, E_HAT = 0, 1  # tracker slots: Λ = λ_max(G) (largest algebraic), ‖Ê‖ (largest magnitude)
+# ints of a tracker: basis size k, calls since the last refresh, products asked for, has a sign yet
+K, SINCE, MATVECS, SIGNED = 0, 1, 2, 3
+# stop codes of advance()
+OK, LOSS_OVERFLOW, OVER_MAX_LOSS, UPDATE_OVERFLOW = 0, 1, 2, 3
+
+_compile_seconds: float | None = None
+
+
+def available() -> bool:
+    """Whether Numba is importable (``pip install "linnet[jit]"``)."""
+    return numba is not None
+
+
+def _jit(fast: bool = False):
+    flags = {"reassoc", "contract"} if fast else set()
+    return numba.njit(cache=True, nogil=True, fastmath=flags)
+
+
+if numba is not None:
+
+    # The sweeps over Z_v take three vectors at a time and several rows of Z_v per pass of the
+    # inner loop, so each element of the operands read from L1 serves 2–4 rows. On the bench
+    # machine a 1.6 MB sweep then runs at ~30 GB/s, its streaming rate from L2 (one vector per
+    # row took 2–3× longer than it).
+    @_jit(fast=True)
+    def _rows3(Zv, R, out):
+        """out[i, c] = Σ_j Z_v[i, j] R[c, j], c < 3 (read only)."""
+        m, r = Zv.shape
+        R0, R1, R2 = R[0], R[1], R[2]
+        i = 0
+        while i + 1 < m:
+            x, z = Zv[i], Zv[i + 1]
+            s0 = s1 = s2 = t0 = t1 = t2 = 0.0
+            for j in range(r):
+                p, q, w = R0[j], R1[j], R2[j]
+                s0 += x[j] * p
+                s1 += x[j] * q
+                s2 += x[j] * w
+                t0 += z[j] * p
+                t1 += z[j] * q
+                t2 += z[j] * w
+            out[i, 0], out[i, 1], out[i, 2] = s0, s1, s2
+            out[i + 1, 0], out[i + 1, 1], out[i + 1, 2] = t0, t1, t2
+            i += 2
+        if i < m:
+            x = Zv[i]
+            s0 = s1 = s2 = 0.0
+            for j in range(r):
+                s0 += x[j] * R0[j]
+                s1 += x[j] * R1[j]
+                s2 += x[j] * R2[j]
+            out[i, 0], out[i, 1], out[i, 2] = s0, s1, s2
+
+    @_jit(fast=True)
+    def _cols3(Zv, a, y, L, out, write):
+        """out[c, :] = Σ_i L[c, i] Z_v'[i, :], c < 3, with Z_v' = Z_v + a yᵀ, written back to Z_v
+        when ``write``; returns ‖Z_v' e₁‖² (for Λ̃ = v₁ᵀGv₁). y = 0, write = False: Z_vᵀ Lᵀ."""
+        m, r = Zv.shape
+        o0, o1, o2 = out[0], out[1], out[2]
+        o0[:] = 0.0
+        o1[:] = 0.0
+        o2[:] = 0.0
+        z1 = 0.0
+        i = 0
+        while i < m:
+            nb = min(4, m - i)
+            if nb == 4:
+                x0, x1, x2, x3 = Zv[i], Zv[i + 1], Zv[i + 2], Zv[i + 3]
+                b0, b1, b2, b3 = a[i], a[i + 1], a[i + 2], a[i + 3]
+                l00, l01, l02, l03 = L[0, i], L[0, i + 1], L[0, i + 2], L[0, i + 3]
+                l10, l11, l12, l13 = L[1, i], L[1, i + 1], L[1, i + 2], L[1, i + 3]
+                l20, l21, l22, l23 = L[2, i], L[2, i + 1], L[2, i + 2], L[2, i + 3]
+                for j in range(r):
+                    yj = y[j]
+                    u0 = x0[j] + b0 * yj
+                    u1 = x1[j] + b1 * yj
+                    u2 = x2[j] + b2 * yj
+                    u3 = x3[j] + b3 * yj
+                    if write:
+                        x0[j], x1[j], x2[j], x3[j] = u0, u1, u2, u3
+                    o0[j] += u0 * l00 + u1 * l01 + u2 * l02 + u3 * l03
+                    o1[j] += u0 * l10 + u1 * l11 + u2 * l12 + u3 * l13
+                    o2[j] += u0 * l20 + u1 * l21 + u2 * l22 + u3 * l23
+            else:
+                for q in range(i, i + nb):
+                    x, b = Zv[q], a[q]
+                    l0, l1, l2 = L[0, q], L[1, q], L[2, q]
+                    for j in range(r):
+                        u = x[j] + b * y[j]
+                        if write:
+                            x[j] = u
+                        o0[j] += u * l0
+                        o1[j] += u * l1
+                        o2[j] += u * l2
+            for q in range(i, i + nb):
+                z1 += Zv[q, 0] * Zv[q, 0] if write else (Zv[q, 0] + a[q] * y[0]) ** 2
+            i += nb
+        return z1
+
+    # Small products written out: numba's ``@`` calls BLAS, whose locks serialise threads that
+    # run members side by side.
+    @_jit(fast=True)
+    def _dot(x, y):
+        s = 0.0
+        for j in range(x.shape[0]):
+            s += x[j] * y[j]
+        return s
+
+    @_jit(fast=True)
+    def _mv(A, v):
+        """A v for the rows of A (k×r)."""
+        out = np.empty(A.shape[0])
+        for q in range(A.shape[0]):
+            out[q] = _dot(A[q], v)
+        return out
+
+    @_jit(fast=True)
+    def _vm(h, A):
+        """hᵀ A = Σ_q h[q] A[q]."""
+        out = np.zeros(A.shape[1])
+        for q in range(A.shape[0]):
+            hq = h[q]
+            for j in range(A.shape[1]):
+                out[j] += hq * A[q, j]
+        return out
+
+    @_jit(fast=True)
+    def _mm(C, A):
+        """C A (C: p×k, A: k×r)."""
+        out = np.empty((C.shape[0], A.shape[1]))
+        for p in range(C.shape[0]):
+            out[p] = _vm(C[p], A)
+        return out
+
+    @_jit()
+    def _apply_op(kind, Zv, V, w, al, n, lam, a2, out):
+        """out[c] = A V[c] for c < w: A = G = (α²/n)Z_vᵀZ_v + α²‖a‖² diag(λ) (Lemma C.1) or
+        Ê = (α²/n)Z_vᵀZ_v − diag(λ) (eq. 10); three vectors per pair of sweeps."""
+        m, r = Zv.shape
+        R = np.zeros((3, r))
+        T = np.empty((m, 3))
+        L = np.empty((3, m))
+        out3 = np.empty((3, r))
+        zero_m, zero_r = np.zeros(m), np.zeros(r)
+        c = al * al / n
+        diag = al * al * a2 if kind == GRAM else -1.0
+        for c0 in range(0, w, 3):
+            nc = min(3, w - c0)
+            R[:] = 0.0
+            R[:nc] = V[c0:c0 + nc]
+            _rows3(Zv, R, T)
+            L[:] = T.T
+            _cols3(Zv, zero_m, zero_r, L, out3, False)
+            for q in range(nc):
+                for j in range(r):
+                    out[c0 + q, j] = c * out3[q, j] + diag * lam[j] * V[c0 + q, j]
+
+    @_jit()
+    def _eigh(Q, S, k):
+        T = np.empty((k, k))
+        for p in range(k):
+            for q in range(k):
+                T[p, q] = _dot(Q[p], S[q])
+        T = T + T.T
+        ev, C = np.linalg.eigh(T)
+        return 0.5 * ev, C
+
+    @_jit()
+    def _order(kind, ev):
+        return np.argsort(-ev if kind == GRAM else -np.abs(ev), kind="mergesort")
+
+    @_jit()
+    def _orth(Q, k, v):
+        """v − Qᵀh ⊥ the basis (classical Gram–Schmidt, repeated on cancellation: DGKS)."""
+        before = math.sqrt(_dot(v, v))
+        h = _mv(Q[:k], v)
+        w = v - _vm(h, Q[:k])
+        after = math.sqrt(_dot(w, w))
+        if after < 0.7 * before:
+            h2 = _mv(Q[:k], w)
+            w = w - _vm(h2, Q[:k])
+            h = h + h2
+            after = math.sqrt(_dot(w, w))
+        return w, h, before, after
+
+    @_jit()
+    def _add(kind, Q, S, ints, v, Zv, al, n, lam, a2):
+        k = ints[K]
+        w, _, before, after = _orth(Q, k, v)
+        if after <= 1e-8 * before:
+            return False
+        Q[k] = w / after
+        _apply_op(kind, Zv, Q[k:k + 1], 1, al, n, lam, a2, S[k:k + 1])
+        ints[MATVECS] += 1
+        ints[K] = k + 1
+        return True
+
+    @_jit()
+    def _add_with_image(Q, S, ints, v, image):
+        k = ints[K]
+        w, h, before, after = _orth(Q, k, v)
+        if after < 1e-4 * before:
+            return False
+        Q[k] = w / after
+        S[k] = (image - _vm(h, S[:k])) / after
+        ints[K] = k + 1
+        return True
+
+    @_jit()
+    def _compress(Q, S, ints, C, kk):
+        k = ints[K]
+        Ck = np.ascontiguousarray(C[:, :kk].T)
+        Qn = _mm(Ck, Q[:k])
+        Sn = _mm(Ck, S[:k])
+        Q[:kk] = Qn
+        S[:kk] = Sn
+        ints[K] = kk
+
+    @_jit()
+    def _ritz_compress(kind, Q, S, ints, kk):
+        ev, C = _eigh(Q, S, ints[K])
+        _compress(Q, S, ints, np.ascontiguousarray(C[:, _order(kind, ev)]), kk)
+
+    @_jit()
+    def _recompute(kind, Q, S, ints, Zv, al, n, lam, a2):
+        k = ints[K]
+        Qm, _ = np.linalg.qr(np.ascontiguousarray(Q[:k].T))
+        Q[:k] = Qm.T
+        _apply_op(kind, Zv, Q, k, al, n, lam, a2, S)
+        ints[MATVECS] += k
+        ints[SINCE] = 0
+
+    @_jit()
+    def _add_probe(kind, Q, S, ints, probe, image, have_image, Zv, al, n, lam, a2):
+        r = Q.shape[1]
+        if ints[K] >= r:
+            return
+        if ints[K] >= Q.shape[0]:
+            _ritz_compress(kind, Q, S, ints, KEEP)
+        if have_image:
+            added = _add_with_image(Q, S, ints, probe, image)
+            nxt = S[ints[K] - 1].copy() if added else image.copy()
+        else:
+            added = _add(kind, Q, S, ints, probe, Zv, al, n, lam, a2)
+            nxt = S[ints[K] - 1].copy() if added else np.zeros(r)
+        nrm = math.sqrt(_dot(nxt, nxt))
+        if not added and not have_image or not math.isfinite(nrm) or nrm == 0.0:
+            np.random.seed(ints[MATVECS])  # the probe fell into the basis: restart it at random
+            nxt = np.random.standard_normal(r)
+            nrm = math.sqrt(_dot(nxt, nxt))
+        probe[:] = nxt / nrm
+
+    @_jit()
+    def _track(kind, Q, S, V, ints, tol, image, have_image, Zv, al, n, lam, a2):
+        """One EigTracker call; returns (θ, ρ) and leaves the Ritz vector u in V[1] (V[0]: the
+        probe, V[1]: the sign reference, V[2]: the start vector)."""
+        r = Q.shape[1]
+        maxb = Q.shape[0]
+        if ints[K] == 0:
+            _add(kind, Q, S, ints, V[2].copy(), Zv, al, n, lam, a2)
+        elif ints[SINCE] + 1 >= REFRESH_EVERY:
+            _recompute(kind, Q, S, ints, Zv, al, n, lam, a2)
+        else:
+            ints[SINCE] += 1
+        _add_probe(kind, Q, S, ints, V[0], image, have_image, Zv, al, n, lam, a2)
+        theta, rho = 0.0, math.inf
+        u = np.zeros(r)
+        for _ in range(MAXITER):
+            k = ints[K]
+            ev, C = _eigh(Q, S, k)
+            order = _order(kind, ev)
+            i = order[0]
+            theta = ev[i]
+            c = np.ascontiguousarray(C[:, i])
+            u = _vm(c, Q[:k])
+            resid = _vm(c, S[:k]) - theta * u
+            rho = math.sqrt(_dot(resid, resid))
+            if rho <= tol * abs(theta) or k >= r:
+                break
+            if k >= maxb:
+                _compress(Q, S, ints, np.ascontiguousarray(C[:, order]), KEEP)
+            if not _add(kind, Q, S, ints, resid, Zv, al, n, lam, a2):
+                break
+        if ints[SIGNED]:
+            if _dot(u, V[1]) < 0:
+                u = -u
+        elif u[np.argmax(np.abs(u))] < 0:
+            u = -u
+        V[1] = u
+        ints[SIGNED] = 1
+        return theta, rho
+
+    @_jit()
+    def _shift_images(Q, S, ints, every, b, b2, F, y, a2_old, dlam, lam):
+        """S += ΔA Q for one GD step (EngineSpectral.gram_update / e_hat_update, I4):
+        row q gains (q·y)(bF + b2‖a‖²y) + (q·F)(b y), plus Δ(α²‖a‖²) λ⊙q for G."""
+        for kind in range(2):
+            k = ints[kind, K]
+            if every[kind] == 0 or k == 0:
+                continue
+            for q in range(k):
+                qy = _dot(Q[kind, q], y)
+                qF = _dot(Q[kind, q], F)
+                for j in range(y.shape[0]):
+                    S[kind, q, j] += qy * (b * F[j] + b2 * a2_old * y[j]) + qF * (b * y[j])
+                    if kind == GRAM:
+                        S[kind, q, j] += dlam * lam[j] * Q[kind, q, j]
+
+    @_jit()
+    def advance(Zv, a, lam, Yv, y_null2, n, al, eta, t0, t1, last, cur, fl,
+                Q, S, V, ints, every, tol, carried, u1_0, rows, dk, fk, trk, sh):
+        """Run the states t0 … t1 − 1 (observe, record, track, stop tests, step), as linnet.loop.run.
+
+        ``cur`` (3×r): Z_vᵀ[a, Z_v p₁, Z_v p₂] at state t0; ``fl``: [‖Z_v e₁‖², max_loss];
+        ``carried[kind]``: whether cur[1 + kind] holds that tracker's probe image. Records:
+        ``rows[t]`` = (loss, ‖a‖², F·D, Λ̃), ``dk``/``fk`` the top-k coordinates of D, F,
+        ``trk[kind, t]`` = (θ, ρ), ``sh[t]`` = (|u₁·u₁(0)|, |u₁·v₁|, u₁·D).
+        Returns (rows recorded, stop code).
+        """
+        r = lam.shape[0]
+        m = a.shape[0]
+        k_top = dk.shape[1]
+        c_al2n = al * al / n
+        R = np.zeros((3, r))
+        T = np.empty((m, 3))
+        L = np.zeros((3, m))
+        image = np.empty(r)
+        for t in range(t0, t1):
+            F = al * cur[0]
+            D = F - Yv
+            loss = (_dot(D, D) + y_null2) / (2 * n)
+            a2 = _dot(a, a)
+            if not (math.isfinite(loss) and math.isfinite(a2)):
+                return t, LOSS_OVERFLOW
+            if fl[1] <= 0.0:
+                fl[1] = 1e10 * max(loss, 1e-300)
+            rows[t, 0], rows[t, 1], rows[t, 2] = loss, a2, _dot(F, D)
+            rows[t, 3] = al * al * (fl[0] / n + a2 * lam[0])
+            dk[t] = D[:k_top]
+            fk[t] = F[:k_top]
+            for kind in range(2):
+                if every[kind] == 0 or t % every[kind] != 0:
+                    continue
+                have = carried[kind] != 0
+                if have:
+                    diag = al * al * a2 if kind == GRAM else -1.0
+                    for j in range(r):
+                        image[j] = c_al2n * cur[1 + kind, j] + diag * lam[j] * V[kind, 0, j]
+                theta, rho = _track(kind, Q[kind], S[kind], V[kind], ints[kind], tol[kind], image, have,
+                                    Zv, al, n, lam, a2)
+                trk[kind, t, 0], trk[kind, t, 1] = theta, rho
+                if kind == GRAM:
+                    u = V[GRAM, 1]
+                    if u1_0[r] == 0.0:
+                        u1_0[:r] = u
+                        u1_0[r] = 1.0
+                    sh[t, 0] = abs(_dot(u, u1_0[:r]))
+                    sh[t, 1] = abs(u[0])
+                    sh[t, 2] = _dot(u, D)
+            if loss > fl[1]:
+                return t + 1, OVER_MAX_LOSS
+            if t == last:
+                return t + 1, OK
+            # the step t → t + 1, carrying the probes of the trackers due at t + 1
+            c = eta * al
+            R[0] = D
+            for kind in range(2):
+                due = every[kind] != 0 and (t + 1) % every[kind] == 0 and ints[kind, K] < r
+                carried[kind] = 1 if due else 0
+                if due:
+                    R[1 + kind] = V[kind, 0]
+                else:
+                    R[1 + kind] = 0.0
+            _rows3(Zv, R, T)
+            da = (c / n) * T[:, 0]
+            y = (-c) * (lam * D)
+            if not (math.isfinite(_dot(da, da)) and math.isfinite(_dot(y, y))):
+                return t + 1, UPDATE_OVERFLOW
+            a_new = a - da
+            L[0] = a_new
+            for kind in range(2):
+                if carried[kind]:
+                    L[1 + kind] = T[:, 1 + kind] + a * _dot(y, R[1 + kind])
+                else:
+                    L[1 + kind] = 0.0
+            a2_new = _dot(a_new, a_new)
+            _shift_images(Q, S, ints, every, al / n, c_al2n, F, y, a2, al * al * (a2_new - a2), lam)
+            fl[0] = _cols3(Zv, a, y, L, cur, True)
+            a[:] = a_new
+        return t1, OK
+
+
+def compile_seconds() -> float | None:
+    """Seconds the kernels' first use in this process took (:func:`warm_up`: compiling them, or
+    loading them from the on-disk cache); None before it."""
+    return _compile_seconds
+
+
+def warm_up() -> float:
+    """Compile (or load from the disk cache) the kernels on a 2×3 problem, once per process;
+    returns the seconds it took."""
+    global _compile_seconds
+    if _compile_seconds is None:
+        tic = time.perf_counter()
+        g = np.random.default_rng(0)
+        run = CompiledRun(g.standard_normal((2, 3)), g.standard_normal(2), np.array([3.0, 2.0, 1.0]),
+                          g.standard_normal(3), 0.0, n=3, alpha=1.0, k_top=2, eta=0.01, steps=3,
+                          sharpness_every=1, e_hat_every=1, tol=1e-6, max_loss=None)
+        run.advance(4)
+        _compile_seconds = time.perf_counter() - tic
+    return _compile_seconds
+
+
+class CompiledRun:
+    """One compiled run of the linear net's spectral GD from the state (Z_v, a) (copied), with Λ
+    every ``sharpness_every`` steps and ‖Ê‖ every ``e_hat_every`` (0 = never); :meth:`advance`
+    runs it on. The records are arrays over all ``steps + 1`` states, filled up to ``t``."""
+
+    def __init__(self, Zv: Any, a: Any, lam: Any, Yv: Any, y_null2: float, *, n: int, alpha: float,
+                 k_top: int, eta: float, steps: int, sharpness_every: int, e_hat_every: int, tol: float,
+                 max_loss: float | None, seeds: tuple[int, int] = (1, 2)):
+        if numba is None:
+            raise ImportError("kernel='numba' needs Numba: pip install 'linnet[jit]' (or numba)")
+        f64 = np.float64
+        self.Zv = np.array(Zv, dtype=f64, order="C")
+        self.a = np.array(a, dtype=f64)
+        self.lam = np.ascontiguousarray(lam, dtype=f64)
+        self.Yv = np.ascontiguousarray(Yv, dtype=f64)
+        self.y_null2, self.n, self.al = float(y_null2), float(n), float(alpha)
+        self.eta, self.steps = float(eta), int(steps)
+        m, r = self.Zv.shape
+        self.every = np.array([sharpness_every, e_hat_every], dtype=np.int64)
+        self.tol = np.full(2, max(float(tol), TOL_FLOOR_EPS * float(np.finfo(f64).eps)))
+        maxb = min(MAX_BASIS, r)
+        self.Q = np.zeros((2, maxb, r))
+        self.S = np.zeros((2, maxb, r))
+        self.V = np.zeros((2, 3, r))  # per tracker: probe, Ritz vector (sign reference), start
+        for kind, seed in enumerate(seeds):  # the start and probe that EigTracker(seed=…) draws
+            g = np.random.default_rng(seed).standard_normal((2, r))
+            self.V[kind, 2] = g[0] / np.linalg.norm(g[0])
+            self.V[kind, 0] = g[1] / np.linalg.norm(g[1])
+        self.ints = np.zeros((2, 4), dtype=np.int64)
+        self.carried = np.zeros(2, dtype=np.int64)
+        self.u1_0 = np.zeros(r + 1)  # u₁ at the first Λ, and a flag: set
+        self.cur = np.zeros((3, r))
+        self.cur[0] = self.Zv.T @ self.a
+        self.fl = np.array([float(self.Zv[:, 0] @ self.Zv[:, 0]),
+                            -1.0 if max_loss is None else float(max_loss)])
+        rows = self.steps + 1
+        self.rows = np.zeros((rows, 4))
+        self.dk, self.fk = np.zeros((rows, k_top)), np.zeros((rows, k_top))
+        self.trk = np.full((2, rows, 2), np.nan)
+        self.sh = np.full((rows, 3), np.nan)
+        self.t = 0
+        self.code = OK
+
+    @classmethod
+    def of_engine(cls, engine: Any, **kw: Any) -> CompiledRun:
+        """From a :class:`~linnet.engines.SpectralEngine`'s current state (float64, NumPy)."""
+        if engine.dtype != np.float64 or engine.xp is not np:
+            raise ValueError("kernel='numba' runs in float64 on NumPy arrays: use dtype='float64' "
+                             "and the NumPy backend, or kernel='numpy'")
+        return cls(engine.zv_copy(), engine.a, engine.lam, engine.Yv, engine.spec.y_null2, n=engine.n,
+                   alpha=engine.al, k_top=engine.k, **kw)
+
+    @property
+    def max_loss(self) -> float:
+        return float(self.fl[1])
+
+    def advance(self, until: int) -> int:
+        """Run the states t … until − 1, or to a stop; returns the stop code."""
+        self.t, self.code = advance(
+            self.Zv, self.a, self.lam, self.Yv, self.y_null2, self.n, self.al, self.eta, self.t,
+            min(until, self.steps + 1), self.steps, self.cur, self.fl, self.Q, self.S, self.V, self.ints,
+            self.every, self.tol, self.carried, self.u1_0, self.rows, self.dk, self.fk, self.trk, self.sh)
+        return int(self.code)
+
+    def products(self, kind: int) -> int:
+        """Operator products the tracker ``kind`` (GRAM or E_HAT) asked for beyond the carried ones."""
+        return int(self.ints[kind, MATVECS])
+
+
+CHUNK = 256  # steps per kernel call: progress and Ctrl-C are seen between calls
+
+
+@dataclass(frozen=True)
+class CompiledResult:
+    """What a compiled run recorded: ``rows`` states, why it ``stopped`` (None if it did not),
+    the every-step columns (``loss``, ``a_norm2``, ``fd``, ``lambda_tilde``, ``d_top``, ``f_top``),
+    the observers' arrays under the Trajectory's field names, and the trackers' product counts."""
+    rows: int
+    stopped: str | None
+    columns: dict
+    arrays: dict
+    sharpness_products: int
+    e_hat_products: int
+
+
+def run_compiled(engine: Any, *, eta: float, steps: int, sharpness_every: int, e_hat_every: int,
+                 tol: float, max_loss: float | None, progress: bool | None = None,
+                 label: str = "train[spectral, jit]") -> CompiledResult:
+    """Run :func:`linnet.loop.run` with the Sharpness and EHat observers on the spectral engine
+    ``engine``, compiled; leaves ``engine`` at the run's last state (for its final weights)."""
+    warm_up()
+    run = CompiledRun.of_engine(engine, eta=eta, steps=steps, sharpness_every=sharpness_every,
+                                e_hat_every=e_hat_every, tol=tol, max_loss=max_loss)
+    prog = Progress(steps, label, enabled=progress)
+    code = OK
+    while run.t <= steps and code == OK:
+        code = run.advance(run.t + CHUNK)
+        prog.update(min(run.t, steps))
+    prog.close()
+    engine.Zv = run.Zv
+    engine.a = run.a
+    return result_of(run)
+
+
+def result_of(run: CompiledRun) -> CompiledResult:
+    """The records of a finished (or stopped) :class:`CompiledRun`."""
+    T = run.t
+    columns = dict(loss=run.rows[:T, 0].copy(), a_norm2=run.rows[:T, 1].copy(), fd=run.rows[:T, 2].copy(),
+                   lambda_tilde=run.rows[:T, 3].copy(), d_top=run.dk[:T].copy(), f_top=run.fk[:T].copy())
+    arrays: dict[str, np.ndarray] = {}
+    s_steps = _due_steps(int(run.every[GRAM]), T)
+    arrays.update(sharpness_step=s_steps, sharpness=run.trk[GRAM, s_steps, 0],
+                  sharpness_residual=run.trk[GRAM, s_steps, 1], u1_overlap_init=run.sh[s_steps, 0],
+                  u1_v1_overlap=run.sh[s_steps, 1], d_u1=run.sh[s_steps, 2])
+    e_steps = _due_steps(int(run.every[E_HAT]), T)
+    arrays.update(e_hat_step=e_steps, e_hat_norm=np.abs(run.trk[E_HAT, e_steps, 0]))
+    return CompiledResult(T, _stop_message(run), columns, arrays, run.products(GRAM), run.products(E_HAT))
+
+
+def _stop_message(run: CompiledRun) -> str | None:
+    """linnet.loop.run's message for the run's stop code (rows t = 0 … run.t − 1 recorded)."""
+    if run.code == LOSS_OVERFLOW:
+        return loss_overflow(run.t)
+    if run.code == OVER_MAX_LOSS:
+        return over_max_loss(run.t - 1, float(run.rows[run.t - 1, 0]), run.max_loss)
+    if run.code == UPDATE_OVERFLOW:
+        return update_overflow(run.t - 1)
+    return None
+
+
+def _due_steps(every: int, rows: int) -> np.ndarray:
+    return np.arange(0, rows, every, dtype=np.int64) if every else np.zeros(0, dtype=np.int64)
