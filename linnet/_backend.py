@@ -55,3 +55,29 @@ def synchronize(xp: ArrayModule) -> None:
     """Wait for queued GPU work (no-op on NumPy); used only around timings."""
     if xp is not np:
         xp.cuda.Device().synchronize()
+
+
+class one_blas_thread:
+    """NumPy's BLAS limited to one thread inside the block (threadpoolctl; a no-op without it or
+    on CuPy)."""
+
+    _ctl: Any = None
+
+    def __init__(self, xp: ArrayModule) -> None:
+        self.on = xp is np
+        self.lim: Any = None
+
+    def __enter__(self) -> one_blas_thread:
+        if self.on:
+            try:
+                if one_blas_thread._ctl is None:
+                    from threadpoolctl import ThreadpoolController
+                    one_blas_thread._ctl = ThreadpoolController()
+                self.lim = one_blas_thread._ctl.limit(limits=1, user_api="blas")
+            except ImportError:  # pragma: no cover
+                self.lim = None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.lim is not None:
+            self.lim.restore_original_limits()

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from ._backend import one_blas_thread
 from .loop import loss_overflow, over_max_loss, update_overflow
 from .progress import Progress
 
@@ -70,12 +71,12 @@ if numba is not None:
     # machine a 1.6 MB sweep then runs at ~30 GB/s, its streaming rate from L2 (one vector per
     # row took 2–3× longer than it).
     @_jit(fast=True)
-    def _rows3(Zv, R, out):
-        """out[i, c] = Σ_j Z_v[i, j] R[c, j], c < 3 (read only)."""
-        m, r = Zv.shape
+    def _rows3(Zv, R, out, lo, hi):
+        """out[i, c] = Σ_j Z_v[i, j] R[c, j], c < 3, lo ≤ i < hi (read only)."""
+        r = Zv.shape[1]
         R0, R1, R2 = R[0], R[1], R[2]
-        i = 0
-        while i + 1 < m:
+        i = lo
+        while i + 1 < hi:
             x, z = Zv[i], Zv[i + 1]
             s0 = s1 = s2 = t0 = t1 = t2 = 0.0
             for j in range(r):
@@ -89,7 +90,7 @@ if numba is not None:
             out[i, 0], out[i, 1], out[i, 2] = s0, s1, s2
             out[i + 1, 0], out[i + 1, 1], out[i + 1, 2] = t0, t1, t2
             i += 2
-        if i < m:
+        if i < hi:
             x = Zv[i]
             s0 = s1 = s2 = 0.0
             for j in range(r):
@@ -99,18 +100,19 @@ if numba is not None:
             out[i, 0], out[i, 1], out[i, 2] = s0, s1, s2
 
     @_jit(fast=True)
-    def _cols3(Zv, a, y, L, out, write):
-        """out[c, :] = Σ_i L[c, i] Z_v'[i, :], c < 3, with Z_v' = Z_v + a yᵀ, written back to Z_v
-        when ``write``; returns ‖Z_v' e₁‖² (for Λ̃ = v₁ᵀGv₁). y = 0, write = False: Z_vᵀ Lᵀ."""
-        m, r = Zv.shape
+    def _cols3(Zv, a, y, L, out, write, lo, hi):
+        """out[c, :] = Σ_{lo ≤ i < hi} L[c, i] Z_v'[i, :], c < 3, with Z_v' = Z_v + a yᵀ, written
+        back to Z_v when ``write``; returns Σ_{lo ≤ i < hi} Z_v'[i, 0]² (for Λ̃ = v₁ᵀGv₁).
+        y = 0, write = False: rows lo … hi − 1 of Z_vᵀ Lᵀ."""
+        r = Zv.shape[1]
         o0, o1, o2 = out[0], out[1], out[2]
         o0[:] = 0.0
         o1[:] = 0.0
         o2[:] = 0.0
         z1 = 0.0
-        i = 0
-        while i < m:
-            nb = min(4, m - i)
+        i = lo
+        while i < hi:
+            nb = min(4, hi - i)
             if nb == 4:
                 x0, x1, x2, x3 = Zv[i], Zv[i + 1], Zv[i + 2], Zv[i + 3]
                 b0, b1, b2, b3 = a[i], a[i + 1], a[i + 2], a[i + 3]
@@ -143,6 +145,131 @@ if numba is not None:
                 z1 += Zv[q, 0] * Zv[q, 0] if write else (Zv[q, 0] + a[q] * y[0]) ** 2
             i += nb
         return z1
+
+    # The same sweeps for two vectors (D and Λ's probe when ‖Ê‖ is off; one Davidson vector):
+    # each of the pair ran ~30% faster than its three-vector form.
+    @_jit(fast=True)
+    def _rows2(Zv, R, out, lo, hi):
+        """out[i, c] = Σ_j Z_v[i, j] R[c, j], c < 2, lo ≤ i < hi (read only)."""
+        r = Zv.shape[1]
+        R0, R1 = R[0], R[1]
+        i = lo
+        while i + 1 < hi:
+            x, z = Zv[i], Zv[i + 1]
+            s0 = s1 = t0 = t1 = 0.0
+            for j in range(r):
+                p, q = R0[j], R1[j]
+                s0 += x[j] * p
+                s1 += x[j] * q
+                t0 += z[j] * p
+                t1 += z[j] * q
+            out[i, 0], out[i, 1], out[i + 1, 0], out[i + 1, 1] = s0, s1, t0, t1
+            i += 2
+        if i < hi:
+            x = Zv[i]
+            s0 = s1 = 0.0
+            for j in range(r):
+                s0 += x[j] * R0[j]
+                s1 += x[j] * R1[j]
+            out[i, 0], out[i, 1] = s0, s1
+
+    @_jit(fast=True)
+    def _cols2(Zv, a, y, L, out, write, lo, hi):
+        """:func:`_cols3` for c < 2."""
+        r = Zv.shape[1]
+        o0, o1 = out[0], out[1]
+        o0[:] = 0.0
+        o1[:] = 0.0
+        z1 = 0.0
+        i = lo
+        while i < hi:
+            nb = min(4, hi - i)
+            if nb == 4:
+                x0, x1, x2, x3 = Zv[i], Zv[i + 1], Zv[i + 2], Zv[i + 3]
+                b0, b1, b2, b3 = a[i], a[i + 1], a[i + 2], a[i + 3]
+                l00, l01, l02, l03 = L[0, i], L[0, i + 1], L[0, i + 2], L[0, i + 3]
+                l10, l11, l12, l13 = L[1, i], L[1, i + 1], L[1, i + 2], L[1, i + 3]
+                for j in range(r):
+                    yj = y[j]
+                    u0 = x0[j] + b0 * yj
+                    u1 = x1[j] + b1 * yj
+                    u2 = x2[j] + b2 * yj
+                    u3 = x3[j] + b3 * yj
+                    if write:
+                        x0[j], x1[j], x2[j], x3[j] = u0, u1, u2, u3
+                    o0[j] += u0 * l00 + u1 * l01 + u2 * l02 + u3 * l03
+                    o1[j] += u0 * l10 + u1 * l11 + u2 * l12 + u3 * l13
+            else:
+                for q in range(i, i + nb):
+                    x, b = Zv[q], a[q]
+                    l0, l1 = L[0, q], L[1, q]
+                    for j in range(r):
+                        u = x[j] + b * y[j]
+                        if write:
+                            x[j] = u
+                        o0[j] += u * l0
+                        o1[j] += u * l1
+            for q in range(i, i + nb):
+                z1 += Zv[q, 0] * Zv[q, 0] if write else (Zv[q, 0] + a[q] * y[0]) ** 2
+            i += nb
+        return z1
+
+    # Each sweep runs over two halves of Z_v's rows, and the column sums are the sum of the two
+    # halves' sums in that order, whether the halves run one after the other (members of a batch,
+    # one per core) or on two threads (a single run): the results are the same to the bit.
+    @_jit()
+    def _half(m, k):
+        h = m // 2
+        return (0, h) if k == 0 else (h, m)
+
+    @_jit()
+    def _rows_half(Zv, R, width, out, k):
+        lo, hi = _half(Zv.shape[0], k)
+        if width <= 2:
+            _rows2(Zv, R, out, lo, hi)
+        else:
+            _rows3(Zv, R, out, lo, hi)
+
+    @_jit()
+    def _cols_half(Zv, a, y, L, part, write, width, k):
+        lo, hi = _half(Zv.shape[0], k)
+        if width <= 2:
+            return _cols2(Zv, a, y, L, part, write, lo, hi)
+        return _cols3(Zv, a, y, L, part, write, lo, hi)
+
+    @numba.njit(cache=True, nogil=True, parallel=True)
+    def _rows_par(Zv, R, width, out):
+        for k in numba.prange(2):
+            _rows_half(Zv, R, width, out, k)
+
+    @numba.njit(cache=True, nogil=True, parallel=True)
+    def _cols_par(Zv, a, y, L, part, z1, write, width):
+        for k in numba.prange(2):
+            z1[k] = _cols_half(Zv, a, y, L, part[k], write, width, k)
+
+    @_jit()
+    def _rows(Zv, R, width, out, par):
+        """out[:, c] = Z_v R[c] for c < width (2 or 3)."""
+        if par:
+            _rows_par(Zv, R, width, out)
+        else:
+            for k in range(2):
+                _rows_half(Zv, R, width, out, k)
+
+    @_jit()
+    def _cols(Zv, a, y, L, out, write, width, par):
+        """out[c] = Z_v'ᵀ L[c] for c < width, Z_v' = Z_v + a yᵀ (stored when ``write``); returns
+        ‖Z_v' e₁‖²."""
+        part = np.empty((2, 3, Zv.shape[1]))
+        z1 = np.empty(2)
+        if par:
+            _cols_par(Zv, a, y, L, part, z1, write, width)
+        else:
+            for k in range(2):
+                z1[k] = _cols_half(Zv, a, y, L, part[k], write, width, k)
+        for c in range(width):
+            out[c] = part[0, c] + part[1, c]
+        return z1[0] + z1[1]
 
     # Small products written out: numba's ``@`` calls BLAS, whose locks serialise threads that
     # run members side by side.
@@ -179,8 +306,30 @@ if numba is not None:
             out[p] = _vm(C[p], A)
         return out
 
+    @_jit(fast=True)
+    def _gram_qs(Q, S, k):
+        """T[p, q] = Q[p]·S[q] for p, q < k, two rows of each per pass (a third fewer loads)."""
+        T = np.empty((k, k))
+        r = Q.shape[1]
+        for p in range(0, k, 2):
+            for q in range(0, k, 2):
+                if p + 1 < k and q + 1 < k:
+                    x0, x1, y0, y1 = Q[p], Q[p + 1], S[q], S[q + 1]
+                    s00 = s01 = s10 = s11 = 0.0
+                    for j in range(r):
+                        s00 += x0[j] * y0[j]
+                        s01 += x0[j] * y1[j]
+                        s10 += x1[j] * y0[j]
+                        s11 += x1[j] * y1[j]
+                    T[p, q], T[p, q + 1], T[p + 1, q], T[p + 1, q + 1] = s00, s01, s10, s11
+                else:
+                    for pp in range(p, min(p + 2, k)):
+                        for qq in range(q, min(q + 2, k)):
+                            T[pp, qq] = _dot(Q[pp], S[qq])
+        return T
+
     @_jit()
-    def _apply_op(kind, Zv, V, w, al, n, lam, a2, out):
+    def _apply_op(kind, Zv, V, w, al, n, lam, a2, out, par):
         """out[c] = A V[c] for c < w: A = G = (α²/n)Z_vᵀZ_v + α²‖a‖² diag(λ) (Lemma C.1) or
         Ê = (α²/n)Z_vᵀZ_v − diag(λ) (eq. 10); three vectors per pair of sweeps."""
         m, r = Zv.shape
@@ -195,19 +344,17 @@ if numba is not None:
             nc = min(3, w - c0)
             R[:] = 0.0
             R[:nc] = V[c0:c0 + nc]
-            _rows3(Zv, R, T)
+            width = 2 if nc <= 2 else 3
+            _rows(Zv, R, width, T, par)
             L[:] = T.T
-            _cols3(Zv, zero_m, zero_r, L, out3, False)
+            _cols(Zv, zero_m, zero_r, L, out3, False, width, par)
             for q in range(nc):
                 for j in range(r):
                     out[c0 + q, j] = c * out3[q, j] + diag * lam[j] * V[c0 + q, j]
 
     @_jit()
     def _eigh(Q, S, k):
-        T = np.empty((k, k))
-        for p in range(k):
-            for q in range(k):
-                T[p, q] = _dot(Q[p], S[q])
+        T = _gram_qs(Q, S, k)
         T = T + T.T
         ev, C = np.linalg.eigh(T)
         return 0.5 * ev, C
@@ -231,13 +378,13 @@ if numba is not None:
         return w, h, before, after
 
     @_jit()
-    def _add(kind, Q, S, ints, v, Zv, al, n, lam, a2):
+    def _add(kind, Q, S, ints, v, Zv, al, n, lam, a2, par):
         k = ints[K]
         w, _, before, after = _orth(Q, k, v)
         if after <= 1e-8 * before:
             return False
         Q[k] = w / after
-        _apply_op(kind, Zv, Q[k:k + 1], 1, al, n, lam, a2, S[k:k + 1])
+        _apply_op(kind, Zv, Q[k:k + 1], 1, al, n, lam, a2, S[k:k + 1], par)
         ints[MATVECS] += 1
         ints[K] = k + 1
         return True
@@ -269,16 +416,16 @@ if numba is not None:
         _compress(Q, S, ints, np.ascontiguousarray(C[:, _order(kind, ev)]), kk)
 
     @_jit()
-    def _recompute(kind, Q, S, ints, Zv, al, n, lam, a2):
+    def _recompute(kind, Q, S, ints, Zv, al, n, lam, a2, par):
         k = ints[K]
         Qm, _ = np.linalg.qr(np.ascontiguousarray(Q[:k].T))
         Q[:k] = Qm.T
-        _apply_op(kind, Zv, Q, k, al, n, lam, a2, S)
+        _apply_op(kind, Zv, Q, k, al, n, lam, a2, S, par)
         ints[MATVECS] += k
         ints[SINCE] = 0
 
     @_jit()
-    def _add_probe(kind, Q, S, ints, probe, image, have_image, Zv, al, n, lam, a2):
+    def _add_probe(kind, Q, S, ints, probe, image, have_image, Zv, al, n, lam, a2, par):
         r = Q.shape[1]
         if ints[K] >= r:
             return
@@ -288,7 +435,7 @@ if numba is not None:
             added = _add_with_image(Q, S, ints, probe, image)
             nxt = S[ints[K] - 1].copy() if added else image.copy()
         else:
-            added = _add(kind, Q, S, ints, probe, Zv, al, n, lam, a2)
+            added = _add(kind, Q, S, ints, probe, Zv, al, n, lam, a2, par)
             nxt = S[ints[K] - 1].copy() if added else np.zeros(r)
         nrm = math.sqrt(_dot(nxt, nxt))
         if not added and not have_image or not math.isfinite(nrm) or nrm == 0.0:
@@ -298,18 +445,18 @@ if numba is not None:
         probe[:] = nxt / nrm
 
     @_jit()
-    def _track(kind, Q, S, V, ints, tol, image, have_image, Zv, al, n, lam, a2):
+    def _track(kind, Q, S, V, ints, tol, image, have_image, Zv, al, n, lam, a2, par):
         """One EigTracker call; returns (θ, ρ) and leaves the Ritz vector u in V[1] (V[0]: the
         probe, V[1]: the sign reference, V[2]: the start vector)."""
         r = Q.shape[1]
         maxb = Q.shape[0]
         if ints[K] == 0:
-            _add(kind, Q, S, ints, V[2].copy(), Zv, al, n, lam, a2)
+            _add(kind, Q, S, ints, V[2].copy(), Zv, al, n, lam, a2, par)
         elif ints[SINCE] + 1 >= REFRESH_EVERY:
-            _recompute(kind, Q, S, ints, Zv, al, n, lam, a2)
+            _recompute(kind, Q, S, ints, Zv, al, n, lam, a2, par)
         else:
             ints[SINCE] += 1
-        _add_probe(kind, Q, S, ints, V[0], image, have_image, Zv, al, n, lam, a2)
+        _add_probe(kind, Q, S, ints, V[0], image, have_image, Zv, al, n, lam, a2, par)
         theta, rho = 0.0, math.inf
         u = np.zeros(r)
         for _ in range(MAXITER):
@@ -326,7 +473,7 @@ if numba is not None:
                 break
             if k >= maxb:
                 _compress(Q, S, ints, np.ascontiguousarray(C[:, order]), KEEP)
-            if not _add(kind, Q, S, ints, resid, Zv, al, n, lam, a2):
+            if not _add(kind, Q, S, ints, resid, Zv, al, n, lam, a2, par):
                 break
         if ints[SIGNED]:
             if _dot(u, V[1]) < 0:
@@ -355,7 +502,7 @@ if numba is not None:
 
     @_jit()
     def advance(Zv, a, lam, Yv, y_null2, n, al, eta, t0, t1, last, cur, fl,
-                Q, S, V, ints, every, tol, carried, u1_0, rows, dk, fk, trk, sh):
+                Q, S, V, ints, every, tol, carried, u1_0, rows, dk, fk, trk, sh, par):
         """Run the states t0 … t1 − 1 (observe, record, track, stop tests, step), as linnet.loop.run.
 
         ``cur`` (3×r): Z_vᵀ[a, Z_v p₁, Z_v p₂] at state t0; ``fl``: [‖Z_v e₁‖², max_loss];
@@ -372,6 +519,7 @@ if numba is not None:
         T = np.empty((m, 3))
         L = np.zeros((3, m))
         image = np.empty(r)
+        width = 3 if every[E_HAT] else 2  # D, then the probes of the trackers that run
         for t in range(t0, t1):
             F = al * cur[0]
             D = F - Yv
@@ -394,7 +542,7 @@ if numba is not None:
                     for j in range(r):
                         image[j] = c_al2n * cur[1 + kind, j] + diag * lam[j] * V[kind, 0, j]
                 theta, rho = _track(kind, Q[kind], S[kind], V[kind], ints[kind], tol[kind], image, have,
-                                    Zv, al, n, lam, a2)
+                                    Zv, al, n, lam, a2, par)
                 trk[kind, t, 0], trk[kind, t, 1] = theta, rho
                 if kind == GRAM:
                     u = V[GRAM, 1]
@@ -418,7 +566,7 @@ if numba is not None:
                     R[1 + kind] = V[kind, 0]
                 else:
                     R[1 + kind] = 0.0
-            _rows3(Zv, R, T)
+            _rows(Zv, R, width, T, par)
             da = (c / n) * T[:, 0]
             y = (-c) * (lam * D)
             if not (math.isfinite(_dot(da, da)) and math.isfinite(_dot(y, y))):
@@ -432,9 +580,28 @@ if numba is not None:
                     L[1 + kind] = 0.0
             a2_new = _dot(a_new, a_new)
             _shift_images(Q, S, ints, every, al / n, c_al2n, F, y, a2, al * al * (a2_new - a2), lam)
-            fl[0] = _cols3(Zv, a, y, L, cur, True)
+            fl[0] = _cols(Zv, a, y, L, cur, True, width, par)
             a[:] = a_new
         return t1, OK
+
+
+class limit_threads:
+    """Numba's threads (those of a single run's two-thread sweeps) limited to ``n`` inside the
+    block; ``n`` None or Numba absent: no change. Sweeps set it to each worker's share of the cores."""
+
+    def __init__(self, n: int | None):
+        self.n, self.before = n, None
+
+    def __enter__(self):
+        if numba is not None and self.n:
+            self.before = numba.get_num_threads()
+            numba.set_num_threads(max(1, min(int(self.n), numba.config.NUMBA_NUM_THREADS)))
+        return self
+
+    def __exit__(self, *exc):
+        if self.before is not None:
+            numba.set_num_threads(self.before)
+        return False
 
 
 def compile_seconds() -> float | None:
@@ -461,11 +628,13 @@ def warm_up() -> float:
 class CompiledRun:
     """One compiled run of the linear net's spectral GD from the state (Z_v, a) (copied), with Λ
     every ``sharpness_every`` steps and ‖Ê‖ every ``e_hat_every`` (0 = never); :meth:`advance`
-    runs it on. The records are arrays over all ``steps + 1`` states, filled up to ``t``."""
+    runs it on. The records are arrays over all ``steps + 1`` states, filled up to ``t``.
+    ``parallel``: the sweeps over Z_v on two threads (default: when Numba has two); the numbers
+    do not depend on it."""
 
     def __init__(self, Zv: Any, a: Any, lam: Any, Yv: Any, y_null2: float, *, n: int, alpha: float,
                  k_top: int, eta: float, steps: int, sharpness_every: int, e_hat_every: int, tol: float,
-                 max_loss: float | None, seeds: tuple[int, int] = (1, 2)):
+                 max_loss: float | None, seeds: tuple[int, int] = (1, 2), parallel: bool | None = None):
         if numba is None:
             raise ImportError("kernel='numba' needs Numba: pip install 'linnet[jit]' (or numba)")
         f64 = np.float64
@@ -500,6 +669,8 @@ class CompiledRun:
         self.sh = np.full((rows, 3), np.nan)
         self.t = 0
         self.code = OK
+        # the sweeps' two halves on two threads (numba's), or one after the other: the same numbers
+        self.parallel = numba.get_num_threads() >= 2 if parallel is None else bool(parallel)
 
     @classmethod
     def of_engine(cls, engine: Any, **kw: Any) -> CompiledRun:
@@ -519,7 +690,8 @@ class CompiledRun:
         self.t, self.code = advance(
             self.Zv, self.a, self.lam, self.Yv, self.y_null2, self.n, self.al, self.eta, self.t,
             min(until, self.steps + 1), self.steps, self.cur, self.fl, self.Q, self.S, self.V, self.ints,
-            self.every, self.tol, self.carried, self.u1_0, self.rows, self.dk, self.fk, self.trk, self.sh)
+            self.every, self.tol, self.carried, self.u1_0, self.rows, self.dk, self.fk, self.trk, self.sh,
+            self.parallel)
         return int(self.code)
 
     def products(self, kind: int) -> int:
@@ -553,9 +725,11 @@ def run_compiled(engine: Any, *, eta: float, steps: int, sharpness_every: int, e
                                 e_hat_every=e_hat_every, tol=tol, max_loss=max_loss)
     prog = Progress(steps, label, enabled=progress)
     code = OK
-    while run.t <= steps and code == OK:
-        code = run.advance(run.t + CHUNK)
-        prog.update(min(run.t, steps))
+    # LAPACK's eigh and QR of ≤ 10×10 matrices inside the loop: BLAS threads only contend
+    with one_blas_thread(np):
+        while run.t <= steps and code == OK:
+            code = run.advance(run.t + CHUNK)
+            prog.update(min(run.t, steps))
     prog.close()
     engine.Zv = run.Zv
     engine.a = run.a

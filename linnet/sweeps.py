@@ -201,7 +201,8 @@ def run_batch(specs: list[dict], *, checker=None, save_dir: str | None = None,
     whose start fails is recorded with its error, the others go on; if the batch as a whole
     fails, its runs are retried one by one). ``blas_threads`` limits the BLAS threads here (and is
     the number of members run side by side with ``jit``: linear-net runs on the compiled loop)."""
-    with _blas_limit(blas_threads):
+    from .jit import limit_threads
+    with _blas_limit(blas_threads), limit_threads(blas_threads if jit else None):
         if len(specs) == 1 or batch_key(specs[0], 0) is None:
             return [run_one(s, checker=checker, save_dir=save_dir, jit=jit) for s in specs]
         if len({batch_key(s, 0) for s in specs}) != 1:
