@@ -440,11 +440,14 @@ def _compiled_members(built, configs, spectrum, *, etas, steps, max_losses, hess
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer))
                                 or threads < 1):
         raise ValueError(f"threads must be an integer ≥ 1 (or None: the CPUs available), got {threads!r}")
+    workers = threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                          else os.cpu_count() or 1)
+    workers = min(int(workers), len(built))
     compiled.warm_up()
     runs = [compiled.CompiledRun.of_engine(
         b.engine, eta=etas[i], steps=steps, sharpness_every=configs[i]["sharpness_every"],
         e_hat_every=configs[i]["e_hat_every"], tol=configs[i]["sharpness_tol"], max_loss=max_losses[i],
-        parallel=False)
+        parallel=None if workers == 1 else False)  # one at a time: each may use numba's threads
         for i, b in enumerate(built)]
     prog = Progress(len(runs), f"train_batch[{len(runs)}, jit] members", enabled=progress)
     done = 0
@@ -453,11 +456,9 @@ def _compiled_members(built, configs, spectrum, *, etas, steps, max_losses, hess
         while run.t <= steps and run.advance(run.t + compiled.CHUNK) == compiled.OK:
             pass
         return run
-    workers = threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                          else os.cpu_count() or 1)
     # one BLAS thread: the members' small LAPACK calls (eigh, QR) from several threads at once
     # otherwise contend for OpenBLAS's thread pool (5,900 against 8,700 traj-steps/s at B = 32)
-    with one_blas_thread(np), ThreadPoolExecutor(max_workers=min(int(workers), len(runs))) as pool:
+    with one_blas_thread(np), ThreadPoolExecutor(max_workers=workers) as pool:
         for _ in pool.map(advance, runs):
             done += 1
             prog.update(done)

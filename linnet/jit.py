@@ -8,21 +8,26 @@ one compiled loop over the steps, with no Python between them:
   a⁺ = a − (ηα/n) Z_v D and Z_v⁺ = Z_v + a yᵀ. It takes two sweeps over Z_v (m×r): a read-only
   sweep for Z_v [D, p₁, p₂] (pᵢ: the trackers' probes), and a read–write sweep that applies the
   rank-1 update in place while it accumulates Z_v⁺ᵀ[a⁺, Z_v⁺p₁, Z_v⁺p₂], the next state's
-  observation and the probes' images (Z_v⁺p = Z_v p + a (y·p)). At paper size Z_v is 1.6 MB and
-  stays in the core's L2 cache from step to step.
+  observation and the probes' images (Z_v⁺p = Z_v p + a (y·p)). Each sweep is split into the two
+  halves of Z_v's rows, on two threads for a single run (each core then keeps its half, 0.8 MB
+  at paper size, in its L2 cache from step to step) or one after the other for the members of
+  :func:`linnet.train_batch` (``jit=True``: one member per core); the column sums add the
+  halves' sums in a fixed order, so both give the same numbers to the bit.
 * **Trackers**: :class:`linnet.tracking.EigTracker`'s algorithm, step for step: the images S = AQ
   follow the closed-form change of G and Ê (I4), the probe advances one Krylov step per call, and
   Rayleigh–Ritz with Davidson expansion runs until ρ ≤ tol·|θ|; re-orthonormalised and recomputed
-  every ``REFRESH_EVERY`` calls. The stop rule, hence the guarantee |Λ − λ| ≤ ρ, is the same.
+  every ``REFRESH_EVERY`` calls. The stop rule, hence the guarantee |Λ − λ| ≤ ρ, is the same; so
+  is the sign of the Ritz vector (largest entry positive at the first call, then continuous). The
+  probe's random restart (when it falls into the basis) draws from Numba's generator instead.
 
-It agrees with the NumPy path to roundoff, not bitwise: the read-only sweep's sums are vectorised
+It agrees with the NumPy path to roundoff, not bitwise: the sweeps' sums are vectorised
 (``fastmath`` reassociation and contraction only: no assumption about NaN or infinities), and the
 update is applied every step instead of deferred (:class:`~linnet.engines.LowRank`). The NumPy
-path stays the reference the tests compare this kernel against (``tests/test_kernels.py``).
+path stays the reference the tests compare this loop against (``tests/test_jit.py``).
 
 Numba compiles the kernels on first use and caches the machine code on disk (``cache=True``: in
-``__pycache__`` beside this file, or under ``NUMBA_CACHE_DIR``); :func:`compile_seconds` reports
-what the first call in this process cost.
+``__pycache__`` beside this file, or under ``NUMBA_CACHE_DIR``); :func:`warm_up` does it and
+:func:`compile_seconds` reports what it cost in this process.
 """
 from __future__ import annotations
 
@@ -352,11 +357,64 @@ if numba is not None:
                 for j in range(r):
                     out[c0 + q, j] = c * out3[q, j] + diag * lam[j] * V[c0 + q, j]
 
+    # The k×k (k ≤ 10) eigenproblem and the basis' re-orthonormalisation without LAPACK: its
+    # calls from the members of a batch, one per thread, contended (the batch gained 1.6× from
+    # a second core instead of 2×), and at these sizes they are no faster.
+    @_jit()
+    def _jacobi_eigh(A):
+        """Eigenvalues (ascending) and orthonormal eigenvectors (columns) of the symmetric A by
+        cyclic Jacobi rotations, to off-diagonal mass ≤ ε²·‖diag‖² (relative accuracy ~ε)."""
+        k = A.shape[0]
+        A = A.copy()
+        V = np.eye(k)
+        for _ in range(50):
+            off = 0.0
+            diag = 0.0
+            for p in range(k):
+                diag += A[p, p] * A[p, p]
+                for q in range(p + 1, k):
+                    off += A[p, q] * A[p, q]
+            if off <= 1e-32 * diag or off == 0.0:
+                break
+            for p in range(k - 1):
+                for q in range(p + 1, k):
+                    apq = A[p, q]
+                    if apq == 0.0:
+                        continue
+                    tau = (A[q, q] - A[p, p]) / (2.0 * apq)
+                    t = (1.0 if tau >= 0 else -1.0) / (abs(tau) + math.sqrt(1.0 + tau * tau))
+                    c = 1.0 / math.sqrt(1.0 + t * t)
+                    s = t * c
+                    for i in range(k):  # A ← A Jᵀ… then J A: the (p, q) entry becomes 0
+                        aip, aiq = A[i, p], A[i, q]
+                        A[i, p], A[i, q] = c * aip - s * aiq, s * aip + c * aiq
+                    for i in range(k):
+                        api, aqi = A[p, i], A[q, i]
+                        A[p, i], A[q, i] = c * api - s * aqi, s * api + c * aqi
+                    for i in range(k):
+                        vip, viq = V[i, p], V[i, q]
+                        V[i, p], V[i, q] = c * vip - s * viq, s * vip + c * viq
+        ev = np.empty(k)
+        for p in range(k):
+            ev[p] = A[p, p]
+        order = np.argsort(ev, kind="mergesort")
+        return ev[order], np.ascontiguousarray(V[:, order])
+
+    @_jit()
+    def _orthonormalize(Q, k):
+        """The rows Q[:k] made orthonormal in place (Gram–Schmidt, each row twice against the
+        ones before it), spanning what they spanned."""
+        for p in range(k):
+            for _ in range(2):
+                h = _mv(Q[:p], Q[p])
+                Q[p] -= _vm(h, Q[:p])
+            Q[p] /= math.sqrt(_dot(Q[p], Q[p]))
+
     @_jit()
     def _eigh(Q, S, k):
         T = _gram_qs(Q, S, k)
         T = T + T.T
-        ev, C = np.linalg.eigh(T)
+        ev, C = _jacobi_eigh(T)
         return 0.5 * ev, C
 
     @_jit()
@@ -418,8 +476,7 @@ if numba is not None:
     @_jit()
     def _recompute(kind, Q, S, ints, Zv, al, n, lam, a2, par):
         k = ints[K]
-        Qm, _ = np.linalg.qr(np.ascontiguousarray(Q[:k].T))
-        Q[:k] = Qm.T
+        _orthonormalize(Q, k)
         _apply_op(kind, Zv, Q, k, al, n, lam, a2, S, par)
         ints[MATVECS] += k
         ints[SINCE] = 0

@@ -147,3 +147,11 @@ def test_batch_refuses_the_hessian(eos):
 
 def test_compile_time_is_reported():
     assert compiled.warm_up() >= 0 and compiled.compile_seconds() == compiled.warm_up()
+
+
+def test_without_numba_the_error_names_the_fix(eos, monkeypatch):
+    X, Y, W, a, eta = eos
+    monkeypatch.setattr(compiled, "numba", None)
+    with pytest.raises(ImportError, match=r"pip install 'linnet\[jit\]'"):
+        linnet.train(X, Y, eta=eta, steps=3, W0=W, a0=a, jit=True)
+    assert linnet.train(X, Y, eta=eta, steps=3, W0=W, a0=a).stopped is None  # the NumPy path is there
