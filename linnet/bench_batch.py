@@ -41,7 +41,7 @@ def bandwidth_gbs(nbytes: int = 51 * 2**20, reps: int = 10) -> dict:
     return dict(mib=Z.nbytes / 2**20, pass_gbs=Z.nbytes / t_mv / 1e9, copy_gbs=2 * Z.nbytes / t_cp / 1e9)
 
 
-def batch_rates(Bs=(1, 8, 32, 128), *, steps=200, n=1000, d=3072, m=200, reps=2,
+def batch_rates(Bs=(1, 8, 32, 128), *, steps=200, n=1000, d=3072, m=200, reps=3,
                 jit: bool = False) -> list[dict]:
     """Trajectory-steps/s of ``train_batch`` at paper size, Λ every step (e_hat off, as the main
     table), torch init seeds 0 … B−1, η = 10 (α = 1), less a 0-step batch's fixed cost; the best

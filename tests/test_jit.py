@@ -155,3 +155,18 @@ def test_without_numba_the_error_names_the_fix(eos, monkeypatch):
     with pytest.raises(ImportError, match=r"pip install 'linnet\[jit\]'"):
         linnet.train(X, Y, eta=eta, steps=3, W0=W, a0=a, jit=True)
     assert linnet.train(X, Y, eta=eta, steps=3, W0=W, a0=a).stopped is None  # the NumPy path is there
+
+
+def test_sweep_with_jit_batched_and_alone_gives_the_numpy_sweeps_outcomes(tmp_path):
+    from linnet import sweeps
+    cfg = dict(fixed=dict(kind="cifar-like", n=16, d=24, init="symmetric", scale=0.5, steps=60),
+               grid=dict(eta_lambda0=[0.5, 1.9, 40.0], m=[8], seed=[0, 1]))
+    ref = sweeps.run_sweep(cfg, str(tmp_path / "np"), workers=1, batch_size=1, progress=False)
+    for name, kw in (("alone", dict(batch_size=1)), ("batched", dict(batch_min_state=0))):
+        got = sweeps.run_sweep(cfg, str(tmp_path / name), workers=2, jit=True, progress=False, **kw)
+        assert [r["status"] for r in got] == ["ok"] * 6 and all(r["jit"] for r in got)
+        for r, g in zip(ref, got, strict=True):
+            same = ("outcome", "steps_run", "stopped")
+            assert [g[k] for k in same] == [r[k] for k in same]
+            assert g["final_loss"] == pytest.approx(r["final_loss"], rel=tol("cross-implementation-eos"),
+                                                    abs=1e-300)
