@@ -778,12 +778,13 @@ def run_compiled(engine: Any, *, eta: float, steps: int, sharpness_every: int, e
     """Run :func:`linnet.loop.run` with the Sharpness and EHat observers on the spectral engine
     ``engine``, compiled; leaves ``engine`` at the run's last state (for its final weights)."""
     warm_up()
-    run = CompiledRun.of_engine(engine, eta=eta, steps=steps, sharpness_every=sharpness_every,
-                                e_hat_every=e_hat_every, tol=tol, max_loss=max_loss)
     prog = Progress(steps, label, enabled=progress)
     code = OK
-    # LAPACK's eigh and QR of ≤ 10×10 matrices inside the loop: BLAS threads only contend
+    # one BLAS thread from the start's products on: an OpenBLAS worker spins for ~0.1 s after its
+    # last job, on the core that the loop's second thread needs
     with one_blas_thread(np):
+        run = CompiledRun.of_engine(engine, eta=eta, steps=steps, sharpness_every=sharpness_every,
+                                    e_hat_every=e_hat_every, tol=tol, max_loss=max_loss)
         while run.t <= steps and code == OK:
             code = run.advance(run.t + CHUNK)
             prog.update(min(run.t, steps))
