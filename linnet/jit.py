@@ -693,7 +693,7 @@ class CompiledRun:
                  k_top: int, eta: float, steps: int, sharpness_every: int, e_hat_every: int, tol: float,
                  max_loss: float | None, seeds: tuple[int, int] = (1, 2), parallel: bool | None = None):
         if numba is None:
-            raise ImportError("kernel='numba' needs Numba: pip install 'linnet[jit]' (or numba)")
+            raise ImportError("jit=True needs Numba: pip install 'linnet[jit]' (or use jit=False)")
         f64 = np.float64
         self.Zv = np.array(Zv, dtype=f64, order="C")
         self.a = np.array(a, dtype=f64)
@@ -733,8 +733,8 @@ class CompiledRun:
     def of_engine(cls, engine: Any, **kw: Any) -> CompiledRun:
         """From a :class:`~linnet.engines.SpectralEngine`'s current state (float64, NumPy)."""
         if engine.dtype != np.float64 or engine.xp is not np:
-            raise ValueError("kernel='numba' runs in float64 on NumPy arrays: use dtype='float64' "
-                             "and the NumPy backend, or kernel='numpy'")
+            raise ValueError("jit=True runs in float64 on NumPy arrays: use dtype='float64' and "
+                             "the NumPy backend, or jit=False")
         return cls(engine.zv_copy(), engine.a, engine.lam, engine.Yv, engine.spec.y_null2, n=engine.n,
                    alpha=engine.al, k_top=engine.k, **kw)
 
