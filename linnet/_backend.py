@@ -5,6 +5,7 @@ that owns them, so the same code runs on the CPU and on a GPU.
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -55,6 +56,13 @@ def synchronize(xp: ArrayModule) -> None:
     """Wait for queued GPU work (no-op on NumPy); used only around timings."""
     if xp is not np:
         xp.cuda.Device().synchronize()
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 class one_blas_thread:

@@ -24,13 +24,12 @@ gives one every k steps. On NumPy a read-back costs nothing and every step is ch
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ._backend import backend_name, namespace, one_blas_thread, to_numpy
+from ._backend import available_cpus, backend_name, namespace, one_blas_thread, to_numpy
 from ._checks import check_eta, resolve_dtype
 from .engines import LowRank, Observation, SpectralEngine
 from .families import LinearNet
@@ -38,7 +37,7 @@ from .loop import default_max_loss, loss_overflow, over_max_loss, update_overflo
 from .observers import EHat, HessianTop, Sharpness
 from .progress import Progress
 from .spectral import DataSpectrum
-from .train import prepare_data
+from .train import check_jit, prepare_data
 from .trajectory import Trajectory
 
 __all__ = ["BatchSpectralEngine", "train_batch"]
@@ -393,9 +392,9 @@ def train_batch(X, Y, *, eta, steps: int, m: int | None = None, init="symmetric"
                             hessian_every=int(hessian_every), hessian_tol=float(hessian_tol),
                             y_norm=float(xp.linalg.norm(spectrum.Y)), jit=bool(jit)))
     if jit:
+        check_jit(built[0], xp, dt, method="gd", hessian_every=hessian_every, ga_every=0, observers=())
         return _compiled_members(built, configs, spectrum, etas=etas, steps=steps,
-                                 max_losses=max_losses, hessian_every=hessian_every, threads=threads,
-                                 progress=progress)
+                                 max_losses=max_losses, threads=threads, progress=progress)
     observers = []
     for i in range(B):
         obs_i: list[Any] = [Sharpness(sharpness_every, sharpness_tol), EHat(e_hat_every, sharpness_tol),
@@ -426,23 +425,17 @@ def train_batch(X, Y, *, eta, steps: int, m: int | None = None, init="symmetric"
     return out
 
 
-def _compiled_members(built, configs, spectrum, *, etas, steps, max_losses, hessian_every, threads,
+def _compiled_members(built, configs, spectrum, *, etas, steps, max_losses, threads,
                       progress) -> list[Trajectory]:
     from concurrent.futures import ThreadPoolExecutor
 
     from . import jit as compiled
     from .train import trajectory_of_compiled
 
-    if hessian_every:
-        raise ValueError("jit=True measures Λ and ‖Ê‖ only: set hessian_every=0, or use jit=False")
-    if not compiled.available():
-        raise ImportError("jit=True needs Numba: pip install 'linnet[jit]' (or use jit=False)")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer))
                                 or threads < 1):
         raise ValueError(f"threads must be an integer ≥ 1 (or None: the CPUs available), got {threads!r}")
-    workers = threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                          else os.cpu_count() or 1)
-    workers = min(int(workers), len(built))
+    workers = min(int(threads or available_cpus()), len(built))
     compiled.warm_up()
     runs = [compiled.CompiledRun.of_engine(
         b.engine, eta=etas[i], steps=steps, sharpness_every=configs[i]["sharpness_every"],
@@ -452,25 +445,17 @@ def _compiled_members(built, configs, spectrum, *, etas, steps, max_losses, hess
     prog = Progress(len(runs), f"train_batch[{len(runs)}, jit] members", enabled=progress)
     done = 0
 
-    def advance(run):
-        while run.t <= steps and run.advance(run.t + compiled.CHUNK) == compiled.OK:
-            pass
-        return run
     # one BLAS thread: the members' small LAPACK calls (eigh, QR) from several threads at once
     # otherwise contend for OpenBLAS's thread pool (5,900 against 8,700 traj-steps/s at B = 32)
     with one_blas_thread(np), ThreadPoolExecutor(max_workers=workers) as pool:
-        for _ in pool.map(advance, runs):
+        for _ in pool.map(compiled.CompiledRun.run_to_end, runs):
             done += 1
             prog.update(done)
     prog.close()
     out = []
-    for i, (b, run) in enumerate(zip(built, runs, strict=True)):
-        b.engine.Zv, b.engine.a = run.Zv, run.a
-        res = compiled.result_of(run)
-        cfg = configs[i]
-        cfg.update(sharpness_products=res.sharpness_products, ga_products=0,
-                   e_hat_products=res.e_hat_products)
-        out.append(trajectory_of_compiled(res, cfg, spectrum, b.engine.k, b.specific()))
+    for b, run, cfg in zip(built, runs, configs, strict=True):
+        run.store(b.engine)
+        out.append(trajectory_of_compiled(compiled.result_of(run), cfg, spectrum, b.engine.k, b.specific()))
     return out
 
 

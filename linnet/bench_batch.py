@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ._backend import available_cpus
 from .batch import train_batch
 from .bench import bench_data
 from .init import init_params
@@ -130,7 +131,7 @@ def report(*, quick: bool) -> tuple[str, dict]:
     rates = batch_rates(steps=steps)
     jit_rates = batch_rates(steps=steps, jit=True) if has_jit else []
     sweeps = sweep_times(paper_steps=200 if quick else 1000, jit=has_jit)
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cpus = available_cpus()
     lines = [f"\nbatched runs (train_batch) at paper size (n=1000, d=3072, m=200, r=1000), Λ every step, "
              f"torch init seeds 0..B-1, eta=10, {steps} steps; lockstep NumPy engine and, with Numba, "
              f"jit=True (members side by side, one per core); {cpus} CPUs"]

@@ -751,6 +751,20 @@ class CompiledRun:
             self.parallel)
         return int(self.code)
 
+    def run_to_end(self, on_chunk: Any = None) -> int:
+        """Advance ``CHUNK`` steps per kernel call to the last state or a stop, calling
+        ``on_chunk(t)`` after each call; returns the stop code."""
+        while self.t <= self.steps and self.advance(self.t + CHUNK) == OK:
+            if on_chunk is not None:
+                on_chunk(min(self.t, self.steps))
+        return int(self.code)
+
+    def store(self, engine: Any) -> None:
+        """Leave ``engine`` (the :class:`~linnet.engines.SpectralEngine` it started from) at this
+        run's last state, for its final weights."""
+        engine.Zv = self.Zv
+        engine.a = self.a
+
     def products(self, kind: int) -> int:
         """Operator products the tracker ``kind`` (GRAM or E_HAT) asked for beyond the carried ones."""
         return int(self.ints[kind, MATVECS])
@@ -779,18 +793,14 @@ def run_compiled(engine: Any, *, eta: float, steps: int, sharpness_every: int, e
     ``engine``, compiled; leaves ``engine`` at the run's last state (for its final weights)."""
     warm_up()
     prog = Progress(steps, label, enabled=progress)
-    code = OK
     # one BLAS thread from the start's products on: an OpenBLAS worker spins for ~0.1 s after its
     # last job, on the core that the loop's second thread needs
     with one_blas_thread(np):
         run = CompiledRun.of_engine(engine, eta=eta, steps=steps, sharpness_every=sharpness_every,
                                     e_hat_every=e_hat_every, tol=tol, max_loss=max_loss)
-        while run.t <= steps and code == OK:
-            code = run.advance(run.t + CHUNK)
-            prog.update(min(run.t, steps))
+        run.run_to_end(prog.update)
     prog.close()
-    engine.Zv = run.Zv
-    engine.a = run.a
+    run.store(engine)
     return result_of(run)
 
 

@@ -22,6 +22,7 @@ Outcome of a run (the phase-diagram colour): ``diverged`` (stopped by divergence
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import importlib
@@ -35,6 +36,7 @@ import time
 import traceback
 import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any
 
 import numpy as np
 
@@ -201,8 +203,11 @@ def run_batch(specs: list[dict], *, checker=None, save_dir: str | None = None,
     whose start fails is recorded with its error, the others go on; if the batch as a whole
     fails, its runs are retried one by one). ``blas_threads`` limits the BLAS threads here (and is
     the number of members run side by side with ``jit``: linear-net runs on the compiled loop)."""
-    from .jit import limit_threads
-    with _blas_limit(blas_threads), limit_threads(blas_threads if jit else None):
+    numba_threads: Any = contextlib.nullcontext()
+    if jit:  # Numba is imported only for the runs that use it
+        from .jit import limit_threads
+        numba_threads = limit_threads(blas_threads)
+    with _blas_limit(blas_threads), numba_threads:
         if len(specs) == 1 or batch_key(specs[0], 0) is None:
             return [run_one(s, checker=checker, save_dir=save_dir, jit=jit) for s in specs]
         if len({batch_key(s, 0) for s in specs}) != 1:

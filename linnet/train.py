@@ -94,8 +94,8 @@ def train(X, Y, *, eta: float, steps: int, model: Any = None, m: int | None = No
     if ga_every is None:
         ga_every = 0 if built.family == "linear2" else 1
     if jit:
-        _check_jit(built, xp, dt, method=method, hessian_every=hessian_every, ga_every=ga_every,
-                   observers=observers)
+        check_jit(built, xp, dt, method=method, hessian_every=hessian_every, ga_every=ga_every,
+                  observers=observers)
 
     config = dict(eta=eta, family=built.family, **built.config, n=n, d=d, r=spectrum.r,
                   method=method, backend=backend_name(xp), dtype=str(dt),
@@ -149,10 +149,10 @@ def train(X, Y, *, eta: float, steps: int, model: Any = None, m: int | None = No
 _LINEAR_SPECIFIC_OBSERVED = ("e_hat_step", "e_hat_norm")
 
 
-def _check_jit(built: Any, xp: Any, dt: Any, *, method: str, hessian_every: int, ga_every: int,
-               observers: Sequence[Any]) -> None:
-    from . import jit as compiled
-
+def check_jit(built: Any, xp: Any, dt: Any, *, method: str, hessian_every: int, ga_every: int,
+              observers: Sequence[Any]) -> None:
+    """Raise, naming the arguments, where ``jit=True`` cannot run this model and these settings
+    (train's and train_batch's check); Numba's absence is :class:`linnet.jit.CompiledRun`'s."""
     why = []
     if built.family != "linear2" or built.config.get("engine") != "spectral":
         why.append(f"it runs the linear net's spectral engine only (this is {built.family}, "
@@ -167,8 +167,6 @@ def _check_jit(built: Any, xp: Any, dt: Any, *, method: str, hessian_every: int,
         why.append("observers of one's own run in the Python loop only")
     if why:
         raise ValueError("jit=True cannot run this: " + "; ".join(why) + "; or use jit=False")
-    if not compiled.available():
-        raise ImportError("jit=True needs Numba: pip install 'linnet[jit]' (or use jit=False)")
 
 
 def _train_compiled(eng: Any, built: Any, config: dict, spectrum: DataSpectrum, *, eta: float, steps: int,
@@ -178,15 +176,16 @@ def _train_compiled(eng: Any, built: Any, config: dict, spectrum: DataSpectrum, 
     res = run_compiled(eng, eta=eta, steps=steps, sharpness_every=config["sharpness_every"],
                        e_hat_every=config["e_hat_every"], tol=config["sharpness_tol"],
                        max_loss=max_loss, progress=progress)
-    config.update(sharpness_products=res.sharpness_products, ga_products=0,
-                  e_hat_products=res.e_hat_products)
     with one_blas_thread(eng.xp):  # W_final: no spinning OpenBLAS worker left for the next run
         specific = built.specific()
     return trajectory_of_compiled(res, config, spectrum, eng.k, specific)
 
 
 def trajectory_of_compiled(res: Any, config: dict, spec: DataSpectrum, k: int, specific: dict) -> Trajectory:
-    """The :class:`Trajectory` of a :class:`linnet.jit.CompiledResult`, with the NumPy path's fields."""
+    """The :class:`Trajectory` of a :class:`linnet.jit.CompiledResult`, with the NumPy path's fields
+    (``config`` gains the trackers' product counts)."""
+    config.update(sharpness_products=res.sharpness_products, ga_products=0,
+                  e_hat_products=res.e_hat_products)
     cols = dict(res.columns)
     specific["lambda_tilde"] = cols.pop("lambda_tilde")
     arrays = dict(res.arrays)
