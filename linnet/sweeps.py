@@ -6,10 +6,12 @@
 Every finished run is written at once to ``OUT/done/<run id>.json`` (atomically: a temporary
 file, then ``os.replace``; the name is the run id, so a run executed twice — a task re-run after
 its Dask worker died — is still one record), so an interrupted sweep (Ctrl-C, a killed worker or
-driver) loses no finished run; started again it runs only the missing ones. Local worker
-processes exit when their driver dies (even by SIGKILL). A run that raises is recorded with its
-error and does not stop the sweep. ``OUT/summary.csv`` gathers the rows; ``OUT/runs/<id>.npz``
-holds trajectories on request.
+driver) loses no finished run; started again it runs only the missing ones. Local workers are
+fresh interpreters (:class:`linnet.pool.WorkerPool`) that never run the driver's script, so a sweep
+works from a script without a main guard, ``python -c`` or a notebook; they exit when their driver
+dies (even by SIGKILL). A run that raises is recorded with its error and does not stop the sweep;
+a run whose worker dies is recorded with an error naming it and how the worker died.
+``OUT/summary.csv`` gathers the rows; ``OUT/runs/<id>.npz`` holds trajectories on request.
 
 Per-run checks are a hook: ``checker`` (a callable, or a ``"module:function"`` string imported
 where the run executes) is called as ``checker(traj, X, Y)`` and returns extra columns for the
@@ -31,11 +33,9 @@ import json
 import math
 import os
 import sys
-import threading
 import time
 import traceback
 import uuid
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
 import numpy as np
@@ -456,48 +456,6 @@ def write_summary(out, rows) -> str:
     return path
 
 
-# ---- local workers die with their driver -------------------------------------------------------
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _worker_context():
-    """Workers are spawned (a fresh interpreter each, about a second to import linnet), not forked
-    from the driver: a driver that has imported PyTorch (or started any thread pool) deadlocks
-    children forked from it (seen in the test suite: a PyTorch sweep after a torch test). Spawned
-    workers are the driver's own children, so PR_SET_PDEATHSIG ties them to it."""
-    import multiprocessing
-    return multiprocessing.get_context("spawn")
-
-
-def _worker_init(driver_pid: int) -> None:
-    """Initializer of each local worker process: exit as soon as the driver is gone.
-
-    On Linux the kernel sends SIGKILL when the parent dies (prctl PR_SET_PDEATHSIG); everywhere a
-    daemon thread also polls ``os.getppid()`` and exits when it changes (the worker was reparented,
-    e.g. under a fork server, or on systems without prctl)."""
-    parent = os.getppid()
-    if parent != driver_pid:  # the driver died while this worker was starting
-        os._exit(1)
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-            import signal
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() != parent:  # the driver died before prctl took effect
-        os._exit(1)
-
-    def watch():
-        while True:
-            time.sleep(0.5)
-            if os.getppid() != parent:
-                os._exit(1)
-    threading.Thread(target=watch, name="linnet-driver-watch", daemon=True).start()
-
-
 # ---- execution ---------------------------------------------------------------------------------
 
 def run_sweep(config: dict, out: str, *, scheduler: str | None = None, client=None,
@@ -569,27 +527,81 @@ def run_sweep(config: dict, out: str, *, scheduler: str | None = None, client=No
             _run_dask(todo, batch_size, client, scheduler, checker, save_dir, handle, blas_threads,
                       lambda row: record(out, row), min_state, jit)
         else:
-            with ProcessPoolExecutor(max_workers=n_workers, initializer=_worker_init,
-                                     initargs=(os.getpid(),), mp_context=_worker_context()) as pool:
-                futs = [pool.submit(run_batch, b, checker=checker, save_dir=save_dir,
-                                    blas_threads=blas_threads, jit=jit) for b in batches]
-                try:
-                    k = 0
-                    for f in as_completed(futs):
-                        rows = f.result()
-                        for row in rows:  # the whole batch on disk before anything else
-                            record(out, row)
-                        for row in rows:
-                            k += 1
-                            handle(row, k, recorded=True)
-                except BaseException:
-                    for f in futs:
-                        f.cancel()
-                    raise
+            _run_local(batches, n_workers, dict(checker=_portable(checker), save_dir=save_dir,
+                                                blas_threads=blas_threads, jit=jit),
+                       lambda row: record(out, row), handle, say)
     done = finished(out)
     rows = [done[run_id(s)] for s in specs if run_id(s) in done]
     write_summary(out, rows)
     return rows
+
+
+def _run_local(batches, n_workers, kw, record_row, handle, say):
+    """The batches on a :class:`linnet.pool.WorkerPool` of ``n_workers`` local processes (which
+    never run the driver's script). A batch whose worker dies (a crash, the out-of-memory killer)
+    is run again one run per task, so that its other runs survive; a run whose own worker dies is
+    recorded with an error naming it and how the worker died."""
+    from .pool import WorkerDeath, WorkerPool
+    k = 0
+    with WorkerPool(n_workers) as pool:
+        tasks = {pool.submit(run_batch, b, **kw): b for b in batches}
+        for done in pool.results():
+            batch = tasks.pop(done.task)
+            if isinstance(done.error, WorkerDeath) and len(batch) > 1:
+                say(f"  a batch of {len(batch)} runs lost its worker ({done.error.describe()}): "
+                    "running them one by one")
+                tasks.update({pool.submit(run_batch, [s], **kw): [s] for s in batch})
+                continue
+            rows = done.result if done.error is None else [_lost_row(s, done.error) for s in batch]
+            for row in rows:  # the whole batch on disk before anything else
+                record_row(row)
+            for row in rows:
+                k += 1
+                handle(row, k, recorded=True)
+
+
+def _lost_row(spec, error) -> dict:
+    """The row of a run that did not come back from its worker (``error``: a linnet.pool
+    WorkerDeath or TaskFailure)."""
+    from .pool import WorkerDeath
+    rid = run_id(spec)
+    if isinstance(error, WorkerDeath):
+        return {"run_id": rid, **spec, "status": "error",
+                "error": f"WorkerDied: run {rid}: {error.describe()}"}
+    return {"run_id": rid, **spec, "status": "error", "error": f"run {rid}: {error.describe()}",
+            "traceback": error.traceback}
+
+
+def _portable(checker):
+    """``checker`` as the workers can receive it: a ``"module:function"`` name or an importable
+    callable as it is; a callable defined in the driver's script (``__main__``), a lambda or a
+    nested function by value through cloudpickle where it is installed, else a ValueError (the
+    workers do not run the driver's script, so they cannot find it by name)."""
+    if checker is None or isinstance(checker, str):
+        return checker
+    module = getattr(checker, "__module__", None)
+    qualname = getattr(checker, "__qualname__", "")
+    if module not in (None, "__main__") and "<" not in qualname:
+        return checker
+    try:
+        import cloudpickle
+    except ImportError:
+        raise ValueError(f"checker={checker!r} is defined in the script ({module or 'no module'}), which "
+                         "the sweep's workers do not run: move it into a module and pass "
+                         "'module:function' (or the function imported from there), or install "
+                         "cloudpickle to send it by value") from None
+    return _ByValue(cloudpickle.dumps(checker))
+
+
+class _ByValue:
+    """A callable pickled by value (cloudpickle's bytes); unpickles as the callable itself."""
+
+    def __init__(self, payload: bytes):
+        self.payload = payload
+
+    def __reduce__(self):
+        import pickle
+        return pickle.loads, (self.payload,)
 
 
 def _dask_task(batch, *, checker, save_dir, blas_threads, jit=False):

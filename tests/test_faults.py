@@ -98,6 +98,55 @@ def test_local_workers_exit_when_the_driver_is_killed(tmp_path):
                 os.kill(p, signal.SIGKILL)
 
 
+@pytest.mark.parametrize("batched", [False, True], ids=["one-run-per-task", "batch"])
+def test_a_killed_local_worker_names_its_run_and_keeps_every_other(tmp_path, monkeypatch, batched):
+    """A worker SIGKILLed mid-run (as the out-of-memory killer does): a run alone in its task is
+    recorded with an error naming the run and the signal, and a new worker takes the rest; a batch
+    whose worker died is run again one run per task, so that none of its runs is lost."""
+    (tmp_path / "pidcheck.py").write_text(textwrap.dedent(f"""
+        import os, time
+        def slow(traj, X, Y):
+            with open(os.path.join({str(tmp_path)!r}, f"started-{{os.getpid()}}"), "w") as fh:
+                fh.write(str(traj.eta))
+            time.sleep(1.0)
+            return {{"pid": os.getpid()}}
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = str(tmp_path / "out")
+    killed = []
+
+    def kill_the_first_worker_to_start():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            started = [f for f in os.listdir(tmp_path) if f.startswith("started-")]
+            if started:
+                pid = int(started[0].split("-")[1])
+                killed.append((pid, float((tmp_path / started[0]).read_text())))
+                os.kill(pid, signal.SIGKILL)
+                return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_the_first_worker_to_start)
+    killer.start()
+    batching = dict(batch_size=6, batch_min_state=0) if batched else {}
+    rows = sweeps.run_sweep(TINY, out, workers=2, checker="pidcheck:slow", progress=False, **batching)
+    killer.join()
+    assert killed, "no worker started a run"
+    pid, eta = killed[0]
+    lost = [r for r in rows if r["status"] != "ok"]
+    if batched:
+        assert not lost and all(r["pid"] != pid for r in rows), rows
+        assert any(abs(r["eta_used"] - eta) < 1e-12 for r in rows), "the killed run was not run again"
+        return
+    assert len(lost) == 1, rows
+    assert lost[0]["error"].startswith(f"WorkerDied: run {lost[0]['run_id']}: ")
+    assert f"(pid {pid}) was killed by SIGKILL" in lost[0]["error"]
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert len(ok) == len(TINY["grid"]["eta_lambda0"]) - 1 and all(r["pid"] != pid for r in ok)
+    assert all(abs(r["eta_used"] - eta) > 1e-12 for r in ok), "the killed run came back as ok"
+    assert sorted(sweeps.finished(out)) == sorted(r["run_id"] for r in rows)
+
+
 def test_killed_dask_worker_neither_loses_nor_duplicates_a_run(tmp_path, monkeypatch):
     distributed = pytest.importorskip("distributed", reason="Dask distributed is in the test extra")
     monkeypatch.syspath_prepend(slow_checker_module(tmp_path, 1.0))
