@@ -22,6 +22,9 @@ def main(argv=None) -> int:
     c.add_argument("trajectory", help=".npz written by Trajectory.save(path, data=(X, Y))")
     c.add_argument("--no-flow", action="store_true", help="skip the gradient-flow integration (A3.3)")
     c.add_argument("--markdown", action="store_true")
+    c.add_argument("--model", metavar="MODULE:FUNCTION",
+                   help="a PyTorch trajectory's module (FUNCTION() returns it; its start is read "
+                        "from the file)")
     args = p.parse_args(argv)
     if args.cmd == "identities":
         from .identities import verify
@@ -40,7 +43,13 @@ def main(argv=None) -> int:
         print(f"cannot read {args.trajectory}: {exc}", file=sys.stderr)
         return 2
     try:
-        table = check_all(traj, flow=not args.no_flow)
+        model = None
+        if args.model is not None:
+            from linnet.torch import TorchModel
+
+            from .models import at_start, module_from
+            model = TorchModel(at_start(module_from(args.model), traj))
+        table = check_all(traj, flow=not args.no_flow, model=model)
     except ValueError as exc:
         print(f"{args.trajectory}: {exc}", file=sys.stderr)
         return 2

@@ -78,13 +78,32 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="report", help="output folder (default: report/)")
     p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data", help="cifar10:PATH or mnist:PATH (default: built-in synthetic data)")
+    p.add_argument("--data", help="cifar10:PATH or mnist:PATH, with --model also npz:FILE (X samples "
+                   "first, Y) (default: built-in synthetic data)")
+    own = p.add_argument_group("check your own model (§3 of the paper on one run; see README)")
+    own.add_argument("--model", metavar="MODULE:FUNCTION",
+                     help="FUNCTION() returns an nn.Module with one output and a linear last layer "
+                          "(MODULE importable from here or PYTHONPATH); or mlp:3072,200,200,1:tanh")
+    own.add_argument("--eta-lambda0", type=float, metavar="C",
+                     help="η = C/Λ(0) (default: the first of 0.5, 0.25, 0.125, 0.0625 giving ≥ 100 "
+                     "steps of PS)")
+    own.add_argument("--steps", type=int, help="most GD steps (default 3000)")
+    own.add_argument("--n", type=int, help="samples of the built-in data (default 1000, the paper's)")
+    own.add_argument("--hessian-every", type=int, help="λ_max(∇²L) every k steps (default 20; 0: never)")
+    own.add_argument("--fresh", action="store_true", help="ignore a checkpoint in --out and start again")
     p.add_argument(
         "--no-trajectories",
         action="store_true",
         help="do not save the runs' trajectories (.npz with their data; ~420 MB for the full suite)",
     )
     args = p.parse_args(argv)
+    if args.model is not None:
+        from .own_model import main_model
+        return main_model(args)
+    own_only = [f"--{k.replace('_', '-')}" for k in ("eta_lambda0", "steps", "n", "hessian_every")
+                if getattr(args, k) is not None] + (["--fresh"] if args.fresh else [])
+    if own_only:
+        p.error(f"{', '.join(own_only)} go with --model")
     try:
         results, failures = run(
             args.out,

@@ -1,0 +1,118 @@
+"""The paper's claims, each declared once: a stable id, its kind, where the paper makes it, and the
+sentence that makes it (quoted from the paper's text), for rules and reports to cite.
+
+``kind`` is "reproduction" (an empirical claim a run can support or contradict) or "consistency"
+(a fact that holds by construction or by proof, checked to catch implementation errors; never
+counted as a reproduction). The rules that judge a run against a claim live in
+:mod:`validation.section3`; this registry says only what is claimed. The paper's text as we have
+it lost its formulas: symbols inside the quotes (2/η, λ_max(G_A), u₁, D, ‖A‖) are restored from
+the paper's notation, and "[…]" marks omitted text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+REPRODUCTION, CONSISTENCY = "reproduction", "consistency"
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    title: str
+    paper: str  # where the paper makes it
+    kind: str  # REPRODUCTION or CONSISTENCY
+    quote: str  # the paper's sentence
+    scope: str  # the runs it is about
+
+
+_S3_NETS = "any network whose last layer is linear, trained by full-batch GD on the MSE loss"
+
+CLAIMS: dict[str, Claim] = {
+    c.id: c
+    for c in (
+        Claim(
+            "s3.ps_then_eos",
+            "PS, then the edge of stability",
+            "§2, Fig. 1",
+            REPRODUCTION,
+            "Notice that the sharpness keeps increasing while the loss decreases until the sharpness "
+            "reaches 2/η. Then the sharpness begins to oscillate around 2/η while the loss decreases "
+            "non-monotonically.",
+            _S3_NETS,
+        ),
+        Claim(
+            "s3.four_phases",
+            "the four phases recur",
+            "§3.1, Figs. 1, 4",
+            REPRODUCTION,
+            "The four phases happen cyclically along the training trajectory.",
+            _S3_NETS,
+        ),
+        Claim(
+            "s3.a31",
+            "‖A‖² moves with the sharpness (A3.1)",
+            "§3.2, App. B.1, Figs. 2, 5–10",
+            REPRODUCTION,
+            "the sharpness is positively correlated to the dynamics output layer norm (A-norm) most of "
+            "the time in the progressive sharpening stage and the first few oscillations.",
+            _S3_NETS,
+        ),
+        Claim(
+            "s3.ga_small",
+            "‖G_A‖ ≪ ‖G‖",
+            "§3.2, App. D.1.1, Fig. 13",
+            REPRODUCTION,
+            "Observe that λ_max(G_A) (the blue curve) is very close to 0 and hardly increases during the "
+            "training process along the whole trajectory.",
+            _S3_NETS,
+        ),
+        Claim(
+            "s3.loss_split",
+            "the non-monotone loss comes from the u₁ part",
+            "§3.4, Fig. 3(b)",
+            REPRODUCTION,
+            "Hence, the non-monotonicity of the loss is mainly due to the u₁-component of D, and the rest "
+            "part is optimized in the classical regime (step size well below 2/(the operator norm)) and "
+            "hence steadily decreases.",
+            _S3_NETS,
+        ),
+        Claim(
+            "s3.a32",
+            "the first-order approximation (A3.2)",
+            "§3.3, App. D.1.3, Fig. 15",
+            REPRODUCTION,
+            "Observe that in the progressive sharpening phase, the first order approximation is almost the "
+            "same as the actual gradient update; while in the EOS phase, the first order approximation is "
+            "still close to the actual gradient most of the time.",
+            _S3_NETS,
+        ),
+        Claim(
+            "s3.a35",
+            "u₁ stays stable (A3.5)",
+            "§3.3, App. D.1.5, Fig. 17",
+            REPRODUCTION,
+            "In Figure 17, we can see that over a long training time the similarity of u₁ with its "
+            "initialization is still larger than at least 0.98.",
+            _S3_NETS,
+        ),
+        Claim(
+            "s3.anomalies",
+            "A3.1's exceptions are of three kinds",
+            "App. B.2",
+            REPRODUCTION,
+            "However, as shown in the experiments in this section (see Figure 5, 6, 7, 8, 9, 10), anomaly "
+            "points exist during the training process. […] We divide them into three kinds. At the time "
+            "that ‖A‖ changes its trend […] When the sharpness oscillates more frequently […] In late "
+            "training phases",
+            _S3_NETS,
+        ),
+    )
+}
+
+
+def claim(claim_id: str) -> Claim:
+    """The claim ``claim_id``; a KeyError names the known ids."""
+    if claim_id not in CLAIMS:
+        raise KeyError(f"no claim {claim_id!r}: known claims are {sorted(CLAIMS)}")
+    return CLAIMS[claim_id]

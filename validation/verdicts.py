@@ -1,0 +1,227 @@
+"""Verdicts a researcher can trust: four of them, a comparability gate, and the scorecard object.
+
+* "reproduced": the run is in the regime the claim is about, and the rule holds;
+* "differs": the run is in that regime, and the rule fails;
+* "not comparable": the run is outside that regime (PS too short, no EoS, too few oscillations,
+  too few applicable steps): it says nothing about the claim, and ``reason`` says why;
+* "not applicable": the claim was not evaluated (its experiment did not run, or the model has no
+  such quantity).
+
+The gate (:class:`Regime`) reads the regime off a trajectory: ηΛ(0), the step where ηΛ first
+exceeds 2, the upward crossings of 2/η after it, whether the run diverged.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from linnet.analysis import first_above, upward_crossings
+from theory.claims import Claim
+
+REPRODUCED, DIFFERS, NOT_COMPARABLE, NOT_APPLICABLE = (
+    "reproduced",
+    "differs",
+    "not comparable",
+    "not applicable",
+)
+VERDICTS = (REPRODUCED, DIFFERS, NOT_COMPARABLE, NOT_APPLICABLE)
+
+# The regime the §3 claims are about (paper §2, App. B: "a selected step size such that the
+# sharpness at initialization is smaller than 2/η", then PS to 2/η and oscillations around it).
+MIN_PS_STEPS = 100  # PS is progressive: ≥ 100 steps from ηΛ(0) < 2 to the first crossing of 2/η
+MIN_CROSSINGS = 3  # "several oscillations": ηΛ crosses 2 upwards at least 3 times
+MIN_APPLICABLE = 50  # a rate over fewer steps than this is not evidence either way
+
+
+@dataclass(frozen=True)
+class Regime:
+    """The regime of one run, read off its sharpness (at every step) and its stop.
+
+    ``first_crossing``: the first step with ηΛ > 2 (None if there is none); ``crossings``: every
+    upward crossing of 2/η (steps t with ηΛ(t−1) ≤ 2 < ηΛ(t)), the first included."""
+
+    eta: float
+    eta_lambda0: float
+    steps: int
+    first_crossing: int | None
+    crossings: tuple[int, ...]
+    stopped: str | None
+
+    @classmethod
+    def of(cls, traj) -> Regime:
+        S = np.asarray(traj.sharpness, dtype=float)
+        if traj.sharpness_step.size != traj.step.size:
+            raise ValueError("the gate needs Λ at every step: train with sharpness_every=1")
+        eta = traj.eta
+        first = first_above(S, eta)
+        return cls(
+            eta=eta,
+            eta_lambda0=float(eta * S[0]),
+            steps=traj.steps,
+            first_crossing=None if first >= S.size else int(first),
+            crossings=tuple(int(t) for t in upward_crossings(S, eta)),
+            stopped=traj.stopped,
+        )
+
+    @property
+    def diverged(self) -> bool:
+        return self.stopped is not None and self.stopped.startswith("diverged")
+
+    def ps_gate(self) -> str | None:
+        """Why the run's PS is not the paper's (None: it is): ηΛ(0) < 2, then ≥ MIN_PS_STEPS
+        steps to the first crossing of 2/η, and no divergence."""
+        if self.diverged:
+            return f"the run diverged ({self.stopped})"
+        if self.eta_lambda0 >= 2:
+            return f"ηΛ(0) = {self.eta_lambda0:.3g} ≥ 2: the run starts above 2/η, with no PS"
+        if self.first_crossing is None:
+            return (
+                f"ηΛ never exceeded 2 in {self.steps} steps (max reached below 2/η): "
+                "PS did not reach the edge of stability"
+            )
+        if self.first_crossing < MIN_PS_STEPS:
+            return (
+                f"PS lasted {self.first_crossing} steps (ηΛ {self.eta_lambda0:.3g} → 2), fewer "
+                f"than the {MIN_PS_STEPS} a progressive sharpening needs"
+            )
+        return None
+
+    def eos_gate(self, crossings: int = MIN_CROSSINGS) -> str | None:
+        """:meth:`ps_gate`, then at least ``crossings`` upward crossings of 2/η (oscillations)."""
+        why = self.ps_gate()
+        if why is None and len(self.crossings) < crossings:
+            why = (
+                f"ηΛ crossed 2 upwards {len(self.crossings)} time(s) in {self.steps} steps, fewer "
+                f"than the {crossings} oscillations the claim is about"
+            )
+        return why
+
+    def as_dict(self) -> dict:
+        return dict(
+            eta=self.eta,
+            eta_lambda0=self.eta_lambda0,
+            steps=self.steps,
+            first_crossing_step=self.first_crossing,
+            upward_crossings=len(self.crossings),
+            stopped=self.stopped,
+        )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One claim judged on one run (or on several seeds: ``seeds`` "k/N" reproduced)."""
+
+    claim: str  # the claim's id in theory.claims
+    title: str
+    paper: str
+    kind: str  # "reproduction" or "consistency"
+    verdict: str  # one of VERDICTS
+    number: object  # the measured value the verdict rests on (None when not comparable)
+    rule: str  # what "reproduced" needs, in words
+    reason: str  # why this verdict: the measurement against the rule, or the gate's reason
+    paper_quote: str
+    seeds: str = "1/1"
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict={self.verdict!r}: use one of {VERDICTS}")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def judge(
+    claim: Claim,
+    *,
+    gate: str | None,
+    ok: bool | None = None,
+    number: object = None,
+    rule: str,
+    measured: str = "",
+) -> Verdict:
+    """The verdict on ``claim``: "not comparable" with the gate's reason when ``gate`` is set,
+    else reproduced/differs by ``ok`` with ``measured`` as the reason."""
+    if gate is not None:
+        return Verdict(
+            claim.id, claim.title, claim.paper, claim.kind, NOT_COMPARABLE, None, rule, gate, claim.quote
+        )
+    if ok is None:
+        raise ValueError("judge needs ok= when the gate passed")
+    return Verdict(
+        claim.id,
+        claim.title,
+        claim.paper,
+        claim.kind,
+        REPRODUCED if ok else DIFFERS,
+        number,
+        rule,
+        measured,
+        claim.quote,
+    )
+
+
+def not_applicable(claim: Claim, why: str, rule: str = "") -> Verdict:
+    return Verdict(
+        claim.id, claim.title, claim.paper, claim.kind, NOT_APPLICABLE, None, rule, why, claim.quote
+    )
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    """The verdicts on one model and data set, with the run's regime and settings."""
+
+    verdicts: tuple[Verdict, ...]
+    regime: Regime
+    model: str
+    data: str
+    settings: dict
+
+    def __getitem__(self, claim_id: str) -> Verdict:
+        for v in self.verdicts:
+            if v.claim == claim_id:
+                return v
+        raise KeyError(f"no verdict on {claim_id!r}: have {[v.claim for v in self.verdicts]}")
+
+    def counts(self) -> dict[str, int]:
+        return {k: sum(v.verdict == k for v in self.verdicts) for k in VERDICTS}
+
+    def as_dict(self) -> dict:
+        return dict(
+            model=self.model,
+            data=self.data,
+            settings=self.settings,
+            counts=self.counts(),
+            scorecard=[v.as_dict() for v in self.verdicts],
+            experiments={"run": self.regime.as_dict()},
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=1, default=_json_default)
+
+    def markdown(self) -> str:
+        """The scorecard as a Markdown table: claim, paper, verdict, number, why."""
+        rows = ["| claim | paper | verdict | number | why | reproduced when |", "|---|---|---|---|---|---|"]
+        for v in self.verdicts:
+            rows.append(
+                f"| {v.title} | {v.paper} | **{v.verdict}** | {_fmt(v.number)} | {v.reason} | {v.rule} |"
+            )
+        return "\n".join(rows)
+
+
+def _fmt(x: object) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, float):
+        return f"{x:.4g}"
+    return str(x)
+
+
+def _json_default(v):
+    if isinstance(v, (np.floating, np.integer)):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return str(v)
