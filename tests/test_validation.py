@@ -117,60 +117,14 @@ def _facts(**exps):
     return {k: dict(metrics=v, checks={}) for k, v in exps.items()}
 
 
-_GOOD_PS = dict(
-    eta_lambda_start=0.1,
-    median_eta_lambda_last_half=2.001,
-    upward_crossings=40,
-    loss_start=0.5,
-    loss_end=1e-5,
-    loss_rises=100,
-    four_phase_cycles=10,
-    loss_spikes=12,
-    phase_I=0.4,
-    phase_II=0.25,
-    phase_III=0.25,
-    phase_IV=0.1,
-)
 
-_FC_EOS = dict(
-    first_above_2=4, median_eta_lambda_last_half=2.01, loss_rises=50, loss_non_monotone_decrease=True
-)
-_FC_ACT = dict(
-    tanh_a31_rate=0.95,
-    relu_a31_rate=0.92,
-    elu_a31_rate=0.99,
-    tanh_dead=False,
-    relu_dead=False,
-    elu_dead=False,
-)
 
-_CNN = {f"{a}_{k}": v for a in ("tanh", "relu", "elu")
-        for k, v in (("ps_then_eos", True), ("a31_agreement", 0.9))}
 
 _CASES = [  # rule, facts that reproduce, facts that differ
-    ("ps_then_eos", dict(ps_eos=_GOOD_PS), dict(ps_eos={**_GOOD_PS, "median_eta_lambda_last_half": 2.2})),
-    ("four_phases_recur", dict(ps_eos=_GOOD_PS), dict(ps_eos={**_GOOD_PS, "four_phase_cycles": 1})),
-    ("a_norm_with_sharpness", dict(a_norm=dict(a31_agreement=0.97)), dict(a_norm=dict(a31_agreement=0.6))),
-    ("ga_small", dict(a_norm=dict(max_GA_over_G=0.01)), dict(a_norm=dict(max_GA_over_G=0.5))),
-    (
-        "loss_from_u1",
-        dict(loss_split=dict(rest_rise_over_u1_rise_eos=0.01)),
-        dict(loss_split=dict(rest_rise_over_u1_rise_eos=0.6)),
-    ),
-    (
-        "first_order_ok",
-        dict(first_order=dict(median_higher_over_actual_D=1e-3)),
-        dict(first_order=dict(median_higher_over_actual_D=0.5)),
-    ),
     (
         "gd_follows_flow",
         dict(gd_vs_flow=dict(max_rel_loss_dev=0.01)),
         dict(gd_vs_flow=dict(max_rel_loss_dev=0.4)),
-    ),
-    (
-        "u1_stable",
-        dict(u1_stability=dict(min_overlap_u1_0=0.99)),
-        dict(u1_stability=dict(min_overlap_u1_0=0.8)),
     ),
     (
         "k_spectrum",
@@ -250,48 +204,6 @@ _CASES = [  # rule, facts that reproduce, facts that differ
         dict(identities=dict(I1="verified", I2="verified")),
         dict(identities=dict(I1="verified", I2="FAILED")),
     ),
-    # the fully connected nets' experiments keep their numbers under metrics["headline"]
-    (
-        "fc_ps_then_eos",
-        dict(a31_anomalies=dict(headline=_FC_EOS)),
-        dict(a31_anomalies=dict(headline={**_FC_EOS, "median_eta_lambda_last_half": 2.3})),
-    ),
-    (
-        "fc_a31",
-        dict(fc_activations=dict(headline=_FC_ACT)),
-        dict(fc_activations=dict(headline={**_FC_ACT, "relu_a31_rate": 0.6})),
-    ),
-    (
-        "fc_ga_small",
-        dict(ga_vs_g=dict(headline=dict(tanh_max_ga_over_g=0.05))),
-        dict(ga_vs_g=dict(headline=dict(tanh_max_ga_over_g=0.5))),
-    ),
-    (
-        "fc_freezing",
-        dict(
-            freezing=dict(headline=dict(ps_slower_with_freezing=True, oscillations_weaker_with_freezing=True))
-        ),
-        dict(
-            freezing=dict(
-                headline=dict(ps_slower_with_freezing=True, oscillations_weaker_with_freezing=False)
-            )
-        ),
-    ),
-    (
-        "fc_anomalies",
-        dict(a31_anomalies=dict(headline=dict(disagreements=10, kind_other=0))),
-        dict(a31_anomalies=dict(headline=dict(disagreements=10, kind_other=3))),
-    ),
-    (
-        "cnn_ps_then_eos",
-        dict(cnn_activations=_CNN),
-        dict(cnn_activations={**_CNN, "relu_ps_then_eos": False}),
-    ),
-    (
-        "resnet_a_norm",
-        dict(resnet18=dict(ps_then_eos=True, a31_agreement=0.9)),
-        dict(resnet18=dict(ps_then_eos=False, a31_agreement=0.9)),
-    ),
 ]
 
 
@@ -311,27 +223,31 @@ def test_scorecard_rule_reproduced_differs_and_missing(rule, good, bad):
     assert p.verdict == "not applicable"
 
 
-def test_a_diverged_run_is_not_applicable():
+def test_a_diverged_run_is_not_comparable():
     from validation import scorecard as sc
 
     f = _facts(
         labels=dict(ps_degree_top=2.0, ps_degree_bottom=1e11, diverged_top=False, diverged_bottom=True)
     )
     [e] = sc.score(f, [sc.Rule("c", "p", "labels", sc.label_alignment)])
-    assert e.verdict == "not applicable" and "bottom-label run diverged" in e.number
+    assert e.verdict == "not comparable" and "bottom-label run diverged" in e.reason
 
 
 def test_every_rule_is_tested_and_statement_rules_follow_check_status():
     from theory.results import CheckTable, make_result
     from validation import scorecard as sc
 
-    assert {r.fn.__name__ for r in sc.RULES} - {"rule"} <= {c[0] for c in _CASES}
-    held = make_result("Lemma 3.3", "s", "rigorous", np.arange(3), True, True, 1.0)
+    names = {r.fn.__name__ for r in sc.RULES if not r.fn.__name__.startswith("section3[")}
+    assert names - {"rule", "fc_freezing"} <= {c[0] for c in _CASES}
+    k = sc.MIN_STATEMENT_STEPS
+    held = make_result("Lemma 3.3", "s", "rigorous", np.arange(k), True, True, 1.0)
+    few = make_result("Lemma 3.3", "s", "rigorous", np.arange(k - 1), True, True, 1.0)
     failed = make_result("Lemma 3.3", "s", "rigorous", np.arange(3), True, [True, False, True], 1.0)
     none = make_result("Lemma 3.3", "s", "rigorous", np.arange(3), False, True, 1.0)
     rule = sc.Rule("Lemma 3.3", "p", "ps_eos", sc.statement_rule("Lemma 3.3"))
     for tabs, want in (
         ((held, none), "reproduced"),
+        ((few, none), "not comparable"),  # fewer than MIN_STATEMENT_STEPS applicable steps
         ((held, failed), "differs"),
         ((none, none), "not applicable"),
     ):
@@ -341,7 +257,8 @@ def test_every_rule_is_tested_and_statement_rules_follow_check_status():
                 checks={f"t{i}": {r.name: r for r in CheckTable((r,))} for i, r in enumerate(tabs)},
             )
         }
-        assert sc.score(f, [rule])[0].verdict == want
+        e = sc.score(f, [rule])[0]
+        assert e.verdict == want and e.kind == "consistency"  # a rigorous consequence of the identities
 
 
 def test_lemma_e7_window_matches_the_record_and_checks_every_i():
@@ -463,9 +380,45 @@ def test_only_and_no_trajectories(tmp_path):
     assert tr.extras["X"].shape[1] == tr.config["n"]
 
 
-def test_a_dead_relu_net_makes_the_fc_a31_entry_not_applicable():
+def _s3_verdict(claim, verdict, number=0.9, reason="r"):
+    return dict(claim=claim, title="t", paper="p", kind="reproduction", verdict=verdict, number=number,
+                rule="the rule", reason=reason, paper_quote="q", seeds="1/1")
+
+
+def test_section3_rows_pass_the_gated_verdicts_through_and_combine_runs():
     from validation import scorecard as sc
 
-    f = _facts(fc_activations=dict(headline={**_FC_ACT, "relu_dead": True}))
-    [e] = sc.score(f, [sc.Rule("c", "p", "fc_activations", sc.fc_a31)])
-    assert e.verdict == "not applicable" and "relu" in e.number
+    rule = sc._s3("deep FC nets: A3.1", "Figs. 5–7", "fc_activations", "s3.a31")
+    assert rule.quote and rule.kind == "reproduction"
+
+    def card(**runs):
+        f = _facts(fc_activations={"section3": {k: [_s3_verdict("s3.a31", v, reason=f"{k} why")]
+                                                for k, v in runs.items()}})
+        return sc.score(f, [rule])[0]
+
+    e = card(tanh="reproduced", relu="reproduced")
+    assert e.verdict == "reproduced" and e.number == {"tanh": 0.9, "relu": 0.9} and e.paper_quote
+    assert card(tanh="reproduced", relu="differs").verdict == "differs"
+    nc = card(tanh="reproduced", relu="not comparable", elu="differs")
+    assert nc.verdict == "not comparable" and nc.reason == "relu: relu why" and nc.number is None
+    assert card(tanh="not applicable").verdict == "not applicable"
+    assert sc.score({}, [rule])[0].verdict == "not applicable"
+
+
+def test_freezing_is_judged_only_on_a_run_in_the_regime():
+    from validation import scorecard as sc
+    from validation.verdicts import Regime
+
+    head = dict(ps_slower_with_freezing=True, oscillations_weaker_with_freezing=True)
+    good = Regime(eta=1.0, eta_lambda0=0.5, steps=1000, first_crossing=200, crossings=(200, 300, 400),
+                  stopped=None)
+    short = Regime(eta=1.0, eta_lambda0=0.5, steps=1000, first_crossing=4, crossings=(4, 9, 20), stopped=None)
+    rule = sc.Rule("c", "p", "freezing", sc.fc_freezing)
+    for reg, want in ((good, "reproduced"), (short, "not comparable")):
+        f = _facts(freezing=dict(headline=head, regimes={"frozen 0": reg.as_dict()}))
+        assert sc.score(f, [rule])[0].verdict == want
+    f = _facts(freezing=dict(headline={**head, "oscillations_weaker_with_freezing": False},
+                             regimes={"frozen 0": good.as_dict()}))
+    assert sc.score(f, [rule])[0].verdict == "differs"
+
+

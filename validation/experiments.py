@@ -22,8 +22,16 @@ from theory.record import record_run
 
 from . import data as vdata
 from .figures import new, save, shade_phases, two_over_eta
+from .section3 import Evidence, FirstOrderObserver, judge_run
+from .verdicts import MIN_PS_STEPS, choose_eta_lambda0
 
-COLUMN_NORM = 0.2  # the step sizes of App. A (η = 10) are set for samples of this norm
+COLUMN_NORM = 0.2  # the experiments still at η = 10 (not yet in the paper's regime) use samples of this norm
+# The Fig. 1 run's ηΛ(0) (App. B: "a selected step size such that the sharpness at initialization is
+# smaller than 2/η"): the first of these whose PS lasts ≥ MIN_PS_STEPS steps on the data at hand.
+# The two-layer linear net's Λ grows by a factor of about 2–3 over PS from PyTorch's init at pixel
+# scale, so its EoS needs ηΛ(0) near 1; the built-in data take 1.0 at the full size (PS of ~200
+# steps at seeds 0–2) and 0.8 or 0.6 at the quick size.
+MAIN_C = (1.0, 0.8, 0.6)
 
 
 @dataclass
@@ -106,22 +114,46 @@ class Context:
             ds = vdata.Dataset(ds.name + ", mean subtracted", ds.X - ds.X.mean(axis=1, keepdims=True), ds.Y)
         return ds
 
+    def images(self, *, n=None, d=None):
+        """The Fig. 1 data at the paper's scale: the real images as loaded (pixels in [0, 1], App.
+        A.1; not centred) when --data was given, else the built-in CIFAR-like images at pixel scale
+        (:func:`validation.data.synthetic_images`)."""
+        n = n or self.size(200, 1000)
+        d = d or self.size(768, 3072)
+        if self.loader is not None:
+            return self.loader(per_class=n // 2)
+        return vdata.synthetic_images(n=n, d=d, seed=self.seed)
+
     def train(self, X, Y, **kw):
         kw.setdefault("backend", self.backend)
         kw.setdefault("progress", False)
         return linnet.train(X, Y, **kw)
 
     def main_run(self):
-        """Fig. 1: torch init, α = 1, η = 10, CIFAR-like data, run into the EoS regime.
+        """Fig. 1: PyTorch's init, α = 1, the images at pixel scale, η = c/Λ(0) with c the first of
+        MAIN_C giving a progressive PS, run into the EoS regime with Λ and ‖G_A‖ at every step and the
+        first-order ratios of A3.2 alongside.
 
-        Returns (ds, cfg, tr, rec): ``tr`` the whole run (Λ every step), ``rec`` the exact replay of
-        its first ``record_steps`` steps (PS, the first catapult, the entry into the EoS), on which
-        the check tables are computed (a replay costs ~40× a step)."""
+        Returns (ds, cfg, tr, rec): ``tr`` the whole run, ``rec`` the exact replay of its first
+        ``record_steps`` steps (PS, the first catapult, the entry into the EoS), on which the check
+        tables are computed (a replay costs ~40× a step)."""
         if "main" not in self._cache:
             import time
 
-            ds = self.cifar_like()
+            ds = self.images()
             m, steps, rsteps = self.size(100, 200), self.size(6000, 20000), self.size(600, 1000)
+            W, a = linnet.init_params(m, ds.X, scheme="torch", seed=self.seed, alpha=1.0)
+            sp = linnet.spectrum(ds.X, ds.Y)
+            lam0 = float(linnet.sharpness(W, a, ds.X, alpha=1.0))
+            common = dict(W0=W, a0=a, alpha=1.0, spectrum=sp, e_hat_every=0)
+
+            def probe(c):
+                pr = self.train(ds.X, ds.Y, eta=c / lam0, steps=MIN_PS_STEPS, **common)
+                t = first_above(pr.sharpness, pr.eta)
+                return t if t < pr.sharpness.size else None
+
+            c, dropped = choose_eta_lambda0(MAIN_C, probe)
+            eta = c / lam0
             cfg = dict(
                 data=ds.name,
                 n=ds.X.shape[1],
@@ -129,28 +161,29 @@ class Context:
                 m=m,
                 init="torch",
                 alpha=1.0,
-                eta=10.0,
+                eta_lambda0=c,
+                eta=eta,
+                eta_lambda0_dropped=[dict(eta_lambda0=x, first_crossing_step=t) for x, t in dropped],
                 steps=steps,
                 record_steps=rsteps,
                 seed=self.seed,
             )
+            fo = FirstOrderObserver(eta)
             t0 = time.perf_counter()
             tr = self.train(
-                ds.X,
-                ds.Y,
-                eta=10.0,
-                steps=steps,
-                m=m,
-                init="torch",
-                alpha=1.0,
-                seed=self.seed,
-                hessian_every=max(10, steps // 20),
-                e_hat_every=0,
+                ds.X, ds.Y, eta=eta, steps=steps, hessian_every=max(10, steps // 20), ga_every=1,
+                observers=[fo], **common
             )
             cfg["train_seconds"] = round(time.perf_counter() - t0, 1)
             rec = record_run(ds.X, ds.Y, tr, steps=min(rsteps, tr.steps), flow=True)
             self._cache["main"] = (ds, cfg, tr, rec)
+            self._cache["main_first_order"] = np.asarray(fo.ratios)
         return self._cache["main"]
+
+    def main_evidence(self):
+        """The Fig. 1 run as :mod:`validation.section3` judges it."""
+        _, _, tr, _ = self.main_run()
+        return Evidence.of(tr, self._cache["main_first_order"])
 
     def eos_window(self):
         """Exact replay of one catapult of the Fig. 1 run in the EoS (the first loss spike after ηΛ
@@ -373,6 +406,10 @@ def ps_eos(ctx):
     ax[0, 0].set_title(ax[0, 0].get_title(), fontsize=9)
     ax[0, 1].set_title(ax[0, 1].get_title(), fontsize=9)
     metrics = dict(steps=tr.steps, train_seconds=cfg["train_seconds"], **metrics, zoom_window=list(window))
+    ev = ctx.main_evidence()
+    metrics["first_crossing_step"] = {"main": ev.regime.first_crossing}
+    metrics["regimes"] = {"main": ev.regime.as_dict()}
+    metrics["section3"] = {"main": [v.as_dict() for v in judge_run(ev)]}
     if tr.hessian_step.size:
         idx = tr.hessian_step
         metrics["hessian_over_gram_first"] = float(tr.hessian_sharpness[0] / tr.sharpness[idx[0]])
@@ -383,6 +420,15 @@ def ps_eos(ctx):
     table2 = theory.check_all(t_rec)
     files = [ctx.keep("ps_eos", tr, ds.X, ds.Y), ctx.keep("ps_eos_theory_scaling", t_tr, t_ds.X, t_ds.Y)]
     notes = (
+        f"η = {cfg['eta_lambda0']:g}/Λ(0) (the first of {MAIN_C} whose PS lasts ≥ {MIN_PS_STEPS} steps"
+        + (
+            "; dropped: "
+            + ", ".join(f"{d['eta_lambda0']:g} (crossed at step {d['first_crossing_step']})"
+                        for d in cfg["eta_lambda0_dropped"])
+            if cfg["eta_lambda0_dropped"]
+            else ""
+        )
+        + f"); PS lasted {ev.regime.first_crossing} steps. "
         f"The run takes {tr.steps:,} steps ({cfg['train_seconds']:g} s of training); ηΛ has a median of "
         f"{metrics['median_eta_lambda_last_half']:.3f} over the last half (from step "
         f"{metrics['hover_from_step']} on, every 200-step median is within 2 ± 0.05), with "
@@ -406,7 +452,7 @@ def ps_eos(ctx):
         [save(fig, ctx.fig("ps_eos"))],
         metrics,
         {
-            f"Fig. 1 run, first {rec.T} steps (torch init, η = 10)": table,
+            f"Fig. 1 run, first {rec.T} steps (torch init, ηΛ(0) = {cfg['eta_lambda0']:g})": table,
             f"theory-scaling run ({t_cfg['m']} wide, symmetric init)": table2,
         },
         notes,

@@ -5,7 +5,9 @@ Kept apart from :mod:`validation.experiments` (registration is done there by imp
 ``Context``; sizes come from ``ctx.size(quick, full)``. Each result's ``metrics["headline"]``
 is a flat dict of the numbers a scorecard reads.
 
-Step size: η = C_ETA / λ_max(∇²L(θ₀)) (the Hessian at PyTorch's init exceeds Λ = λ_max(G)), read
+Step size: η = c/Λ(0), c the first of C_ETA whose first MIN_PS_STEPS steps stay below 2/η (a
+progressive PS on the data at hand; validation.verdicts.choose_eta_lambda0). The Hessian at
+PyTorch's init exceeds Λ = λ_max(G); it is recorded as ``hessian0``, read
 from ``linnet.train(..., steps=0, hessian_every=1)``.
 
 Sizes (synthetic CIFAR-like data, samples of norm 0.5·√d; with ``--data`` the real images):
@@ -21,101 +23,31 @@ import numpy as np
 import linnet
 from linnet.analysis import first_above, phase_fractions, phase_labels, upward_crossings
 
+from .a31 import (  # noqa: F401 - AGREE, DIFFER, TIE, DEAD: the codes, re-exported with the functions
+    AGREE,
+    COLLAPSE_RTOL,
+    DEAD,
+    DIFFER,
+    KINDS,
+    LATE_FRACTION,
+    LATE_LOSS_FRACTION,
+    SMOOTH_WIDTH,
+    TIE,
+    TIE_RTOL,
+    TREND_WINDOW,
+    a31_agreement,
+    classify_disagreements,
+)
 from .experiments import ExperimentResult
 from .figures import new, save, shade_phases, two_over_eta
+from .section3 import Evidence, judge_run
+from .verdicts import DEEP_NET_C, MIN_PS_STEPS, choose_eta_lambda0
 
 # ---- sizes and the step-size recipe -------------------------------------------------------
-C_ETA = {"tanh": 0.8, "elu": 0.8, "relu": 0.4}   # η = C_ETA[σ] / λ_max(Hessian at init), quick size
-C_ETA_FULL = {"tanh": 0.8, "elu": 0.8, "relu": 0.4}  # the same at the full size
+C_ETA = DEEP_NET_C  # η = c/Λ(0), c the first of these whose PS lasts ≥ MIN_PS_STEPS steps
 PIXEL_SCALE = 0.5        # synthetic samples get norm PIXEL_SCALE·√d (CIFAR's pixels in [0, 1]: ≈ 0.5·√3072)
 QUICK = dict(n=200, d=32, width=64, hidden=3, steps=400)
 FULL = dict(n=500, d=32, width=200, hidden=4, steps=150)
-
-# ---- A3.1 agreement rule --------------------------------------------------------------------
-TIE_RTOL = 1e-12         # |ΔΛ(t)| ≤ TIE_RTOL·Λ(t): a tie, excluded from the rate
-DEAD_RTOL = 1e-12        # Λ(t) ≤ DEAD_RTOL·max Λ (or Λ = 0): the net is dead (ReLU, all units off)
-COLLAPSE_RTOL = 1e-3     # Λ(t) ≤ COLLAPSE_RTOL·max Λ: (nearly) dead — few units left, not counted either
-
-AGREE, DIFFER, TIE, DEAD = 1, 0, -1, -2
-
-
-def a31_agreement(sharpness, a_norm2, *, tie_rtol=TIE_RTOL, dead_rtol=DEAD_RTOL,
-                  collapse_rtol=COLLAPSE_RTOL):
-    """A3.1 step by step: for t = 0..T−2, code AGREE when sign(Λ(t+1) − Λ(t)) equals
-    sign(‖A‖²(t+1) − ‖A‖²(t)), DIFFER when not, TIE when |ΔΛ(t)| ≤ tie_rtol·Λ(t), DEAD when
-    Λ(t) or Λ(t+1) is ≤ dead_rtol·max Λ (a dead ReLU net: not counted as agreement) — or
-    ≤ collapse_rtol·max Λ (nearly dead: the summary's ``collapsed_at``).
-    Returns (codes, summary) with summary's rate = agree / (agree + differ)."""
-    S = np.asarray(sharpness, dtype=float)
-    A = np.asarray(a_norm2, dtype=float)
-    if S.shape != A.shape or S.ndim != 1:
-        raise ValueError(f"sharpness and a_norm2 must be 1-D of one length, got {S.shape}, {A.shape}")
-    T = S.size
-    codes = np.full(max(T - 1, 0), DIFFER, dtype=np.int8)
-    if T < 2:
-        return codes, dict(rate=float("nan"), agree=0, differ=0, ties=0, dead=0, died_at=None,
-                           collapsed_at=None)
-    dS, dA = np.diff(S), np.diff(A)
-    smax = float(np.max(np.abs(S))) if S.size else 0.0
-    dead_pt = (S <= dead_rtol * smax) | (S == 0)
-    coll_pt = dead_pt | (S <= collapse_rtol * smax)
-    codes[np.sign(dS) == np.sign(dA)] = AGREE
-    codes[np.abs(dS) <= tie_rtol * np.abs(S[:-1])] = TIE
-    codes[coll_pt[:-1] | coll_pt[1:]] = DEAD
-    agree, differ = int(np.sum(codes == AGREE)), int(np.sum(codes == DIFFER))
-    died, coll = np.flatnonzero(dead_pt), np.flatnonzero(coll_pt)
-    return codes, dict(rate=agree / (agree + differ) if agree + differ else float("nan"),
-                       agree=agree, differ=differ, ties=int(np.sum(codes == TIE)),
-                       dead=int(np.sum(codes == DEAD)), died_at=int(died[0]) if died.size else None,
-                       collapsed_at=int(coll[0]) if coll.size else None)
-
-
-# ---- App. B.2: the kinds of A3.1 disagreement ---------------------------------------------
-SMOOTH_WIDTH = 10        # moving-average width for Δ‖A‖² (even: a period-2 zig-zag cancels)
-TREND_WINDOW = 3         # (a): within this many steps of a sign change of the smoothed Δ‖A‖²
-LATE_FRACTION = 0.8      # (c): after this fraction of the steps ...
-LATE_LOSS_FRACTION = 0.01  # ... or once the loss is below this fraction of its start
-KINDS = ("trend_change", "oscillation", "late", "other")
-
-
-def _smooth(x, width):
-    if width <= 1 or x.size < width:
-        return x
-    return np.convolve(x, np.ones(width) / width, mode="same")
-
-
-def classify_disagreements(sharpness, a_norm2, loss, steps=None, *, smooth_width=SMOOTH_WIDTH,
-                           trend_window=TREND_WINDOW, late_fraction=LATE_FRACTION,
-                           late_loss_fraction=LATE_LOSS_FRACTION):
-    """Classify the A3.1 disagreement steps t (Δ between t and t+1; default: those coded DIFFER by
-    :func:`a31_agreement`) into App. B.2's kinds, first match wins:
-    (a) "trend_change": |t − s| ≤ trend_window for a step s where the smoothed Δ‖A‖² changes sign;
-    (b) "oscillation": ΔΛ changes sign at consecutive steps around t (sign ΔΛ(t−1) ≠ sign ΔΛ(t) and
-        sign ΔΛ(t) ≠ sign ΔΛ(t+1));
-    (c) "late": t ≥ late_fraction·T or loss(t) < late_loss_fraction·loss(0);
-    (d) "other". Returns ({t: kind}, {kind: count})."""
-    S, A, L = (np.asarray(v, dtype=float) for v in (sharpness, a_norm2, loss))
-    T = S.size
-    if steps is None:
-        codes, _ = a31_agreement(S, A)
-        steps = np.flatnonzero(codes == DIFFER)
-    dS = np.sign(np.diff(S))
-    sA = np.sign(_smooth(np.diff(A), smooth_width))
-    flips = np.flatnonzero((sA[1:] != sA[:-1]) & (sA[1:] != 0) & (sA[:-1] != 0)) + 1
-    kinds = {}
-    for t in (int(s) for s in steps):
-        if flips.size and np.min(np.abs(flips - t)) <= trend_window:
-            k = "trend_change"
-        elif 0 < t < dS.size - 1 and dS[t - 1] != dS[t] and dS[t] != dS[t + 1]:
-            k = "oscillation"
-        elif t >= late_fraction * T or L[t] < late_loss_fraction * L[0]:
-            k = "late"
-        else:
-            k = "other"
-        kinds[t] = k
-    counts = {k: sum(1 for v in kinds.values() if v == k) for k in KINDS}
-    return kinds, counts
-
 
 # ---- shared runs ----------------------------------------------------------------------------
 
@@ -143,37 +75,50 @@ def _model(ctx, ds, activation, frozen=()):
 
 
 def _eta(ctx, ds, activation):
-    """η = C_ETA / λ_max(∇²L(θ₀)); also returns the Hessian's and G's top eigenvalues at init."""
+    """η = c/Λ(0) with c the first of C_ETA whose run keeps ηΛ ≤ 2 for its first MIN_PS_STEPS steps
+    (validation.verdicts.choose_eta_lambda0: a progressive PS on the data at hand); also returns the
+    Hessian's and G's top eigenvalues at init, c, and the dropped candidates."""
     key = f"nets:eta:{activation}"
     if key not in ctx._cache:
-        t0 = ctx.train(ds.X, ds.Y, eta=1.0, steps=0, model=_model(ctx, ds, activation), hessian_every=1)
+        model = _model(ctx, ds, activation)
+        t0 = ctx.train(ds.X, ds.Y, eta=1.0, steps=0, model=model, hessian_every=1)
         h0, g0 = float(t0.hessian_sharpness[0]), float(t0.sharpness[0])
-        ctx._cache[key] = (_c_eta(ctx)[activation] / h0, h0, g0)
+
+        def probe(c):
+            pr = ctx.train(ds.X, ds.Y, eta=c / g0, steps=MIN_PS_STEPS, model=model, ga_every=0)
+            t = first_above(pr.sharpness, pr.eta)
+            return t if t < pr.sharpness.size else None
+
+        c, dropped = choose_eta_lambda0(C_ETA, probe)
+        ctx._cache[key] = (c / g0, h0, g0, c, dropped)
     return ctx._cache[key]
-
-
-def _c_eta(ctx):
-    return C_ETA if ctx.quick else C_ETA_FULL
 
 
 def _run(ctx, activation, frozen=(), eta=None):
     key = f"nets:run:{activation}:{tuple(frozen)}"
     if key not in ctx._cache:
         ds = _data(ctx)
-        eta0, h0, g0 = _eta(ctx, ds, activation)
+        eta0, h0, g0, c, dropped = _eta(ctx, ds, activation)
         eta = eta0 if eta is None else eta
         steps = _sizes(ctx)["steps"]
         tr = ctx.train(ds.X, ds.Y, eta=eta, steps=steps, model=_model(ctx, ds, activation, frozen))
-        ctx._cache[key] = (tr, dict(eta=eta, hessian0=h0, gram0=g0, steps=steps))
+        ctx._cache[key] = (tr, dict(eta=eta, hessian0=h0, gram0=g0, steps=steps, eta_lambda0=c,
+                                    eta_lambda0_dropped=dropped))
     return ctx._cache[key]
+
+
+def _judged(tr):
+    """(regime dict, section3 verdict dicts) of one run with Λ at every step."""
+    ev = Evidence.of(tr)
+    return ev.regime.as_dict(), [v.as_dict() for v in judge_run(ev)]
 
 
 def _config(ctx, **extra):
     ds, sz = _data(ctx), _sizes(ctx)
     widths = (ds.X.shape[0],) + (sz["width"],) * sz["hidden"] + (1,)
     return dict(data=ds.name, n=ds.X.shape[1], d=ds.X.shape[0], widths=list(widths), init="torch",
-                bias=False, c_eta=_c_eta(ctx), column_norm=("as loaded" if ctx.loader is not None
-                                                             else PIXEL_SCALE * np.sqrt(ds.X.shape[0])),
+                bias=False, eta_lambda0_candidates=list(C_ETA),
+                column_norm=("as loaded" if ctx.loader is not None else PIXEL_SCALE * np.sqrt(ds.X.shape[0])),
                 steps=sz["steps"],
                 seed=ctx.seed, **extra)
 
@@ -204,10 +149,12 @@ def fc_activations(ctx):
     """Figs. 5–7: ηΛ and ‖A‖² for FC tanh, ReLU, ELU nets, phases shaded; A3.1's agreement rate."""
     fig, ax = new(len(ACTIVATIONS), 1, w=7.5, h=2.8)
     metrics, headline, etas = {}, {}, {}
+    regimes, verdicts = {}, {}
     for i, act in enumerate(ACTIVATIONS):
         tr, info = _run(ctx, act)
         eta = info["eta"]
         etas[act] = eta
+        regimes[act], verdicts[act] = _judged(tr)
         codes, agr = a31_agreement(tr.sharpness, tr.a_norm2)
         lab = phase_labels(tr.sharpness, tr.loss, eta)
         s = _eos_summary(tr, eta)
@@ -231,8 +178,12 @@ def fc_activations(ctx):
         a.legend(loc="lower right", fontsize=7)
     ax[-1, 0].set_xlabel("GD step")
     metrics["headline"] = headline
+    metrics.update(regimes=regimes, section3=verdicts,
+                   first_crossing_step={k: r["first_crossing_step"] for k, r in regimes.items()})
     eta_txt = ", ".join(f"{k}: {v:.3g}" for k, v in etas.items())
-    notes = (f"η = c/λ_max(∇²L(θ₀)) per activation (c = {_c_eta(ctx)}; η: {eta_txt}), "
+    cs = ", ".join(f"{a}: {_run(ctx, a)[1]['eta_lambda0']:g}" for a in ACTIVATIONS)
+    notes = (f"η = c/Λ(0) per activation, c the first of {list(C_ETA)} whose PS lasts ≥ {MIN_PS_STEPS} "
+             f"steps (c: {cs}; η: {eta_txt}), "
              f"{_sizes(ctx)['steps']} steps. A3.1's rate is the fraction of steps where Λ and ‖A‖² move "
              f"in the same direction (steps with |ΔΛ| ≤ {TIE_RTOL:g}·Λ are ties, excluded; a dead or "
              f"nearly dead ReLU net, Λ ≤ {COLLAPSE_RTOL:g}·max Λ, is reported as such and "
@@ -258,7 +209,9 @@ def ga_vs_g(ctx):
                        seed=ctx.seed, e_hat_every=0, ga_every=1)
     fig, ax = new(1, 2, w=5.0, h=3.6)
     metrics, headline = {}, {}
+    regimes, verdicts = {}, {}
     for j, (name, tr, eta) in enumerate((("linear", tr_lin, eta_lin), ("tanh", tr_fc, info["eta"]))):
+        regimes[name], verdicts[name] = _judged(tr)
         lam = np.asarray(tr.sharpness)[np.asarray(tr.ga_step)]
         ga = np.asarray(tr.ga_norm)
         ok = lam > 0
@@ -276,6 +229,8 @@ def ga_vs_g(ctx):
         a.set_title(f"{name}: median ‖G_A‖/Λ = {np.median(r):.3f}")
         a.legend(fontsize=8)
     metrics["headline"] = headline
+    metrics.update(regimes=regimes, section3=verdicts,
+                   first_crossing_step={k: r["first_crossing_step"] for k, r in regimes.items()})
     notes = (f"Linear net: width {m}, PyTorch init, α = 1, η = {eta_lin:.3g} "
              f"(ηΛ(0) = {LINEAR_ETA_LAMBDA0}; its PS is weak on these data, max ηΛ "
              f"{metrics['linear']['max_eta_lambda']:.3g}); "
@@ -301,8 +256,10 @@ def freezing(ctx):
     fig, ax = new(1, 2, w=5.0, h=3.6)
     a, b = ax[0, 0], ax[0, 1]
     metrics, rows = {}, []
+    regimes = {}
     for j, fr in enumerate(FREEZES):
         tr = tr0 if fr == () else _run(ctx, "tanh", fr, eta=eta)[0]
+        regimes[f"frozen {len(fr)}"] = Evidence.of(tr).regime.as_dict()
         lam_tr = np.asarray(tr.specific.get("trained_sharpness", tr.sharpness) if fr else tr.sharpness)
         el = eta * lam_tr
         fa = first_above(lam_tr, eta)
@@ -337,8 +294,10 @@ def freezing(ctx):
                     **{f"frozen_{r[0]}_early_slope": r[2] for r in rows},
                     **{f"frozen_{r[0]}_std_eta_lambda_last_half": r[3] for r in rows})
     metrics["headline"] = headline
+    metrics.update(regimes=regimes,
+                   first_crossing_step={k: r["first_crossing_step"] for k, r in regimes.items()})
     a.set_title(f"freezing the first layers: PS slower {slower}, oscillations weaker {weaker}")
-    notes = (f"η = {eta:.3g} for all three (the unfrozen net's {_c_eta(ctx)['tanh']}/λ_max(∇²L(0))), "
+    notes = (f"η = {eta:.3g} for all three (the unfrozen net's {info['eta_lambda0']:g}/Λ(0)), "
              f"{_sizes(ctx)['steps']} steps; Λ_trained is λ_max of the trained layers' Gram (GD's stability "
              f"is set by it; the whole network's Λ, right panel, can sit far above 2/η). PS speed: the "
              f"first step with ηΛ_trained ≥ 2 and the mean rise of ηΛ_trained per step up to that crossing "

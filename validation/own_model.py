@@ -34,9 +34,9 @@ import linnet
 from linnet.trajectory import Trajectory
 
 from . import section3
-from .verdicts import MIN_PS_STEPS, Regime, Scorecard
+from .verdicts import DEEP_NET_C, MIN_PS_STEPS, Regime, Scorecard
 
-DEFAULT_C = (0.5, 0.25, 0.125, 0.0625)  # ηΛ(0) tried in turn until PS lasts ≥ MIN_PS_STEPS
+DEFAULT_C = DEEP_NET_C  # ηΛ(0) tried in turn until PS lasts ≥ MIN_PS_STEPS
 CHUNK = MIN_PS_STEPS  # steps per piece: each candidate c is probed by one piece
 TARGET_CROSSINGS = section3.FIRST_FEW + 3  # "several oscillations" past A3.1's window
 DEFAULT_STEPS = 3000  # the cap
@@ -465,16 +465,12 @@ def check_model(
 def model_data(arg: str | None, *, n: int | None, seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
     """(X samples first, Y, description) from --data: cifar10:PATH / mnist:PATH (App. A.1: the first
     500 images of classes 0 and 1, pixels in [0, 1], as 3×32×32 / 1×28×28 images), npz:FILE (its X
-    and Y as stored), or the built-in synthetic CIFAR-like images (n of them, 3×32×32, each of norm
-    0.5·√3072 like CIFAR's [0, 1] pixels)."""
+    and Y as stored), or the built-in CIFAR-like images (n of them, 3×32×32, at pixel scale)."""
     from . import data as vdata
-    from .networks import PIXEL_SCALE
 
-    if arg is None:
-        n = 1000 if n is None else n
-        ds = vdata.synthetic("cifar-like", n=n, d=3072, seed=seed)
-        X = (ds.X * PIXEL_SCALE * np.sqrt(3072)).T.reshape(n, 3, 32, 32)
-        return X, ds.Y, f"built-in synthetic CIFAR-like images ({ds.name}; not CIFAR-10)"
+    if arg is None:  # the built-in images at pixel scale (validation.data.synthetic_images)
+        ds = vdata.synthetic_images(n=1000 if n is None else n, d=3072, seed=seed)
+        return ds.X.T.reshape(-1, 3, 32, 32), ds.Y, f"built-in {ds.name}"
     kind, _, path = arg.partition(":")
     if kind == "npz":
         if not os.path.isfile(path):

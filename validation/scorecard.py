@@ -1,11 +1,20 @@
 """The scorecard: one entry per claim or figure of the paper, its verdict computed by a rule.
 
 A rule is a function of the experiments' measured numbers, ``facts`` (see :func:`facts_of`),
-returning ``(verdict, number, threshold)``: ``verdict`` is "reproduced", "differs" or
-"not applicable" (the experiment did not run, e.g. under ``--only``, or its premises failed); a
-rule never says "reproduced" by default. ``number`` is the measured value the verdict rests on
-(a float, an int or short text) and ``threshold`` says in words what "reproduced" needs.
-Each entry links to the section of the report (``anchor``) that holds the experiment.
+returning ``(verdict, number, threshold)`` or ``(verdict, number, threshold, reason)`` — or a dict
+with those keys and, optionally, ``kind`` — where ``verdict`` is one of
+:data:`validation.verdicts.VERDICTS`: "reproduced" and "differs" only for a run in the regime the
+claim is about; "not comparable" (a rule raises :class:`NotComparable` with the reason) for a run
+outside it; "not applicable" (it raises ``_Missing``) when the experiment did not run. A rule
+never says "reproduced" by default. ``number`` is the measured value the verdict rests on and
+``threshold`` says in words what "reproduced" needs. Each entry links to the section of the report
+(``anchor``) that holds the experiment, and says its ``kind``: "reproduction" (an empirical claim
+of the paper) or "consistency" (an identity, a rigorous consequence of the identities, or a fact
+structural to the model: it checks the implementation and is never counted as a reproduction).
+
+The §3 claims are judged by :mod:`validation.section3`'s gated rules on each run (the same rules
+``python -m validation --model`` applies to a user's model); the experiments store those verdicts
+under ``metrics["section3"][run]`` and :func:`section3_rule` reads them.
 
 To add a claim (e.g. a new network family's experiment), append a :class:`Rule` to :data:`RULES`.
 """
@@ -17,8 +26,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-REPRODUCED, DIFFERS, NA = "reproduced", "differs", "not applicable"
-VERDICTS = (REPRODUCED, DIFFERS, NA)
+from theory.claims import CONSISTENCY, REPRODUCTION, claim as paper_claim
+
+from .verdicts import DIFFERS, NOT_APPLICABLE, NOT_COMPARABLE, REPRODUCED, VERDICTS, Regime
+
+NA = NOT_APPLICABLE
+# a statement (lemma, theorem) checked on fewer applicable steps than this says nothing either way
+MIN_STATEMENT_STEPS = 10
 
 
 @dataclass(frozen=True)
@@ -26,7 +40,9 @@ class Rule:
     claim: str
     paper: str
     anchor: str  # the experiment's section in the report
-    fn: Callable  # facts -> (verdict, number, threshold)
+    fn: Callable  # facts -> (verdict, number, threshold[, reason]) or a dict of those
+    kind: str = REPRODUCTION
+    quote: str = ""
 
 
 @dataclass(frozen=True)
@@ -37,16 +53,28 @@ class Entry:
     number: object
     threshold: str
     anchor: str
+    kind: str = REPRODUCTION
+    reason: str = ""
+    paper_quote: str = ""
+    seeds: str = "1/1"
 
     def as_dict(self):
         return dict(
             claim=self.claim,
             paper=self.paper,
+            kind=self.kind,
             verdict=self.verdict,
             number=self.number,
             threshold=self.threshold,
+            reason=self.reason,
+            paper_quote=self.paper_quote,
+            seeds=self.seeds,
             anchor=self.anchor,
         )
+
+
+class NotComparable(Exception):
+    """Raised by a rule whose run is outside the regime its claim is about; the message says why."""
 
 
 def facts_of(results) -> dict:
@@ -85,74 +113,53 @@ def _verdict(ok: bool):
     return REPRODUCED if ok else DIFFERS
 
 
+def section3_rule(exp: str, claim_id: str, runs: tuple[str, ...] | None = None):
+    """The verdict of :mod:`validation.section3` on ``claim_id`` for the runs of experiment ``exp``
+    (its ``metrics["section3"]``: run name → list of verdict dicts; ``runs``: those runs, default
+    all). Over several runs: "not comparable" if any run is (each reason given), else "reproduced"
+    only if every run reproduces, else "differs"; the number is per run."""
+
+    def rule(f):
+        if exp not in f:
+            raise _Missing(f"{exp} did not run")
+        table = f[exp]["metrics"].get("section3") or {}
+        names = [r for r in (runs or tuple(table)) if r in table]
+        if not names:
+            raise _Missing(f"{exp} judged no run on {claim_id}")
+        got = {}
+        for r in names:
+            v = next((v for v in table[r] if v["claim"] == claim_id), None)
+            if v is None:
+                raise _Missing(f"{exp}/{r} has no verdict on {claim_id}")
+            got[r] = v
+        one = len(got) == 1
+        label = (lambda r: "") if one else (lambda r: f"{r}: ")
+        rule_text = next(iter(got.values()))["rule"] + ("" if one else f" (each of {', '.join(got)})")
+        if any(v["verdict"] == NOT_APPLICABLE for v in got.values()):
+            raise _Missing("; ".join(label(r) + v["reason"] for r, v in got.items() if v["verdict"] == NA))
+        if any(v["verdict"] == NOT_COMPARABLE for v in got.values()):
+            raise NotComparable("; ".join(label(r) + v["reason"] for r, v in got.items()
+                                          if v["verdict"] == NOT_COMPARABLE))
+        ok = all(v["verdict"] == REPRODUCED for v in got.values())
+        number = (next(iter(got.values()))["number"] if one
+                  else {r: v["number"] for r, v in got.items()})
+        return _verdict(ok), number, rule_text, "; ".join(label(r) + v["reason"] for r, v in got.items())
+
+    rule.__name__ = f"section3[{claim_id}]"
+    return rule
+
+
+def _s3(title: str, paper: str, exp: str, claim_id: str, runs=None, kind: str = REPRODUCTION) -> Rule:
+    """A scorecard row judged by section3 on ``exp``'s runs, quoting the claim."""
+    return Rule(title, paper, exp, section3_rule(exp, claim_id, runs), kind, paper_claim(claim_id).quote)
+
+
 # ---- the rules ---------------------------------------------------------------------------------
-
-
-def ps_then_eos(f):
-    start, med, cross, l0, l1, rises = _m(
-        f,
-        "ps_eos",
-        "eta_lambda_start",
-        "median_eta_lambda_last_half",
-        "upward_crossings",
-        "loss_start",
-        "loss_end",
-        "loss_rises",
-    )
-    ok = start < 2 and abs(med - 2) <= 0.05 and cross >= 5 and l1 < l0 and rises > 0
-    return (
-        _verdict(ok),
-        med,
-        (
-            "ηΛ(0) < 2, median ηΛ over the last half within 2 ± 0.05, ≥ 5 upward "
-            f"crossings of 2/η (here {cross}), loss down overall but non-monotone (rises: {rises})"
-        ),
-    )
-
-
-def four_phases_recur(f):
-    cyc, spikes, *fr = _m(
-        f, "ps_eos", "four_phase_cycles", "loss_spikes", "phase_I", "phase_II", "phase_III", "phase_IV"
-    )
-    return (
-        _verdict(cyc >= 3 and spikes >= 3 and min(fr) > 0),
-        spikes,
-        f"≥ 3 loss spikes (catapults) and ≥ 3 clean II→III→IV sequences (here {cyc}), each phase present",
-    )
-
-
-def a_norm_with_sharpness(f):
-    agree = _m(f, "a_norm", "a31_agreement")
-    return _verdict(agree >= 0.9), agree, "sign(Δ‖a‖²) = sign(ΔΛ) on ≥ 90% of the steps"
-
-
-def ga_small(f):
-    r = _m(f, "a_norm", "max_GA_over_G")
-    return _verdict(r <= 0.1), r, "max over the recorded steps of ‖G_A‖/‖G‖ ≤ 0.1"
-
-
-def loss_from_u1(f):
-    r = _m(f, "loss_split", "rest_rise_over_u1_rise_eos")
-    return (
-        _verdict(r <= 0.1),
-        r,
-        ("in one EoS catapult, summed over the steps where L rises, the rest's rise ≤ 10% of the u₁ part's"),
-    )
-
-
-def first_order_ok(f):
-    r = _m(f, "first_order", "median_higher_over_actual_D")
-    return _verdict(r <= 0.1), r, "median ‖higher-order part‖/‖D⁺ − D‖ ≤ 0.1"
 
 
 def gd_follows_flow(f):
     r = _m(f, "gd_vs_flow", "max_rel_loss_dev")
     return _verdict(r <= 0.1), r, "max relative loss deviation GD vs flow during PS ≤ 0.1"
-
-
-def u1_stable(f):
-    ov = _m(f, "u1_stability", "min_overlap_u1_0")
-    return _verdict(ov > 0.98), ov, "min_t |⟨u₁(t), u₁(0)⟩| > 0.98"
 
 
 def k_spectrum(f):
@@ -164,13 +171,17 @@ def k_spectrum(f):
         "lambda1_over_lambda2_mean_subtracted",
     )
     ok = r_raw > g_raw and r_ms < r_raw
-    return (
-        _verdict(ok),
-        r_raw,
-        (
+    synthetic = bool(f["spectrum"]["metrics"].get("synthetic_data", False))
+    return dict(
+        verdict=_verdict(ok),
+        number=r_raw,
+        threshold=(
             "λ₁/λ₂ above every λᵢ/λᵢ₊₁ for 1 < i < 100 (an outlier), and smaller "
             f"after mean subtraction (here {r_ms:.3g})"
         ),
+        # the built-in generator plants the mean direction: there the outlier is by construction
+        kind=CONSISTENCY if synthetic else REPRODUCTION,
+        reason="on synthetic data whose generator plants the mean direction" if synthetic else "",
     )
 
 
@@ -223,7 +234,7 @@ def label_alignment(f):
         f, "labels", "ps_degree_top", "ps_degree_bottom", "diverged_top", "diverged_bottom"
     )
     if dt or db:
-        raise _Missing(
+        raise NotComparable(
             "the "
             + " and ".join(k for k, d in (("top", dt), ("bottom", db)) if d)
             + "-label run diverged: no PS degree to compare"
@@ -286,84 +297,25 @@ def _h(facts, exp, *keys):
     return _m(facts, exp, *keys, headline=True)
 
 
-def fc_ps_then_eos(f):
-    first, med, rises, nonmono = _h(
-        f,
-        "a31_anomalies",
-        "first_above_2",
-        "median_eta_lambda_last_half",
-        "loss_rises",
-        "loss_non_monotone_decrease",
-    )
-    ok = abs(med - 2) <= 0.05 and rises > 0 and bool(nonmono)
-    return (
-        _verdict(ok),
-        med,
-        (
-            f"the deep tanh net reaches 2/η (here at step {first}), median ηΛ over the "
-            "last half within 2 ± 0.05, loss down overall but non-monotone"
-        ),
-    )
-
-
-def fc_a31(f):
-    rates = {a: _h(f, "fc_activations", f"{a}_a31_rate") for a in ("tanh", "relu", "elu")}
-    dead = [a for a in rates if _h(f, "fc_activations", f"{a}_dead")]
-    if dead:
-        return NA, f"dead net: {dead}", "a dead ReLU net has no sharpness to follow"
-    worst = min(rates.values())
-    return (
-        _verdict(worst >= 0.9),
-        worst,
-        (
-            "sign(Δ‖A‖²) = sign(ΔΛ) on ≥ 90% of the steps for each of "
-            + ", ".join(f"{a} {v:.3g}" for a, v in rates.items())
-        ),
-    )
-
-
-def fc_ga_small(f):
-    r = _h(f, "ga_vs_g", "tanh_max_ga_over_g")
-    return _verdict(r <= 0.1), r, "deep tanh net: max over the run of ‖G_A‖/‖G‖ ≤ 0.1"
+def _gate(facts, exp, run):
+    """NotComparable unless ``exp``'s run ``run`` (its ``metrics["regimes"][run]``, a
+    :meth:`Regime.as_dict`) had a progressive PS and oscillations around 2/η."""
+    reg = ((facts.get(exp) or {}).get("metrics") or {}).get("regimes", {}).get(run)
+    if reg is None:
+        raise _Missing(f"{exp}/{run}: no regime recorded")
+    why = Regime.from_dict(reg).eos_gate()
+    if why is not None:
+        raise NotComparable(f"{run}: {why}")
 
 
 def fc_freezing(f):
+    _gate(f, "freezing", "frozen 0")
     slower, weaker = _h(f, "freezing", "ps_slower_with_freezing", "oscillations_weaker_with_freezing")
     return (
         _verdict(bool(slower) and bool(weaker)),
         f"PS slower: {bool(slower)}, weaker: {bool(weaker)}",
         "with 0, 1, 2 frozen layers: PS reaches 2/η later and slower, and ηΛ oscillates less in the EoS",
     )
-
-
-def fc_anomalies(f):
-    n, other = _h(f, "a31_anomalies", "disagreements", "kind_other")
-    if not n:
-        return NA, "no disagreement", "A3.1 never failed: nothing to classify"
-    return (
-        _verdict(other == 0),
-        f"{n - other}/{n}",
-        (
-            "every A3.1 disagreement is of the paper's three kinds "
-            "(a change in ‖A‖'s trend, high-frequency oscillation, late)"
-        ),
-    )
-
-
-def cnn_ps_then_eos(f):
-    ok = {a: _m(f, "cnn_activations", f"{a}_ps_then_eos") for a in ("tanh", "relu", "elu")}
-    rate = min(_m(f, "cnn_activations", f"{a}_a31_agreement") for a in ok)
-    return _verdict(all(ok.values()) and rate >= 0.8), rate, (
-        "the paper's CNN with tanh, ReLU and ELU: Λ rises, crosses 2/η and the loss then rises while Λ "
-        "falls (phase III); A3.1 on ≥ 80% of the steps for each (lowest rate shown); "
-        + ", ".join(f"{a}: {'yes' if v else 'no'}" for a, v in ok.items()))
-
-
-def resnet_a_norm(f):
-    ps, rate = _m(f, "resnet18", "ps_then_eos", "a31_agreement")
-    return _verdict(bool(ps) and rate >= 0.8), rate, (
-        "ResNet18 (one output): PS to 2/η, then EoS, with ‖A‖² moving with Λ on ≥ 80% of the steps "
-        f"(PS then EoS here: {'yes' if ps else 'no'})")
 
 
 def identities_sympy(f):
@@ -380,14 +332,17 @@ def identities_sympy(f):
 
 
 RULES = [
-    Rule("PS, then the edge of stability", "Fig. 1", "ps_eos", ps_then_eos),
-    Rule("the four phases recur", "§3.1, Fig. 4", "ps_eos", four_phases_recur),
-    Rule("‖A‖² moves with Λ (A3.1)", "Fig. 2, 3a", "a_norm", a_norm_with_sharpness),
-    Rule("‖G_A‖ ≪ ‖G‖", "§3.2, Fig. 13", "a_norm", ga_small),
-    Rule("the non-monotone loss comes from the u₁ part", "Fig. 3b", "loss_split", loss_from_u1),
-    Rule("the first-order approximation (A3.2)", "Fig. 15", "first_order", first_order_ok),
+    _s3("PS, then the edge of stability", "§2, Fig. 1", "ps_eos", "s3.ps_then_eos"),
+    _s3("the four phases recur", "§3.1, Figs. 1, 4", "ps_eos", "s3.four_phases"),
+    # on the two-layer linear net G = α²‖a‖²K + G_A, so Λ moves with ‖a‖² as long as G_A is small:
+    # structural to the model, not evidence for A3.1 on networks (the deep nets' rows below are)
+    _s3("‖A‖² moves with Λ (A3.1) on the two-layer linear net", "Fig. 4", "ps_eos", "s3.a31",
+        kind=CONSISTENCY),
+    _s3("‖G_A‖ ≪ ‖G‖", "§3.2, Fig. 13", "ps_eos", "s3.ga_small"),
+    _s3("the non-monotone loss comes from the u₁ part", "Fig. 3b", "ps_eos", "s3.loss_split"),
+    _s3("the first-order approximation (A3.2)", "Fig. 15", "ps_eos", "s3.a32"),
     Rule("GD ≈ gradient flow in PS (A3.3)", "Fig. 16", "gd_vs_flow", gd_follows_flow),
-    Rule("u₁ stays stable (A3.5)", "Fig. 17", "u1_stability", u1_stable),
+    _s3("u₁ stays stable (A3.5)", "Fig. 17", "ps_eos", "s3.a35"),
     Rule("K's spectrum: λ₁ an outlier, shrunk by mean subtraction", "Figs. 18–19", "spectrum", k_spectrum),
     Rule("‖Ê‖ small and shrinking with width (A4.3)", "Fig. 20", "e_hat_width", e_hat_shrinks),
     Rule("EoS at 10× init, W barely moving", "Fig. 22", "large_init", eos_large_init),
@@ -406,14 +361,17 @@ RULES = [
         "docs/theory.md §2",
         "identities",
         identities_sympy,
+        CONSISTENCY,
     ),
-    Rule("deep FC net: PS, then the edge of stability", "§3, Fig. 5", "a31_anomalies", fc_ps_then_eos),
-    Rule("deep FC nets: ‖A‖² moves with Λ (A3.1), tanh/ReLU/ELU", "Figs. 5–7", "fc_activations", fc_a31),
-    Rule("deep FC net: ‖G_A‖ ≪ ‖G‖", "Fig. 13", "ga_vs_g", fc_ga_small),
+    _s3("deep FC nets: PS, then the edge of stability", "§3, Figs. 5–7", "fc_activations", "s3.ps_then_eos"),
+    _s3("deep FC nets: ‖A‖² moves with Λ (A3.1), tanh/ReLU/ELU", "Figs. 5–7", "fc_activations", "s3.a31"),
+    _s3("deep FC net: ‖G_A‖ ≪ ‖G‖", "Fig. 13", "ga_vs_g", "s3.ga_small", runs=("tanh",)),
     Rule("freezing layers: PS slower, oscillations weaker", "Figs. 23–24", "freezing", fc_freezing),
-    Rule("A3.1's exceptions are of three kinds", "App. B.2", "a31_anomalies", fc_anomalies),
-    Rule("CNNs: PS then EoS, ‖A‖² with Λ (tanh/ReLU/ELU)", "Figs. 8–10", "cnn_activations", cnn_ps_then_eos),
-    Rule("ResNet18: ‖A‖² moves with Λ through PS and EoS", "Fig. 2", "resnet18", resnet_a_norm),
+    _s3("A3.1's exceptions are of three kinds", "App. B.2", "fc_activations", "s3.anomalies"),
+    _s3("CNNs: PS, then the edge of stability (tanh/ReLU/ELU)", "Figs. 8–10", "cnn_activations",
+        "s3.ps_then_eos"),
+    _s3("CNNs: ‖A‖² moves with Λ (A3.1), tanh/ReLU/ELU", "Figs. 8–10", "cnn_activations", "s3.a31"),
+    _s3("ResNet18: ‖A‖² moves with Λ through PS and EoS", "Fig. 2", "resnet18", "s3.a31"),
 ]
 
 # The paper's rigorous statements, and its theorems, as checked on the two runs of ps_eos: one
@@ -438,6 +396,11 @@ STATEMENTS = (
 
 
 def statement_rule(name):
+    """A lemma or theorem as checked on the runs of ps_eos: "reproduced" if it held wherever its
+    premises held, on at least MIN_STATEMENT_STEPS applicable steps, and failed nowhere. A rigorous
+    statement (proved from the identities) is consistency; a theorem (the paper's claim under
+    premises no trajectory can fully certify) a reproduction."""
+
     def rule(f):
         if "ps_eos" not in f:
             raise _Missing("ps_eos did not run")
@@ -447,12 +410,19 @@ def statement_rule(name):
         st = [r.status for r in res]
         appl = sum(r.applicable for r in res)
         total = sum(r.steps.size for r in res)
-        v = DIFFERS if "failed" in st else REPRODUCED if "held" in st else NA
-        return (
-            v,
-            f"{appl}/{total} steps applicable",
-            f"held wherever its premises held, on both runs ({res[0].kind})",
-        )
+        number = f"{appl}/{total} steps applicable"
+        kind = CONSISTENCY if res[0].kind in ("rigorous", "identity") else REPRODUCTION
+        thr = (f"held wherever its premises held, on ≥ {MIN_STATEMENT_STEPS} applicable steps of both "
+               f"runs ({res[0].kind})")
+        if "failed" in st:
+            verdict, reason = DIFFERS, f"failed on some applicable step ({number})"
+        elif appl == 0:
+            verdict, reason = NA, f"its premises held on no step ({number})"
+        elif appl < MIN_STATEMENT_STEPS:
+            verdict, reason = NOT_COMPARABLE, f"only {number}: fewer than {MIN_STATEMENT_STEPS}"
+        else:
+            verdict, reason = REPRODUCED, f"held on every applicable step ({number})"
+        return dict(verdict=verdict, number=number, threshold=thr, reason=reason, kind=kind)
 
     return rule
 
@@ -472,23 +442,35 @@ def trajectory_identities(f):
 def all_rules():
     return (
         RULES
-        + [Rule("exact identities along the trajectories", "App. C, E", "ps_eos", trajectory_identities)]
+        + [Rule("exact identities along the trajectories", "App. C, E", "ps_eos", trajectory_identities,
+                CONSISTENCY)]
         + [Rule(n, "statement", "ps_eos", statement_rule(n)) for n in STATEMENTS]
     )
 
 
 def score(facts, rules=None) -> list[Entry]:
-    """Apply every rule to ``facts`` (from :func:`facts_of`); a rule whose inputs are missing gives
-    "not applicable" with the reason as its number."""
+    """Apply every rule to ``facts`` (from :func:`facts_of`): a rule whose inputs are missing gives
+    "not applicable", one whose run is outside its claim's regime "not comparable", each with the
+    reason."""
     out = []
     for r in rules or all_rules():
+        kind, reason = r.kind, ""
         try:
-            verdict, number, thr = r.fn(facts)
+            res = r.fn(facts)
         except _Missing as why:
-            verdict, number, thr = NA, str(why), "—"
+            verdict, number, thr, reason = NA, None, "—", str(why)
+        except NotComparable as why:
+            verdict, number, thr, reason = NOT_COMPARABLE, None, "—", str(why)
+        else:
+            if isinstance(res, dict):
+                verdict, number, thr = res["verdict"], res["number"], res["threshold"]
+                reason, kind = res.get("reason", ""), res.get("kind", kind)
+            else:
+                verdict, number, thr, *rest = res
+                reason = rest[0] if rest else ""
         if verdict not in VERDICTS:
             raise ValueError(f"rule {r.claim!r} returned verdict {verdict!r}")
         if isinstance(number, (np.floating, np.integer)):
             number = number.item()
-        out.append(Entry(r.claim, r.paper, verdict, number, thr, r.anchor))
+        out.append(Entry(r.claim, r.paper, verdict, number, thr, r.anchor, kind, reason, r.quote))
     return out

@@ -26,7 +26,7 @@ from linnet.analysis import phase_intervals, phase_labels
 from linnet.observers import BaseObserver, WarmLanczos
 from theory.claims import claim
 
-from .networks import DIFFER, a31_agreement, classify_disagreements
+from .a31 import DIFFER, a31_agreement, classify_disagreements
 from .verdicts import MIN_APPLICABLE, MIN_CROSSINGS, Regime, Verdict, judge, not_applicable
 
 # ---- the rules' thresholds, each with its reason ----------------------------------------------

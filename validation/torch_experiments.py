@@ -20,9 +20,12 @@ import numpy as np
 
 import linnet
 from linnet.analysis import first_above, phase_fractions, phase_labels, upward_crossings
+from theory.claims import claim
 
 from .experiments import ExperimentResult
 from .figures import new, save, shade_phases
+from .section3 import Evidence, judge_run
+from .verdicts import judge
 
 ETA_FACTOR = 0.8        # η = ETA_FACTOR / Λ(0)
 PIXEL_RMS = 0.5
@@ -153,6 +156,7 @@ def cnn_activations(ctx, paper_size=False, device="cpu"):
     n, s = sz["n"], sz["image"]
     X, Y, dname = _images(ctx, n, s)
     metrics, runs = {}, {}
+    regimes, verdicts = {}, {}
     fig, ax = new(len(ACTIVATIONS), 3, w=3.6, h=2.6)
     with _threads(TORCH_THREADS):
         for i, act in enumerate(ACTIVATIONS):
@@ -163,12 +167,16 @@ def cnn_activations(ctx, paper_size=False, device="cpu"):
             summ, lab = _summary(tr, eta, lam0)
             summ["seconds"] = secs
             runs[act] = summ
+            ev = Evidence.of(tr)
+            regimes[act], verdicts[act] = ev.regime.as_dict(), [v.as_dict() for v in judge_run(ev)]
             _plot_row(ax[i], tr, eta, lab, f"{act}: η = {eta:.3g} = {ETA_FACTOR}/Λ(0)")
             for k in ("eta", "max_eta_lambda", "first_crossing_step", "ps_ratio_at_crossing", "ps_then_eos",
                       "a31_agreement", "corr_a2_lambda", "loss_end", "seconds"):
                 metrics[f"{act}_{k}"] = summ[k]
             n_params = tr.config["n_params"]
     metrics["all_ps_then_eos"] = all(r["ps_then_eos"] for r in runs.values())
+    metrics.update(regimes=regimes, section3=verdicts,
+                   first_crossing_step={k: r["first_crossing_step"] for k, r in regimes.items()})
     cfg = dict(data=dname, n=n, image=f"3×{s}×{s}", steps=sz["steps"], dtype=sz["dtype"],
                architecture=f"paper_cnn (App. A.2), P = {n_params}", init=f"PyTorch default, seed {ctx.seed}",
                eta=f"{ETA_FACTOR}/Λ(0) per activation", sharpness_every=sz["sharpness_every"],
@@ -212,6 +220,15 @@ def resnet18(ctx, paper_size=False, device="cpu"):
                                     "ps_ratio_at_crossing", "a31_agreement", "corr_a2_lambda", "a2_start",
                                     "a2_end", "loss_start", "loss_end", "seconds")}
     metrics["architecture_source"] = src
+    metrics["first_crossing_step"] = {"resnet18": summ["first_crossing_step"]}
+    if paper_size and sz["sharpness_every"] == 1:
+        verdicts = [v.as_dict() for v in judge_run(Evidence.of(tr))]
+    else:  # Fig. 2 is about 1,000 CIFAR images of 32×32 through a long PS: a smaller run says nothing
+        why = (f"reduced size: {n} images of {s}×{s} for {sz['steps']} steps (Fig. 2: 1,000 CIFAR images "
+               "of 32×32 through PS and the EoS; that needs a GPU)")
+        verdicts = [judge(claim(c), gate=why, rule="as for the paper-size run").as_dict()
+                    for c in ("s3.ps_then_eos", "s3.a31")]
+    metrics["section3"] = {"resnet18": verdicts}
     notes = (f"ResNet18 from {src}. "
              + ("" if paper_size else
                 f"Reduced CPU size (paper: 1,000 images 32×32): n = {n} images {s}×{s}, {sz['steps']} steps, "

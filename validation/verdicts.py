@@ -105,9 +105,40 @@ class Regime:
             eta_lambda0=self.eta_lambda0,
             steps=self.steps,
             first_crossing_step=self.first_crossing,
-            upward_crossings=len(self.crossings),
+            crossings=list(self.crossings),
             stopped=self.stopped,
         )
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Regime:
+        return cls(
+            eta=float(d["eta"]),
+            eta_lambda0=float(d["eta_lambda0"]),
+            steps=int(d["steps"]),
+            first_crossing=d["first_crossing_step"],
+            crossings=tuple(d["crossings"]),
+            stopped=d["stopped"],
+        )
+
+
+# ηΛ(0) tried for a deep net, largest first (its Hessian at PyTorch's init exceeds Λ, so c = 1 can
+# already leave the stable region at once; each halving roughly doubles PS in steps)
+DEEP_NET_C = (0.5, 0.25, 0.125, 0.0625)
+
+
+def choose_eta_lambda0(candidates, first_crossing) -> tuple[float, list[tuple[float, int]]]:
+    """The regime's step size: the first c of ``candidates`` (largest first) whose run from
+    ηΛ(0) = c stays at or below 2/η for its first MIN_PS_STEPS steps — ``first_crossing(c)`` runs
+    that probe and returns the step ηΛ first exceeds 2, or None — so that PS is progressive on the
+    data at hand; the smallest when none does (the gate then says so). Returns (c, the dropped
+    (c, crossing step) pairs)."""
+    dropped: list[tuple[float, int]] = []
+    for i, c in enumerate(candidates):
+        step = first_crossing(c)
+        if step is None or step >= MIN_PS_STEPS or i == len(candidates) - 1:
+            return float(c), dropped
+        dropped.append((float(c), int(step)))
+    raise ValueError("choose_eta_lambda0 needs at least one candidate")
 
 
 @dataclass(frozen=True)
