@@ -44,10 +44,12 @@ def _figures(out: str, ev: Evidence, u1_steps: np.ndarray) -> list[tuple[str, st
     fig, ax = new(1, 1, w=8.0)
     a = ax[0, 0]
     shade_phases(a, lab[:stop], x[:stop])
-    a.plot(x[:stop], S[:stop] / S[0], lw=1, label="Λ(t)/Λ(0)")
-    a.plot(x[:stop], A[:stop] / A[0], lw=1, label="‖A‖²(t)/‖A‖²(0)")
+    a.plot(x[:stop], S[:stop], lw=1, color="C3")
+    a.set_ylabel("sharpness Λ", color="C3")
+    b = a.twinx()  # each on its own scale, as in the paper's Fig. 2: the claim is about directions
+    b.plot(x[:stop], A[:stop], lw=1, color="C2")
+    b.set_ylabel("‖A‖² (output layer)", color="C2")
     a.set(xlabel="GD step", title=f"A3.1: ‖A‖² and the sharpness, PS and the first {FIRST_FEW} oscillations")
-    a.legend(fontsize=8)
     figs.append(("Fig. 2: ‖A‖² moves with Λ (A3.1)", save(fig, os.path.join(out, "fig2_a_norm.png"))))
 
     fig, ax = new(1, 2, w=6.0)

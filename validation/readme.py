@@ -7,30 +7,24 @@ import json
 import os
 import sys
 
-from .report import fmt
+from .report import DATA_NOTE, fmt, scorecard_md
 
 
 def section(report_dir, *, machine="this 2-core machine") -> str:
     with open(os.path.join(report_dir, "summary.json")) as fh:
         s = json.load(fh)
     h, exps, card = s["header"], s["experiments"], s["scorecard"]
-    counts = {v: sum(e["verdict"] == v for e in card) for v in ("reproduced", "differs", "not applicable")}
     out = [
         f"## What the suite found ({h['mode']} run, built-in data, seed {h['seed']}, "
         f"{h['seconds']:.0f} s on {machine})",
         "",
-        f"The scorecard, as the report prints it first: {counts['reproduced']} reproduced, "
-        f"{counts['differs']} differ, {counts['not applicable']} not applicable. Each verdict comes "
-        "from a rule in `validation/scorecard.py` applied to the number shown.",
+        "The scorecard, as the report prints it first. Each verdict comes from a rule in "
+        "`validation/scorecard.py` (the §3 claims from `validation/section3.py`) applied to the number "
+        f"shown. Data: {h['data']}. {DATA_NOTE}",
         "",
-        "| claim | paper | verdict | number | reproduced when |",
-        "|---|---|---|---|---|",
+        *scorecard_md(card, anchors=False),
     ]
-    out += [
-        f"| {e['claim']} | {e['paper']} | {e['verdict']} | {fmt(e['number'])} | {e['threshold']} |"
-        for e in card
-    ]
-    out += ["", "| experiment | key numbers | time |", "|---|---|---|"]
+    out += ["| experiment | key numbers | time |", "|---|---|---|"]
     for name, e in exps.items():
         met = e["metrics"].get("headline") or e["metrics"]  # the network experiments' own summary
         flat = [(k, v) for k, v in met.items() if not isinstance(v, (dict, list))]

@@ -10,7 +10,45 @@ import os
 
 from .scorecard import facts_of, score
 
-VERDICT_STYLE = {"reproduced": "#d8f3dc", "differs": "#ffd6a5", "not applicable": "#e9ecef"}
+VERDICT_STYLE = {"reproduced": "#d8f3dc", "differs": "#ffd6a5", "not comparable": "#fff3bf",
+                 "not applicable": "#e9ecef"}
+DATA_NOTE = ("Verdicts on the built-in synthetic data are verdicts on those data, not on CIFAR-10: "
+             "run `--data cifar10:PATH` for the paper's data.")
+
+
+def scorecard_md(card, ran=None, *, anchors=True) -> list[str]:
+    """The scorecard as Markdown: the reproductions (with the paper's sentence), then the
+    implementation-consistency checks, each with its counts over the four verdicts."""
+    from .verdicts import VERDICTS
+
+    out = []
+    for kind, title in (("reproduction", "Reproductions of the paper's claims"),
+                        ("consistency", "Implementation consistency (identities, rigorous consequences, "
+                                        "facts structural to a model: not counted as reproductions)")):
+        rows = [e for e in card if _get(e, "kind") == kind]
+        counts = ", ".join(f"{sum(_get(e, 'verdict') == v for e in rows)} {v}" for v in VERDICTS)
+        out += [f"**{title}**: {counts}.", ""]
+        head = "| claim | paper | verdict | number | why | reproduced when |"
+        if kind == "reproduction":
+            head += " the paper says |"
+        if anchors:
+            head += " section |"
+        out += [head, "|" + "---|" * (head.count("|") - 1)]
+        for e in rows:
+            line = (f"| {_get(e, 'claim')} | {_get(e, 'paper')} | {_get(e, 'verdict')} | "
+                    f"{fmt(_get(e, 'number'))} | {_get(e, 'reason') or '—'} | {_get(e, 'threshold')} |")
+            if kind == "reproduction":
+                line += f" {_get(e, 'paper_quote') or '—'} |"
+            if anchors:
+                a = _get(e, "anchor")
+                line += f" [{a}](#{a}) |" if ran is None or a in ran else f" {a} (not run) |"
+            out.append(line)
+        out.append("")
+    return out
+
+
+def _get(e, key):
+    return e[key] if isinstance(e, dict) else getattr(e, key)
 
 
 def fmt(v):
@@ -38,7 +76,6 @@ def write(out, results, *, header: dict):
         if v != "verified"
     ]
     card = score(facts_of(results))
-    counts = {v: sum(e.verdict == v for e in card) for v in ("reproduced", "differs", "not applicable")}
     md = [
         "# linnet validation report",
         "",
@@ -59,24 +96,19 @@ def write(out, results, *, header: dict):
     md += ["## Contents", ""]
     md += ["- [Scorecard](#scorecard)"] + [f"- [{r.name}](#{r.name}): {r.title} ({r.paper})" for r in results]
     md += ["- [Summary](#summary)", ""]
+    ran = {r.name for r in results}
     md += [
         "## Scorecard",
         "",
-        f"One entry per claim of the paper: {counts['reproduced']} reproduced, {counts['differs']} differ, "
-        f"{counts['not applicable']} not applicable. Each verdict is computed by a rule in "
-        'validation/scorecard.py from the measured number shown; "not applicable" means the experiment did '
-        "not run or its premises failed.",
+        "One entry per claim of the paper. Each verdict is computed by a rule in validation/scorecard.py "
+        "(the §3 claims by validation/section3.py) from the measured number shown: \"reproduced\" and "
+        "\"differs\" only for a run in the regime the claim is about, \"not comparable\" (with the "
+        "reason) for a run outside it, \"not applicable\" when the experiment did not run or the "
+        f"premises never held. Data: {header['data']}. {DATA_NOTE}",
         "",
-        "| claim | paper | verdict | number | reproduced when | section |",
-        "|---|---|---|---|---|---|",
+        *scorecard_md(card, ran),
     ]
-    ran = {r.name for r in results}
-    md += [
-        f"| {e.claim} | {e.paper} | {e.verdict} | {fmt(e.number)} | {e.threshold} | "
-        + (f"[{e.anchor}](#{e.anchor}) |" if e.anchor in ran else f"{e.anchor} (not run) |")
-        for e in card
-    ]
-    md += ["", "## Summary", "", "| experiment | paper | key numbers | time |", "|---|---|---|---|"]
+    md += ["## Summary", "", "| experiment | paper | key numbers | time |", "|---|---|---|---|"]
     for r in results:
         key = ", ".join(f"{k}={fmt(v)}" for k, v in list(r.metrics.items())[:4])
         md.append(f"| [{r.name}](#{r.name}) | {r.paper} | {key} | {r.seconds:.1f} s |")
@@ -118,6 +150,7 @@ def write(out, results, *, header: dict):
                         config=r.config,
                         seconds=r.seconds,
                         trajectories=list(r.trajectories),
+                        first_crossing_step=r.metrics.get("first_crossing_step"),
                         checks={t: tab.rows() for t, tab in r.tables.items()},
                     )
                     for r in results

@@ -138,8 +138,9 @@ def section3_rule(exp: str, claim_id: str, runs: tuple[str, ...] | None = None):
         if any(v["verdict"] == NOT_APPLICABLE for v in got.values()):
             raise _Missing("; ".join(label(r) + v["reason"] for r, v in got.items() if v["verdict"] == NA))
         if any(v["verdict"] == NOT_COMPARABLE for v in got.values()):
-            raise NotComparable("; ".join(label(r) + v["reason"] for r, v in got.items()
-                                          if v["verdict"] == NOT_COMPARABLE))
+            return dict(verdict=NOT_COMPARABLE, number=None, threshold=rule_text,
+                        reason="; ".join(label(r) + v["reason"] for r, v in got.items()
+                                         if v["verdict"] == NOT_COMPARABLE))
         ok = all(v["verdict"] == REPRODUCED for v in got.values())
         number = (next(iter(got.values()))["number"] if one
                   else {r: v["number"] for r, v in got.items()})
