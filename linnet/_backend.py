@@ -45,10 +45,17 @@ def backend_name(xp: ArrayModule) -> str:
     return "numpy" if xp is np else "cupy"
 
 
+def is_torch_tensor(x: Any) -> bool:
+    return type(x).__module__.split(".")[0] == "torch"
+
+
 def to_numpy(x: Any) -> Any:
-    """Host copy of an array (no copy for NumPy input); scalars pass through."""
+    """Host copy of an array or a torch tensor (no copy for NumPy input or CPU tensors); scalars
+    pass through."""
     if is_cupy_array(x):
         return x.get()
+    if is_torch_tensor(x):
+        return x.detach().cpu().numpy()
     return np.asarray(x) if not np.isscalar(x) else x
 
 

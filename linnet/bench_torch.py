@@ -9,12 +9,23 @@ Three figures:
   G v = J(Jᵀv)/n (``vjp`` then ``jvp``) as linnet's eigen-tracker used (``config
   ["sharpness_products"]``, spread evenly over the states), the products feeding a fixed-length
   Lanczos. Both run matrix-free (``gram="matrix-free"``), float64, Λ every step. The ratio
-  linnet / bare isolates the adapter's and the loop's own cost (flattening θ, NumPy exchange,
-  the tracker's Rayleigh–Ritz, the recorder); target ≤ 1.2×.
+  linnet / bare isolates the adapter's and the loop's own cost (flattening θ, the tracker's
+  Rayleigh–Ritz on tensors, the recorder); target ≤ 1.2×.
 * **throughput**: the paper's CNN (App. A.2, tanh) at n = 200 CIFAR-like 32×32×3 images on this
   machine: steps/s with Λ every step and with Λ every 10 steps.
 * ``--gpu``: ResNet18 (one output) at n = 1,000 32×32 images on CUDA, Λ every 10 steps (prepared
   for a GPU; ``--gpu --tiny`` runs the same code path on the CPU at a tiny size).
+* ``--memory``: peak memory and time per step against n (250, 500, 1,000, 2,000) for the paper's
+  CNN, a small BatchNorm CNN (:func:`bn_cnn`, 1×8×8 images) and ResNet18 (3×32×32), per Gram mode
+  ("jacobian", "dense", "matrix-free"; and what "auto" picks), float64, Λ every step, under
+  ``memory_budget`` 4 GiB. Each cell runs in a fresh child process (``--cell``): its peak RSS
+  (VmHWM, Python and torch included) beside the adapter's own estimate
+  (``config["memory_estimate_bytes"]``, without them), and the time per step from the clock of an
+  observer between consecutive states (a GD step, the next state's forward and backward, its J or
+  linearisation, Λ warm-started, ‖G_A‖), averaged over 1–2 steps. A cell whose estimate exceeds
+  the budget is reported "over budget" with the estimate and not run; one whose time per step,
+  extrapolated from the same mode's previous n (∝ n; ∝ n² for J by vjp rows), exceeds
+  ``max_step_s`` is reported "skipped" with that extrapolation and not run.
 
 Every run's η is 0.8/Λ(0) (Λ = λ_max(G) at the start), so runs move into progressive sharpening
 like the validation suite's; the first step's cold eigen-solve is included (a 2-step warm-up run
@@ -25,7 +36,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
+import resource
+import subprocess
 import sys
 import time
 from typing import Any
@@ -298,6 +312,263 @@ def print_report(res: dict, file=None) -> None:
           + (f", peak {r['peak_gib']:.1f} GiB" if "peak_gib" in r else ""))
 
 
+# -- memory and time per step against n, per Gram mode ------------------------------------------
+ARCHS = ("paper_cnn", "bn_cnn", "resnet18")
+TABLE_GRAMS = ("jacobian", "dense", "matrix-free")
+TABLE_NS = (250, 500, 1000, 2000)
+# η per architecture: ηΛ(0) well below 2 on the table's data (Λ(0) ≈ 3,400 for ResNet18), so that no
+# cell's 1–2 steps diverge; each cell records its ηΛ(0)
+TABLE_ETA = {"paper_cnn": 1e-3, "bn_cnn": 1e-3, "resnet18": 1e-4}
+CALIBRATE = {"resnet18": 32}
+
+
+def bn_cnn():
+    """A small BatchNorm CNN for 1×8×8 images (the size of scikit-learn's 1,797 digits):
+    conv(1→16, 3×3, pad 1), BatchNorm, ReLU, max-pool 2, conv(16→32, 3×3, pad 1), BatchNorm, ReLU,
+    max-pool 2, flatten, Linear(128, 1); P = 5,025. Train-mode BatchNorm couples the samples."""
+    nn = _torch().nn
+    net = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Flatten(), nn.Linear(128, 1))
+    net.architecture = "bn_cnn"
+    net.architecture_source = "linnet.bench_torch"
+    return net
+
+
+def _arch(name: str, tiny: bool = False):
+    """(module builder, image shape) of a table architecture."""
+    from .torch import paper_cnn, resnet18
+    rgb = (3, 8, 8) if tiny else (3, 32, 32)
+    if name == "paper_cnn":
+        return (lambda: paper_cnn("tanh", rgb)), rgb
+    if name == "bn_cnn":
+        return bn_cnn, (1, 8, 8)
+    if name == "resnet18":
+        return (lambda: resnet18(1)), rgb
+    raise SystemExit(f"unknown architecture {name!r}: use one of {ARCHS}")
+
+
+def _rss_now() -> int:
+    """This process's resident memory now, bytes (Linux; else its peak so far)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):  # pragma: no cover - not Linux
+        return _peak_rss()
+
+
+def _peak_rss() -> int:
+    """This process's peak resident memory, bytes: Linux's VmHWM (its own address space's high-water
+    mark; ``ru_maxrss`` would carry over the RSS of the parent that spawned it, across exec), else
+    ``ru_maxrss``."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(r if sys.platform == "darwin" else r * 1024)
+
+
+def cell(arch: str, n: int, gram: str, *, steps: int = 2, budget: str = "4GiB", dtype: str = "float64",
+         threads: int | None = None, seed: int = 0, tiny: bool = False) -> dict:
+    """One table cell in this process (run it in a fresh one: the peak RSS is the process's):
+    ``steps`` GD steps of ``arch`` on n CIFAR-like images with ``TorchModel(gram=gram,
+    memory_budget=budget)``, Λ every step, η = ``TABLE_ETA``. Returns the status ("ok" or "over
+    budget"), the seconds between consecutive states, the first state's (set-up, probe, cold Λ),
+    the peak and pre-run RSS, the plan's estimate and fields; ``steps`` < 0: the plan only."""
+    torch = _torch()
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(int(threads))
+    try:
+        return _cell(arch, n, gram, steps=steps, budget=budget, dtype=dtype, seed=seed, tiny=tiny)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _cell(arch, n, gram, *, steps, budget, dtype, seed, tiny) -> dict:
+    torch = _torch()
+    from .observers import BaseObserver
+    from .torch import TorchModel
+    net_fn, (c, s, _) = _arch(arch, tiny)
+    X, Y = images(n, s, seed=seed, channels=c)
+
+    def net():
+        torch.manual_seed(seed)
+        return net_fn()
+    out: dict = dict(arch=arch, n=n, gram=gram, budget=budget, dtype=dtype, threads=torch.get_num_threads())
+    model = TorchModel(net(), gram=gram, memory_budget=budget)
+    try:
+        plan = model.plan(X, Y, dtype=dtype)
+    except ValueError as exc:
+        over = TorchModel(net(), gram=gram, memory_budget=2**60).plan(X, Y, dtype=dtype)
+        out.update(status="over budget", estimate=over.estimate_bytes, message=str(exc))
+        return out
+    out.update(estimate=plan.estimate_bytes, budget_bytes=plan.budget_bytes)
+    if steps < 0:  # the plan only
+        out["status"] = "planned"
+        return out
+
+    class Clock(BaseObserver):
+        def __init__(self):
+            self.t: list[float] = []
+
+        def observe(self, t, obs, engine):
+            self.t.append(time.perf_counter())
+    clock = Clock()
+    baseline = _rss_now()
+    t0 = time.perf_counter()
+    eta = TABLE_ETA[arch]
+    tr = train(X, Y, eta=eta, steps=steps, model=model, dtype=dtype, progress=False, observers=[clock])
+    gaps = np.diff(clock.t).tolist()
+    cf = tr.config
+    out.update(status="ok", step_s=gaps, mean_step_s=float(np.mean(gaps)) if gaps else math.nan,
+               first_s=clock.t[0] - t0, peak_rss=_peak_rss(), baseline_rss=baseline,
+               jacobian=cf["jacobian"], chunk=cf["chunk"], jacobian_chunk=cf["jacobian_chunk"],
+               products=cf["sharpness_products"], n_params=cf["n_params"],
+               eta=eta, eta_lambda0=eta * float(tr.sharpness[0]), rows=int(tr.step.shape[0]))
+    return out
+
+
+def cell_in_child(arch: str, n: int, gram: str, *, timeout: float, **kw) -> dict:
+    """:func:`cell` in a fresh Python process (its peak RSS is the cell's alone)."""
+    spec = json.dumps(dict(arch=arch, n=n, gram=gram, **kw))
+    cmd = [sys.executable, "-m", "linnet.bench_torch", "--cell", spec]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return dict(arch=arch, n=n, gram=gram, status=f"timed out ({timeout:.0f} s)")
+    if out.returncode != 0:
+        return dict(arch=arch, n=n, gram=gram, status=f"failed (exit {out.returncode})",
+                    message=out.stderr.strip().splitlines()[-1:] and out.stderr.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def plan_cell(arch: str, n: int, gram: str, *, budget: str = "4GiB", dtype: str = "float64", seed: int = 0,
+              tiny: bool = False) -> dict:
+    """A cell's plan without running it (cheap: two small trial forwards): whether ``gram`` fits
+    ``budget`` ("planned") or not ("over budget"), its estimate, and the mode "auto" picks."""
+    torch = _torch()
+    from .torch import TorchModel
+    net_fn, (c, s, _) = _arch(arch, tiny)
+    X, Y = images(n, s, seed=seed, channels=c)
+
+    def model(g, b):
+        torch.manual_seed(seed)
+        return TorchModel(net_fn(), gram=g, memory_budget=b)
+    out: dict = dict(arch=arch, n=n, gram=gram, budget=budget)
+    try:
+        out["auto"] = model("auto", budget).plan(X, Y, dtype=dtype).gram
+    except ValueError:
+        out["auto"] = "none fits"
+    try:
+        out.update(status="planned", estimate=model(gram, budget).plan(X, Y, dtype=dtype).estimate_bytes)
+    except ValueError as exc:
+        out.update(status="over budget", message=str(exc),
+                   estimate=model(gram, 2**60).plan(X, Y, dtype=dtype).estimate_bytes)
+    return out
+
+
+def memory_table(*, ns=TABLE_NS, archs=ARCHS, grams=TABLE_GRAMS, budget="4GiB", max_step_s=120.0,
+                 threads=None, tiny=False, calibrate=None, log=None) -> dict:
+    """The ``--memory`` table (module doc): each (architecture, mode, n) planned here
+    (:func:`plan_cell`) and, where it fits and is not extrapolated past ``max_step_s``, run by
+    :func:`cell` in a fresh process, in increasing n so that the previous run's time extrapolates
+    to the next. ``calibrate`` {arch: n}: where a mode has no run yet, a run at that smaller n first
+    (ResNet18: one float64 CPU step at n = 250 is far beyond the limit), reported as a row of its own."""
+    from .torch import VJP_ROWS
+    torch = _torch()
+    calibrate = dict(CALIBRATE if calibrate is None else calibrate)
+    rows = []
+
+    def run(arch, n, gram, steps):
+        r = cell_in_child(arch, n, gram, steps=steps, budget=budget, threads=threads, tiny=tiny,
+                          timeout=600 + 4 * max_step_s * (steps + 2))
+        if log is not None:
+            log(f"{arch} n={n} {gram}: {_cell_text(r)}")
+        return r
+
+    for arch in archs:
+        for gram in grams:
+            prev = None
+            for n in ns:
+                r = plan_cell(arch, n, gram, budget=budget, tiny=tiny)
+                if r["status"] == "planned" and prev is None and calibrate.get(arch, n) < n:
+                    cal = run(arch, calibrate[arch], gram, 1)
+                    cal["calibration"] = True
+                    rows.append(cal)
+                    if cal["status"] == "ok":
+                        prev = cal
+                if r["status"] == "planned":
+                    est_s = None
+                    if prev is not None:
+                        power = 2 if prev["jacobian"] == VJP_ROWS else 1
+                        est_s = prev["mean_step_s"] * (n / prev["n"]) ** power
+                    if est_s is not None and est_s > max_step_s:
+                        r.update(status="skipped", estimated_step_s=est_s)
+                        if log is not None:
+                            log(f"{arch} n={n} {gram}: {_cell_text(r)}")
+                    else:
+                        auto = r["auto"]
+                        r = run(arch, n, gram, 2 if est_s is not None and est_s < 30 else 1)
+                        r.setdefault("auto", auto)
+                elif log is not None:
+                    log(f"{arch} n={n} {gram}: {_cell_text(r)}")
+                rows.append(r)
+                if r["status"] == "ok":
+                    prev = r
+    return dict(rows=rows, budget=budget, max_step_s=max_step_s, ns=list(ns), archs=list(archs),
+                grams=list(grams), torch=torch.__version__, python=platform.python_version(),
+                machine=platform.processor() or platform.machine(), cpus=os.cpu_count(),
+                threads=threads or torch.get_num_threads(), tiny=tiny, eta=dict(TABLE_ETA),
+                calibrate=calibrate)
+
+
+def _cell_text(r: dict) -> str:
+    gib = 2**30
+    if r["status"] == "ok":
+        return (f"{r['mean_step_s']:.2f} s, {r['peak_rss'] / gib:.2f} GiB "
+                f"(est {r['estimate'] / gib:.2f})")
+    if r["status"] == "over budget":
+        return f"over budget (est {r['estimate'] / gib:.1f} GiB)"
+    if r["status"] == "skipped":
+        return f"skipped (est {r['estimated_step_s']:.0f} s/step; {r['estimate'] / gib:.2f} GiB)"
+    return r["status"]
+
+
+def print_memory_table(res: dict, file=None) -> None:
+    """The table as Markdown: per architecture and n, each mode's time per step, peak RSS and
+    estimate (GiB), and the mode "auto" picks."""
+    def p(*a):
+        print(*a, file=file)
+    p(f"linnet.bench_torch --memory — PyTorch {res['torch']}, {res['threads']} threads, "
+      f"{res['cpus']} CPUs, {res['machine']}, Python {res['python']}; float64, Λ every step, "
+      f"memory_budget {res['budget']}" + (" (tiny sizes)" if res.get("tiny") else ""))
+    p("")
+    ok = [r for r in res["rows"] if r["status"] == "ok"]
+    p("Cells: time per step (s), peak RSS of the process (GiB, Python and torch included) and, in "
+      "brackets, the adapter's own estimate (GiB, without them); \"over budget\": not run, its "
+      f"estimate over the budget; \"skipped\": not run, its time extrapolated past {res['max_step_s']:g} s "
+      "from the mode's previous row; a row marked * is a calibration run at a smaller n. "
+      f"η per model {res['eta']}"
+      + (f", max ηΛ(0) {max(r['eta_lambda0'] for r in ok):.2f}" if ok else "") + ".")
+    p("")
+    p("| model | n | " + " | ".join(res["grams"]) + " | auto picks |")
+    p("|---|---:|" + "---|" * len(res["grams"]) + "---|")
+    by = {(r["arch"], r["n"], r["gram"]): r for r in res["rows"]}
+    for arch in res["archs"]:
+        cal = sorted({r["n"] for r in res["rows"] if r["arch"] == arch and r.get("calibration")})
+        for n in [*cal, *res["ns"]]:
+            cells = [by.get((arch, n, g)) for g in res["grams"]]
+            auto = next((c.get("auto") for c in cells if c and c.get("auto")), "–")
+            mark = "*" if n in cal else ""
+            texts = [_cell_text(c) if c else "–" for c in cells]
+            p(f"| {arch} | {n}{mark} | " + " | ".join(texts) + f" | {auto} |")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m linnet.bench_torch", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -305,11 +576,30 @@ def main(argv=None) -> int:
     ap.add_argument("--tiny", action="store_true", help="toy sizes (seconds; checks the code paths)")
     ap.add_argument("--gpu", action="store_true",
                     help="also ResNet18 at n=1000 on CUDA (with --tiny: on the CPU)")
+    ap.add_argument("--memory", action="store_true",
+                    help="only the memory/time table against n, per architecture and Gram mode")
+    ap.add_argument("--ns", default=",".join(map(str, TABLE_NS)), help="--memory: sample counts")
+    ap.add_argument("--archs", default=",".join(ARCHS), help=f"--memory: of {ARCHS}")
+    ap.add_argument("--grams", default=",".join(TABLE_GRAMS), help="--memory: Gram modes")
+    ap.add_argument("--budget", default="4GiB", help="--memory: memory_budget of every cell")
+    ap.add_argument("--max-step-s", type=float, default=120.0,
+                    help="--memory: skip cells extrapolated to take longer a step")
+    ap.add_argument("--cell", help=argparse.SUPPRESS)  # one cell as JSON, run by --memory's children
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     ap.add_argument("--json", help="also write the numbers to this file")
     args = ap.parse_args(argv)
-    res = bench(quick=args.quick, tiny=args.tiny, gpu=args.gpu, threads=args.threads)
-    print_report(res)
+    if args.cell:
+        print(json.dumps(cell(**json.loads(args.cell))))
+        return 0
+    if args.memory:
+        res = memory_table(ns=tuple(int(v) for v in args.ns.split(",")), archs=tuple(args.archs.split(",")),
+                           grams=tuple(args.grams.split(",")), budget=args.budget,
+                           max_step_s=args.max_step_s, threads=args.threads, tiny=args.tiny,
+                           log=lambda m: print(m, file=sys.stderr, flush=True))
+        print_memory_table(res)
+    else:
+        res = bench(quick=args.quick, tiny=args.tiny, gpu=args.gpu, threads=args.threads)
+        print_report(res)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(res, fh, indent=1)

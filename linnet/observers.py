@@ -87,7 +87,7 @@ class WarmLanczos:
             u = -u  # keep a consistent sign from step to step
         self.u = u
         if res.runner_up is not None:
-            u2 = res.runner_up.astype(self.dtype)
+            u2 = self.xp.asarray(res.runner_up, dtype=self.dtype)
             u2 = u2 - u * float(u @ u2)
             nrm = math.sqrt(float(u2 @ u2))
             self.u2 = u2 / nrm if nrm > 0 else None

@@ -65,6 +65,10 @@ TABLE: dict[str, dict[str, tuple[float, str]]] = {
         "float64": (1e-7, "Hessian top eigenvalues of two runs: 1e-9 run drift times 1/gap of H")},
     "cross-implementation-flow": {
         "float64": (1e-8, "gradient flow by two integrators at their step-size tolerance")},
+    "batch-independence": {
+        "float64": (1e-9, "a sample's output (or gradient) computed alone and within a batch: other "
+                          "summation orders only; BatchNorm-style coupling changes it at O(1)"),
+        "float32": (1e-3, "the same in float32")},
     "replay": {
         "float64": (1e-12, "a quantity re-derived from a replayed run's state: a few roundings")},
     # -- derivatives ---------------------------------------------------------------------------

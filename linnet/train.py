@@ -79,7 +79,7 @@ def train(X, Y, *, eta: float, steps: int, model: Any = None, m: int | None = No
                              f"{given + (['engine'] if engine != 'spectral' else [])} (those "
                              "configure the default linear net)")
     if hasattr(model, "prepare"):  # families that take X in their own layout (PyTorch: samples first)
-        X, Y = model.prepare(X, Y, dtype=dt)
+        X, Y = model.prepare(X, Y, dtype=dt, hessian_every=hessian_every)
     xp = namespace(X, Y, W0, a0, backend=backend)
     X, Y, spectrum = prepare_data(X, Y, xp, spectrum)
     d, n = X.shape

@@ -1,6 +1,13 @@
 """linnet.torch: a PyTorch nn.Module in linnet's GD loop, against linnet's own exact engines
 (tanh MLP, two-layer linear net) through PS into the EoS, and against dense torch.func references
 (CNN, BatchNorm); random layers refused; float64 end to end."""
+import dataclasses
+import json
+import math
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -9,7 +16,12 @@ from torch import nn  # noqa: E402
 from torch.func import functional_call, hessian, jacrev  # noqa: E402
 
 import linnet  # noqa: E402
-from linnet.torch import TorchModel, load_final, paper_cnn, resnet18  # noqa: E402
+import linnet.observers  # noqa: E402
+import linnet.torch as lt  # noqa: E402
+from linnet.lanczos import lanczos  # noqa: E402
+from linnet.tolerances import tol  # noqa: E402
+from linnet.torch import TorchEngine, TorchModel, load_final, paper_cnn, resnet18  # noqa: E402
+from linnet.tracking import EigTracker  # noqa: E402
 
 from small_problems import eos_problem  # noqa: E402
 
@@ -65,7 +77,7 @@ def test_tanh_mlp_matches_linnet_mlp_through_ps_into_eos():
     np.testing.assert_allclose(net[4].weight.detach().numpy(), ref.specific["W_final_3"], rtol=0, atol=1e-8)
 
 
-@pytest.mark.parametrize("gram", ["dense", "matrix-free"])
+@pytest.mark.parametrize("gram", ["dense", "jacobian", "matrix-free"])
 def test_linear_net_matches_two_layer_engine(gram):
     X, Y, W, a, eta = eos_problem(n=30, d=40, m=20)
     kw = dict(eta=eta, steps=40, hessian_every=8, progress=False)
@@ -125,7 +137,7 @@ def dense_refs(net, X, Y, theta, *, plain_autograd=False):
     return (J @ J.T / len(Y)).numpy(), Hs.numpy()
 
 
-@pytest.mark.parametrize("gram", ["dense", "matrix-free"])
+@pytest.mark.parametrize("gram", ["dense", "jacobian", "matrix-free"])
 def test_cnn_sharpness_and_hessian_equal_dense_references(gram):
     net = small_cnn()
     rng = np.random.default_rng(0)
@@ -223,3 +235,327 @@ def test_architectures():
     assert r.architecture_source in ("torchvision", "linnet (torchvision-equivalent, ImageNet variant)")
     with pytest.raises(ValueError, match="activation"):
         paper_cnn("sigmoid")
+
+
+# -- memory-bounded Gram products, eigensolvers on tensors, bad input (issue 21) --------------------
+
+class BatchCentered(nn.Module):
+    """x − mean over the batch: couples samples without any BatchNorm."""
+
+    def forward(self, x):
+        return x - x.mean(0, keepdim=True)
+
+
+def centered_mlp():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(5, 6), BatchCentered(), nn.Tanh(), nn.Linear(6, 1)).double()
+
+
+def engine_for(net, X, Y, **changes):
+    """A TorchEngine on (X, Y) whose plan has ``changes`` (chunk sizes, row method, kept linearisation)."""
+    model = TorchModel(net)
+    Xdn, Yn = model.prepare(X, Y, dtype="float64", hessian_every=1)
+    plan = dataclasses.replace(model.plan(), **changes)
+    return TorchEngine(model, linnet.spectrum(Xdn, Yn), dtype=np.float64, top_k=3, plan=plan)
+
+
+PLAN_CASES = {
+    "jacobian, per-sample rows, chunks of 3": dict(gram="jacobian", jacobian=lt.PER_SAMPLE, chunk=3,
+                                                   jacobian_chunk=3),
+    "jacobian, vjp rows by sample chunks": dict(gram="jacobian", jacobian=lt.VJP_ROWS, chunk=3,
+                                                jacobian_chunk=2),
+    "dense, per-sample rows": dict(gram="dense", jacobian=lt.PER_SAMPLE, chunk=8, jacobian_chunk=5),
+    "matrix-free, linearisations kept": dict(gram="matrix-free", jacobian=None, chunk=3,
+                                             keep_linearisation=True),
+    "matrix-free, rebuilt per product": dict(gram="matrix-free", jacobian=None, chunk=3,
+                                             keep_linearisation=False),
+    "matrix-free, one chunk": dict(gram="matrix-free", jacobian=None, chunk=8, keep_linearisation=True),
+}
+COUPLED_CASES = {
+    "jacobian, vjp rows of the batch": dict(gram="jacobian", jacobian=lt.VJP_ROWS, jacobian_chunk=3),
+    "dense": dict(gram="dense", jacobian=lt.VJP_ROWS, jacobian_chunk=8),
+    "matrix-free": dict(gram="matrix-free", jacobian=None),
+}
+
+
+def check_products(eng, net, X, Y, *, plain_autograd=False):
+    """The engine's F, ∇L, G V and ∇²L V against dense torch.func references at its start."""
+    obs = eng.observe()
+    G, Hs = dense_refs(net, X, torch.as_tensor(Y), eng.theta.numpy(), plain_autograd=plain_autograd)
+    rng = np.random.default_rng(3)
+    V = rng.standard_normal((eng.n, 3))
+    GV = eng.gram_matvec(obs)(torch.as_tensor(V))
+    assert isinstance(GV, torch.Tensor) and GV.shape == (eng.n, 3)
+    assert rel(GV.numpy(), G @ V) < tol("identity")
+    assert rel(eng.gram_matvec(obs)(V[:, 0]).numpy(), G @ V[:, 0]) < tol("identity")  # NumPy input too
+    u = rng.standard_normal(eng.P)
+    hmv, P = eng.hessian_matvec(obs)
+    assert P == eng.P and rel(hmv(torch.as_tensor(u)).numpy(), Hs @ u) < tol("identity")
+    with torch.no_grad():
+        F = net(X).reshape(-1).numpy()
+    assert rel(obs.F.numpy(), F) < tol("identity")
+    Xt, Yt = torch.as_tensor(X), torch.as_tensor(Y)
+    ref = dict(net.named_parameters())
+    for p in ref.values():
+        p.grad = None
+    D = net(Xt).reshape(-1) - Yt
+    (D @ D / (2 * len(Y))).backward()
+    g = torch.cat([p.grad.reshape(-1) for p in ref.values()]).numpy()
+    assert rel(obs.grad.numpy(), g) < tol("identity")
+
+
+@pytest.mark.parametrize("case", list(PLAN_CASES))
+def test_gram_paths_equal_dense_references(case):
+    net = small_cnn()
+    rng = np.random.default_rng(0)
+    X = torch.as_tensor(rng.standard_normal((8, 1, 6, 6)))
+    Y = rng.standard_normal(8)
+    eng = engine_for(net, X, Y, **PLAN_CASES[case])
+    assert len(eng.chunks) == math.ceil(8 / eng.plan.chunk)
+    check_products(eng, net, X, Y)
+
+
+@pytest.mark.parametrize("case", list(COUPLED_CASES))
+@pytest.mark.parametrize("which", ["batchnorm", "centered"])
+def test_batch_coupled_gram_paths_equal_dense_references(case, which):
+    net = small_cnn(bn=True) if which == "batchnorm" else centered_mlp()
+    rng = np.random.default_rng(1)
+    X = torch.as_tensor(rng.standard_normal((8, 1, 6, 6) if which == "batchnorm" else (8, 5)))
+    Y = rng.standard_normal(8)
+    eng = engine_for(net, X, Y, **COUPLED_CASES[case])
+    assert eng.plan.coupled and eng.chunks == [slice(0, 8)]
+    check_products(eng, net, X, Y, plain_autograd=which == "batchnorm")
+
+
+def test_batch_coupling_is_detected():
+    rng = np.random.default_rng(2)
+    Y = rng.standard_normal(8)
+    plan = TorchModel(centered_mlp()).plan(rng.standard_normal((8, 5)), Y)
+    assert plan.coupled and "couples samples" in plan.coupling and plan.chunk == 8
+    assert plan.gram == "jacobian" and plan.jacobian == lt.VJP_ROWS  # n ≤ COUPLED_JACOBIAN_MAX_N
+    X_img = rng.standard_normal((8, 1, 6, 6))
+    plan = TorchModel(small_cnn(bn=True)).plan(X_img, Y)
+    assert plan.coupled and "BatchNorm in train mode (1)" in plan.coupling
+    plan = TorchModel(small_cnn()).plan(X_img, Y)
+    assert not plan.coupled and plan.jacobian == lt.PER_SAMPLE and "agree with vjp rows" in plan.coupling
+    # a coupled run: Λ is G's top eigenvalue (dense reference), J's rows by vjp of the batch
+    net = centered_mlp()
+    X = rng.standard_normal((8, 5))
+    tr = linnet.train(X, Y, eta=0.05, steps=2, model=TorchModel(net), progress=False)
+    assert tr.config["batch_coupled"] and tr.config["jacobian"] == lt.VJP_ROWS
+    G, _ = dense_refs(net, torch.as_tensor(X), torch.as_tensor(Y), tr.specific["theta0"])
+    assert abs(tr.sharpness[0] - np.linalg.eigvalsh(G)[-1]) <= EIG_VS_DENSE * tr.sharpness[0]
+
+
+def test_auto_chooses_by_the_memory_estimate():
+    torch.manual_seed(0)
+    wide = nn.Sequential(nn.Linear(3000, 300), nn.Tanh(), nn.Linear(300, 1))  # P = 900,601
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((200, 3000)), rng.standard_normal(200)
+    J_bytes = 200 * 900_601 * 8
+    plan = TorchModel(wide, memory_budget="4GiB").plan(X, Y)
+    assert plan.gram == "jacobian" and plan.estimates["jacobian"] > J_bytes
+    assert plan.estimate_bytes <= plan.budget_bytes == 4 * 2**30
+    plan = TorchModel(wide, memory_budget="512MiB").plan(X, Y)  # J alone is 1.3 GiB
+    assert plan.gram == "matrix-free" and "over budget: jacobian" in plan.why
+    assert plan.estimate_bytes <= 512 * 2**20 < plan.estimates["jacobian"]
+    with pytest.raises(ValueError, match=r"gram='jacobian' needs an estimated 1\.\d\d GiB .*over "
+                                         r"memory_budget=0\.50 GiB: use gram='auto' \(gram='matrix-free'"):
+        TorchModel(wide, gram="jacobian", memory_budget="512MiB").plan(X, Y)
+    with pytest.raises(ValueError, match="no Gram mode fits memory_budget=0.00 GiB .* raise memory_budget="):
+        TorchModel(wide, memory_budget=2**20).plan(X, Y)
+    with pytest.raises(ValueError, match="gram='dense' needs .* or set hessian_every=0"):
+        TorchModel(wide, gram="dense", memory_budget="512MiB").plan(X, Y, hessian_every=1)
+    # the Hessian's Lanczos basis (HESSIAN_BASIS P-vectors) enters the estimate
+    small = TorchModel(paper_cnn("tanh", (3, 8, 8)), memory_budget="1GiB")
+    Xs = rng.standard_normal((6, 3, 8, 8))
+    e0 = small.plan(Xs, Y[:6]).estimate_bytes
+    e1 = small.plan(Xs, Y[:6], hessian_every=1).estimate_bytes
+    assert e1 - e0 > 0.9 * lt.HESSIAN_BASIS * 8 * sum(p.numel() for p in small.module.parameters())
+    # a forced mode over budget fails in train before anything is allocated
+    with pytest.raises(ValueError, match="gram='dense' needs"):
+        linnet.train(X, Y, eta=0.1, steps=1, model=TorchModel(wide, gram="dense", memory_budget="512MiB"),
+                     progress=False)
+
+
+def test_memory_budget_values():
+    assert lt.parse_memory_budget("4GiB") == 4 * 2**30 == lt.parse_memory_budget(4 * 2**30)
+    assert lt.parse_memory_budget("512 MiB") == 512 * 2**20
+    assert lt.parse_memory_budget("8gb") == 8 * 10**9
+    assert lt.parse_memory_budget(None) is None
+    for bad in ("lots", 4, True, [1]):
+        with pytest.raises(ValueError, match="memory_budget="):
+            TorchModel(nn.Linear(3, 1), memory_budget=bad)
+    plan = TorchModel(nn.Linear(3, 1)).plan(np.ones((4, 3)), np.ones(4))
+    assert plan.budget_bytes == lt.device_memory(torch.device("cpu")) // 2
+
+
+def test_eigensolvers_keep_tensors_and_match_numpy():
+    xp = lt.TorchArrays("cpu")
+    rng = np.random.default_rng(4)
+    n = 60
+    B = rng.standard_normal((n, n))
+    A0 = B @ B.T / n
+    w = rng.standard_normal(n)
+    t_np = EigTracker(xp=np, dim=n, tol=1e-10)
+    t_torch = EigTracker(xp=xp, dim=n, tol=1e-10)
+    for step in range(4):
+        A = A0 + 0.05 * step * np.outer(w, w) / n
+        At = torch.as_tensor(A)
+
+        def mm(V, At=At):
+            assert isinstance(V, torch.Tensor)
+            return At @ V
+        lam_np, _, u_np = t_np(lambda V, A=A: A @ V)
+        lam, rho, u = t_torch(mm)
+        assert all(isinstance(v, torch.Tensor) for v in (u, t_torch.Q, t_torch.S, t_torch.probe))
+        top = np.linalg.eigvalsh(A)[-1]
+        assert abs(lam - top) <= tol("eigensolver") * top and abs(lam - lam_np) <= tol("eigensolver") * top
+        assert 1 - abs(float(u.numpy() @ u_np)) <= tol("eigenvector")
+    res = lanczos(lambda v: At @ v, n=n, xp=xp, tol=1e-12)
+    ref = lanczos(lambda v: A @ v, n=n, tol=1e-12)
+    assert isinstance(res.vector, torch.Tensor) and isinstance(res.runner_up, torch.Tensor)
+    assert abs(res.value - ref.value) <= tol("eigensolver") * ref.value
+
+
+def test_engine_runs_its_eigensolvers_on_tensors():
+    net = small_cnn()
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((8, 1, 6, 6)), rng.standard_normal(8)
+    seen = {}
+
+    class Check(linnet.observers.BaseObserver):
+        def observe(self, t, obs, engine):
+            assert isinstance(engine.xp, lt.TorchArrays) and engine.xp.device == torch.device("cpu")
+            assert all(isinstance(v, torch.Tensor) for v in (obs.D, obs.F, obs.d_top, engine.v1()))
+            Gv = engine.gram_matvec(obs)
+            tracker = EigTracker(xp=np, dim=8, tol=1e-10)  # the NumPy path on the same products
+            seen[t] = tracker(lambda V: Gv(V).numpy())[0]
+    tr = linnet.train(X, Y, eta=0.05, steps=3, model=TorchModel(net), hessian_every=1, observers=[Check()],
+                      progress=False)
+    assert "torch tensors" in tr.config["array_exchange"]
+    for t, lam in seen.items():
+        assert abs(tr.sharpness[t] - lam) <= EIG_VS_DENSE * lam
+    assert np.all(np.isfinite(tr.hessian_sharpness)) and tr.d_top.dtype == np.float64
+
+
+# -- bad input: one ValueError each, naming the argument and the fix --------------------------------
+
+class TupleOut(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 1)
+
+    def forward(self, x):
+        return self.fc(x), x
+
+
+class TwoNumbers(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 1)
+
+    def forward(self, x):
+        h = self.fc(x)
+        return torch.cat([h, 2 * h], dim=1)
+
+
+def bad_train(model, X=None, Y=None):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((8, 4)) if X is None else X
+    Y = rng.standard_normal(8) if Y is None else Y
+    return linnet.train(X, Y, eta=0.1, steps=1, model=model, progress=False)
+
+
+def test_module_returning_a_tuple_is_refused():
+    with pytest.raises(ValueError, match="module returns a tuple, not one tensor: .* wrap it"):
+        bad_train(TorchModel(TupleOut()))
+
+
+def test_module_with_more_than_one_number_per_sample_is_refused():
+    with pytest.raises(ValueError, match=r"module output has shape \(2, 2\) for 2 samples: .* nn.Linear"):
+        bad_train(TorchModel(TwoNumbers()))
+
+
+def test_module_without_a_final_linear_layer_is_refused():
+    net = nn.Sequential(nn.Linear(4, 1), nn.Tanh())
+    with pytest.raises(ValueError, match="module: its last nn.Linear '0' does not produce the module's "
+                                         "output .* the paper's A.* last operation"):
+        bad_train(TorchModel(net))
+
+
+def test_output_layer_that_is_not_last_is_refused():
+    net = nn.Sequential(nn.Linear(4, 1), nn.Linear(1, 1))
+    with pytest.raises(ValueError, match="output='0' does not produce the module's output .* pass output="):
+        bad_train(TorchModel(net, output="0"))
+
+
+def test_features_first_X_is_refused():
+    X = np.random.default_rng(0).standard_normal((4, 8))  # d×n
+    with pytest.raises(ValueError, match=r"X has shape \(4, 8\).*features-first \(d×n\).*pass X.T"):
+        bad_train(TorchModel(nn.Linear(4, 1)), X=X)
+
+
+def test_X_the_module_cannot_take_is_refused():
+    X = np.zeros((8, 3, 16, 16))  # the paper's CNN wants 32×32
+    with pytest.raises(ValueError, match=r"X: the module failed on X\[:2\], of shape \(2, 3, 16, 16\)"):
+        bad_train(TorchModel(paper_cnn("tanh")), X=X)
+    # features-first images: the hint names X.T
+    with pytest.raises(ValueError, match=r"X: the module failed .* pass X.T"):
+        bad_train(TorchModel(nn.Linear(4, 1)), X=np.zeros((8, 8)))
+
+
+def test_labels_of_the_wrong_length_are_refused():
+    with pytest.raises(ValueError, match="Y has 7 labels but X has 8 samples .* one label per sample"):
+        bad_train(TorchModel(nn.Linear(4, 1)), Y=np.zeros(7))
+    with pytest.raises(ValueError, match=r"Y has shape \(8, 2\): .* one label per sample"):
+        bad_train(TorchModel(nn.Linear(4, 1)), Y=np.zeros((8, 2)))
+
+
+# -- the paper's CNN at the paper's size, in a child process --------------------------------------
+
+PAPER_SIZE_CHILD = textwrap.dedent("""
+    import json, resource, sys, time
+    import numpy as np, torch, linnet
+    from linnet.observers import BaseObserver
+    from linnet.torch import TorchModel, paper_cnn
+    torch.set_num_threads(1)  # steady on a shared machine: two OpenMP threads there can stall 10×
+    torch.manual_seed(0)
+    X = torch.randn(1000, 3, 32, 32, dtype=torch.float64)
+    Y = torch.randn(1000, dtype=torch.float64)
+    class Clock(BaseObserver):
+        def __init__(self):
+            self.t = []
+        def observe(self, t, obs, engine):
+            self.t.append(time.perf_counter())
+    def peak_rss():  # VmHWM: ru_maxrss would carry over the RSS of pytest, which spawned this process
+        try:
+            return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status")
+                        if line.startswith("VmHWM:"))
+        except (OSError, StopIteration):
+            scale = 1 if sys.platform == "darwin" else 1024
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+    clock = Clock()
+    before = peak_rss()
+    tr = linnet.train(X, Y, eta=0.01, steps=2, model=TorchModel(paper_cnn("tanh"), memory_budget="4GiB"),
+                      observers=[clock], progress=False)
+    print(json.dumps(dict(peak_rss=peak_rss(), before=before, step_s=np.diff(clock.t).tolist(),
+                          sharpness=tr.sharpness.tolist(),
+                          config={k: tr.config[k] for k in ("gram", "jacobian", "memory_estimate_bytes",
+                                                             "memory_budget_bytes", "dtype", "n")})))
+""")
+
+
+def test_paper_cnn_at_paper_size_peaks_under_4_gib():
+    """App. A.2's CNN (tanh) on n = 1,000 3×32×32 images, float64, Λ every step: peak RSS ≤ 4 GiB."""
+    out = subprocess.run([sys.executable, "-c", PAPER_SIZE_CHILD], capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    c = res["config"]
+    assert c["n"] == 1000 and c["dtype"] == "float64" and c["gram"] == "jacobian"
+    assert c["memory_estimate_bytes"] <= c["memory_budget_bytes"] == 4 * 2**30
+    assert res["peak_rss"] <= 4 * 2**30, res
+    assert res["peak_rss"] - res["before"] <= c["memory_estimate_bytes"], res  # the estimate bounds the run
+    assert len(res["sharpness"]) == 3 and all(np.isfinite(res["sharpness"]))
+    print(f"paper CNN n=1000: peak RSS {res['peak_rss'] / 2**30:.2f} GiB, steps {res['step_s']} s")

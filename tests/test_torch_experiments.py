@@ -44,3 +44,17 @@ def test_bench_torch_fields():
     c = res["cnn"]
     assert c["every1_steps_per_s"] > 0 and c["every2_steps_per_s"] > 0
     print_report(res)
+
+
+def test_bench_torch_memory_table_fields():
+    from linnet.bench_torch import cell, memory_table, plan_cell, print_memory_table
+    r = cell("bn_cnn", 6, "jacobian", steps=1, threads=1, tiny=True)  # in this process
+    assert r["status"] == "ok" and r["jacobian"].startswith("vjp rows") and len(r["step_s"]) == 1
+    assert r["peak_rss"] > 0 and 0 < r["estimate"] <= r["budget_bytes"] and r["eta_lambda0"] < 2
+    over = plan_cell("resnet18", 6, "dense", budget="64MiB", tiny=True)
+    assert over["status"] == "over budget" and over["estimate"] > 64 * 2**20
+    assert "gram='dense'" in over["message"]
+    res = memory_table(ns=(6,), archs=("paper_cnn",), grams=("jacobian",), threads=1, tiny=True)  # a child
+    (row,) = res["rows"]
+    assert row["status"] == "ok" and row["auto"] == "jacobian" and row["peak_rss"] >= row["baseline_rss"]
+    print_memory_table(res)
