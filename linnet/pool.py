@@ -9,8 +9,9 @@ a script's top-level work is done once. Workers are reused across tasks (modules
 and compiled code load once per worker) and exit when the driver dies, even by SIGKILL.
 
 A worker that dies mid-task does not break the pool: its task comes back as a :class:`WorkerDeath`
-(exit code or signal, and the worker's peak memory from ``wait4``), a replacement worker starts
-for the remaining tasks, and every other task goes on.
+(exit code or signal, and the worker's peak memory as last seen, sampled from ``/proc`` about once
+a second on Linux), a replacement worker starts for the remaining tasks, and every other task goes
+on.
 
     with WorkerPool(2) as pool:
         ids = [pool.submit(fn, x) for x in items]
@@ -20,6 +21,7 @@ for the remaining tasks, and every other task goes on.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import os
 import signal
 import subprocess
@@ -33,6 +35,7 @@ from typing import Any
 # Each worker process is the interpreter running this, with linnet's own parent folder first on
 # sys.path so that the worker imports the driver's linnet even when it is not installed.
 _LINNET_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PEAK_SAMPLE_S = 1.0  # how often a busy worker's peak memory is read from /proc
 _WORKER_CODE = ("import sys; sys.path.insert(0, {root!r}); import signal; "
                 "signal.signal(signal.SIGINT, signal.SIG_IGN); from linnet.worker import main; main()")
 
@@ -51,7 +54,9 @@ class TaskFailure:
 @dataclass(frozen=True)
 class WorkerDeath:
     """The worker running a task died: its pid, exit code (``None`` if killed), the signal that
-    killed it (``None`` if it exited), and its peak resident memory in bytes (from ``wait4``)."""
+    killed it (``None`` if it exited), and its peak resident memory in bytes as last sampled
+    (VmHWM; ``None`` where /proc is not there). Not ``wait4``'s ru_maxrss: on Linux that carries
+    the driver's own peak across the worker's exec."""
     pid: int
     exit_code: int | None
     signal: str | None
@@ -60,7 +65,8 @@ class WorkerDeath:
     def describe(self) -> str:
         how = (f"was killed by {self.signal}" if self.signal is not None
                else f"exited with status {self.exit_code}")
-        mem = f" at {self.max_rss_bytes / 2**30:.2f} GiB peak memory" if self.max_rss_bytes else ""
+        mem = (f" after its memory peaked at {self.max_rss_bytes / 2**30:.2f} GiB or more"
+               if self.max_rss_bytes else "")
         hint = ("; the kernel's out-of-memory killer sends SIGKILL when memory runs out"
                 if self.signal == "SIGKILL" else "")
         return f"the worker process (pid {self.pid}) {how}{mem}{hint}"
@@ -86,6 +92,7 @@ class _Worker:
     recv: Connection
     ready: bool = False
     task: int | None = None
+    peak: int | None = None  # VmHWM, bytes, as last sampled
 
 
 class WorkerPool:
@@ -125,7 +132,10 @@ class WorkerPool:
         while self._queue or any(w.task is not None for w in self._workers):
             self._dispatch()
             by_conn = {id(w.recv): w for w in self._workers}
-            for conn in wait([w.recv for w in self._workers]):
+            ready = wait([w.recv for w in self._workers], timeout=PEAK_SAMPLE_S)
+            for w in self._workers:
+                w.peak = _peak_rss(w.proc.pid, w.peak)
+            for conn in ready:
                 w = by_conn[id(conn)]
                 try:
                     msg = w.recv.recv()
@@ -207,7 +217,7 @@ class WorkerPool:
 
     def _lost(self, w: _Worker) -> Done | None:
         """A worker's channel closed: reap it, and return its task as a WorkerDeath."""
-        death = _reap(w.proc)
+        death = dataclasses.replace(_reap(w.proc), max_rss_bytes=w.peak)
         self._close_pipes(w)
         self._workers.remove(w)
         if w.task is None:
@@ -225,26 +235,25 @@ class WorkerPool:
             c.close()
 
 
+def _peak_rss(pid: int, last: int | None) -> int | None:
+    """The process's peak resident memory so far (VmHWM, bytes), or ``last`` where it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return last
+
+
 def _reap(proc: subprocess.Popen, timeout: float = 10.0) -> WorkerDeath:
-    """Wait for ``proc`` (killing it after ``timeout`` s) and say how it ended, with its peak RSS."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        except ChildProcessError:  # reaped elsewhere: no rusage
-            proc.wait()
-            code = proc.returncode
-            break
-        if pid:
-            code = os.waitstatus_to_exitcode(status)
-            proc.returncode = code
-            # ru_maxrss is in KiB on Linux, in bytes on macOS
-            rss = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
-            return _death(proc.pid, code, rss)
-        if time.monotonic() > deadline:
-            proc.kill()
-            deadline = float("inf")
-        time.sleep(0.01)
+    """Wait for ``proc`` (killing it after ``timeout`` s) and say how it ended."""
+    try:
+        code = proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        code = proc.wait()
     return _death(proc.pid, code, None)
 
 

@@ -96,7 +96,7 @@ COUPLED_JACOBIAN_MAX_N = 64  # "auto" forms a batch-coupled module's J (n full-b
 HESSIAN_BASIS = 400  # HessianTop's Lanczos maxiter: its basis holds up to this many P-vectors
 # the estimate's factor for what the process holds beyond the live tensors (freed memory the allocator
 # keeps, fragmentation). Measured over the unscaled estimate, float64, CPU peak RSS less the RSS before
-# the run: 0.80–1.19 on the 22 measured cells of ``python -m linnet.bench_torch --memory`` (the paper's
+# the run: 0.79–1.14 on the 22 measured cells of ``python -m linnet.bench_torch --memory`` (the paper's
 # CNN and the BatchNorm CNN, n = 250…2000, every mode), 0.73 for ResNet18 (n = 32); CUDA
 # max_memory_allocated 0.46 (ResNet18, n = 1000, matrix-free, H200)
 MEMORY_SLACK = 1.4
