@@ -120,11 +120,39 @@ def _facts(**exps):
 
 
 
-_CASES = [  # rule, facts that reproduce, facts that differ
+def _regime(first=200, crossings=(200, 300, 400), eta_lambda0=0.5, steps=1000, stopped=None):
+    from validation.verdicts import Regime
+
+    return Regime(eta=1.0, eta_lambda0=eta_lambda0, steps=steps, first_crossing=first,
+                  crossings=tuple(crossings), stopped=stopped).as_dict()
+
+
+_SHORT_PS = _regime(first=6, crossings=(6, 9, 30))
+_NO_EOS = _regime(first=None, crossings=())
+
+
+def _below(degree, conv, outside=None):
+    return dict(degree=degree, max_eta_lambda=0.5, steps_to_1pct_loss=conv, outside=outside)
+
+
+def _widths(*medians, regime=None):
+    return dict(widths={m: dict(regime=regime or _regime(), median_e_hat_eos=e, max_e_hat=e, W_move=0.1)
+                        for m, e in zip((50, 100, 200), medians, strict=False)})
+
+
+def _large_init(verdict, reason="", move=0.01, regime=None, loss_end=1e-4):
+    return dict(section3={"large_init": [dict(claim="s3.ps_then_eos", verdict=verdict, number=2.0,
+                                              rule="the Fig. 1 rule", reason=reason)]},
+                regimes={"large_init": regime or _regime()}, W_move=move, loss_start=1.0,
+                loss_end=loss_end, max_eta_lambda=2.3)
+
+
+_CASES = [  # rule, facts that reproduce, that differ, that are not comparable (None: no gate)
     (
         "gd_follows_flow",
-        dict(gd_vs_flow=dict(max_rel_loss_dev=0.01)),
-        dict(gd_vs_flow=dict(max_rel_loss_dev=0.4)),
+        dict(gd_vs_flow=dict(max_rel_loss_dev=0.01, regimes={"theory": _regime()})),
+        dict(gd_vs_flow=dict(max_rel_loss_dev=0.4, regimes={"theory": _regime()})),
+        dict(gd_vs_flow=dict(max_rel_loss_dev=0.01, regimes={"theory": _SHORT_PS})),
     ),
     (
         "k_spectrum",
@@ -142,73 +170,57 @@ _CASES = [  # rule, facts that reproduce, facts that differ
                 "lambda1_over_lambda2_mean_subtracted": 1.2,
             }
         ),
+        None,
     ),
     (
         "e_hat_shrinks",
-        dict(e_hat_width=dict(median_e_hat_m50=0.2, median_e_hat_m100=0.14, median_e_hat_m200=0.1)),
-        dict(e_hat_width=dict(median_e_hat_m50=0.2, median_e_hat_m100=0.21, median_e_hat_m200=0.2)),
+        dict(e_hat_width=_widths(0.2, 0.14, 0.1)),
+        dict(e_hat_width=_widths(0.2, 0.21, 0.2)),
+        dict(e_hat_width=_widths(0.2, 0.14, 0.1, regime=_NO_EOS)),
     ),
     (
         "eos_large_init",
-        dict(large_init=dict(max_eta_lambda=2.5, crossings=[4], W_move=0.05, loss_end=1e-4)),
-        dict(large_init=dict(max_eta_lambda=1.5, crossings=[], W_move=0.05, loss_end=1e-4)),
+        dict(large_init=_large_init("reproduced")),
+        dict(large_init=_large_init("reproduced", move=0.5)),
+        dict(large_init=_large_init("not comparable", "PS lasted 6 steps", regime=_SHORT_PS)),
     ),
     (
         "gaussian_data",
-        {
-            "gaussian": {
-                "gaussian_ps_ratio": 2.0,
-                "cifar-like_ps_ratio": 40.0,
-                "gaussian_steps_to_1pct_loss": 20,
-                "cifar-like_steps_to_1pct_loss": 300,
-            }
-        },
-        {
-            "gaussian": {
-                "gaussian_ps_ratio": 500.0,
-                "cifar-like_ps_ratio": 40.0,
-                "gaussian_steps_to_1pct_loss": 20,
-                "cifar-like_steps_to_1pct_loss": 300,
-            }
-        },
+        dict(gaussian=dict(gaussian=_below(2.0, 20), images=_below(4.0, 300))),
+        dict(gaussian=dict(gaussian=_below(5.0, 20), images=_below(4.0, 300))),
+        dict(gaussian=dict(gaussian=_below(2.0, 20), images=_below(4.0, None, "ηΛ reached 2 at step 90"))),
     ),
     (
         "label_alignment",
-        dict(
-            labels=dict(ps_degree_top=2.0, ps_degree_bottom=50.0, diverged_top=False, diverged_bottom=False)
-        ),
-        dict(
-            labels=dict(ps_degree_top=60.0, ps_degree_bottom=50.0, diverged_top=False, diverged_bottom=False)
-        ),
+        dict(labels=dict(top=_below(1.1, None), bottom=_below(1.5, None))),
+        dict(labels=dict(top=_below(1.6, None), bottom=_below(1.5, None))),
+        dict(labels=dict(top=_below(1.1, None), bottom=_below(1.5, None, "diverged at step 30"))),
     ),
     (
         "catapult_window",
         dict(catapult=dict(catapult_from=2.1, diverges_from=4.0, grid_step=0.1)),
         dict(catapult=dict(catapult_from=3.0, diverges_from=4.0, grid_step=0.1)),
+        None,
     ),
     (
         "cond20_profile",
-        dict(
-            lemma_e7=dict(
-                cond20_top_directions_held_every_step=5, cond20_directions_held_every_step=20, directions=100
-            )
-        ),
-        dict(
-            lemma_e7=dict(
-                cond20_top_directions_held_every_step=0, cond20_directions_held_every_step=0, directions=100
-            )
-        ),
+        dict(lemma_e7=dict(cond20_held_rate_by_direction=[1.0] * 10 + [0.7] * 80 + [0.1] * 10,
+                           window_steps=100)),
+        dict(lemma_e7=dict(cond20_held_rate_by_direction=[1.0] + [0.5] * 99, window_steps=100)),
+        dict(lemma_e7=dict(cond20_held_rate_by_direction=[1.0] * 10 + [0.7] * 80 + [0.1] * 10,
+                           window_steps=3)),
     ),
     (
         "identities_sympy",
         dict(identities=dict(I1="verified", I2="verified")),
         dict(identities=dict(I1="verified", I2="FAILED")),
+        None,
     ),
 ]
 
 
-@pytest.mark.parametrize("rule,good,bad", _CASES, ids=[c[0] for c in _CASES])
-def test_scorecard_rule_reproduced_differs_and_missing(rule, good, bad):
+@pytest.mark.parametrize("rule,good,bad,outside", _CASES, ids=[c[0] for c in _CASES])
+def test_scorecard_rule_reproduced_differs_not_comparable_and_missing(rule, good, bad, outside):
     from validation import scorecard as sc
 
     fn = getattr(sc, rule)
@@ -217,20 +229,21 @@ def test_scorecard_rule_reproduced_differs_and_missing(rule, good, bad):
     [na] = sc.score({}, [sc.Rule("c", "p", "a", fn)])
     assert (ok.verdict, no.verdict, na.verdict) == ("reproduced", "differs", "not applicable")
     assert ok.number is not None and ok.threshold != "—"
+    if outside is not None:
+        [nc] = sc.score(_facts(**outside), [sc.Rule("c", "p", "a", fn)])
+        assert nc.verdict == "not comparable" and nc.reason
     # a number not measured (None) is "not applicable", never "reproduced"
     exp, met = next(iter(good.items()))
     [p] = sc.score(_facts(**{exp: {k: None for k in met}}), [sc.Rule("c", "p", "a", fn)])
     assert p.verdict == "not applicable"
 
 
-def test_a_diverged_run_is_not_comparable():
+def test_large_init_trained_out_without_eos_differs():
     from validation import scorecard as sc
 
-    f = _facts(
-        labels=dict(ps_degree_top=2.0, ps_degree_bottom=1e11, diverged_top=False, diverged_bottom=True)
-    )
-    [e] = sc.score(f, [sc.Rule("c", "p", "labels", sc.label_alignment)])
-    assert e.verdict == "not comparable" and "bottom-label run diverged" in e.reason
+    f = _facts(large_init=_large_init("not comparable", "ηΛ never exceeded 2", regime=_NO_EOS, loss_end=1e-3))
+    [e] = sc.score(f, [sc.Rule("c", "p", "large_init", sc.eos_large_init)])
+    assert e.verdict == "differs" and "without ηΛ reaching 2" in e.reason
 
 
 def test_every_rule_is_tested_and_statement_rules_follow_check_status():
@@ -371,7 +384,8 @@ def test_only_and_no_trajectories(tmp_path):
     assert not list(out.glob("*.npz"))
     summary = json.loads((out / "summary.json").read_text())
     card = {e["claim"]: e for e in summary["scorecard"]}
-    assert card["EoS at 10× init, W barely moving"]["verdict"] in ("reproduced", "differs")
+    row = card["PS and the EoS at a 10× larger first-layer init, W barely moving"]
+    assert row["verdict"] in ("reproduced", "differs", "not comparable") and row["reason"]
     assert card["PS, then the edge of stability"]["verdict"] == "not applicable"  # ps_eos did not run
     assert main(["--only", "large_init", "--quick", "--out", str(out)]) == 0
     import linnet
@@ -422,3 +436,42 @@ def test_freezing_is_judged_only_on_a_run_in_the_regime():
     assert sc.score(f, [rule])[0].verdict == "differs"
 
 
+
+
+def test_verdicts_across_seeds_say_how_many_agree_and_which_flip():
+    from validation.scorecard import Entry
+    from validation.seeds import combine, flips
+
+    def card(*verdicts):
+        return [Entry(f"claim {i}", "p", v, 1.0, "rule", "a") for i, v in enumerate(verdicts)]
+
+    main = card("reproduced", "differs", "not applicable")
+    out = combine(main, {1: card("reproduced", "reproduced", "reproduced"),
+                         2: card("reproduced", "not applicable", "differs")}, main_seed=0)
+    assert [e.seeds for e in out] == ["3/3", "1/2", "1/1"]
+    assert "FLIPS across seeds: seed 0 differs, seed 1 (quick sizes) reproduced" in out[1].reason
+    assert flips(out) == [out[1]]
+
+
+def test_an_interrupted_suite_resumes_from_its_finished_experiments(tmp_path, capsys):
+    from validation.__main__ import run
+
+    out = str(tmp_path / "r")
+    run(out, quick=True, only=["spectrum", "catapult"], seeds=2, trajectories=False)
+    first = json.loads((tmp_path / "r" / "summary.json").read_text())
+    capsys.readouterr()
+    run(out, quick=True, only=["spectrum", "catapult"], seeds=2, trajectories=False)
+    err = capsys.readouterr().err
+    assert err.count("finished earlier") == 4 and " ... " not in err  # 2 experiments × 2 seeds
+    again = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert [e["verdict"] for e in again["scorecard"]] == [e["verdict"] for e in first["scorecard"]]
+    assert {e["seeds"] for e in again["scorecard"] if e["anchor"] == "catapult"} <= {"2/2", "1/2"}
+    run(out, quick=True, only=["catapult"], seeds=1, trajectories=False, fresh=True)
+    assert "catapult ..." in capsys.readouterr().err
+
+
+def test_a_data_folder_without_enough_images_fails_before_any_experiment(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["--quick", "--out", str(tmp_path / "r"), "--data", f"cifar10:{tmp_path / 'empty'}"]) == 2
+    err = capsys.readouterr().err
+    assert "data_batch_1" in err and " ... " not in err

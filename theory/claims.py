@@ -27,6 +27,7 @@ class Claim:
 
 
 _S3_NETS = "any network whose last layer is linear, trained by full-batch GD on the MSE loss"
+_LINEAR = "the two-layer linear network f(x) = α aᵀWx (App. B.1.1, C.1), trained by full-batch GD"
 
 CLAIMS: dict[str, Claim] = {
     c.id: c
@@ -106,6 +107,80 @@ CLAIMS: dict[str, Claim] = {
             "that ‖A‖ changes its trend […] When the sharpness oscillates more frequently […] In late "
             "training phases",
             _S3_NETS,
+        ),
+        Claim(
+            "b14.gaussian",
+            "Gaussian data: faster convergence, less sharpening",
+            "App. B.1.4, Fig. 11",
+            REPRODUCTION,
+            "training standard Gaussian distributed dataset converges faster than that with CIFAR-10 "
+            "dataset, hence the degree of progressive sharpening of the former is much smaller",
+            _LINEAR,
+        ),
+        Claim(
+            "b14.labels",
+            "labels along K's top eigenvector sharpen less than along a bottom one",
+            "App. B.1.4, Fig. 12",
+            REPRODUCTION,
+            "The result shows that when the label vector is aligned with the top eigenvector, the degree of "
+            "progressive sharpening is relatively small, and when the label vector is aligned with a bottom "
+            "eigenvector, the degree of progressive sharpening is relatively large.",
+            _LINEAR,
+        ),
+        Claim(
+            "d23.large_init",
+            "PS and the EoS at a 10× larger first-layer init, W barely moving",
+            "App. C.4, D.2.3, Fig. 22",
+            REPRODUCTION,
+            "we find that even when W changes slightly (several orders of magnitude smaller than its "
+            "initialization), PS and EOS still happen with a not so small learning rate η.",
+            _LINEAR,
+        ),
+        Claim(
+            "d14.gd_flow",
+            "GD follows gradient flow during PS (A3.3)",
+            "App. D.1.4, Fig. 16",
+            REPRODUCTION,
+            "In Assumption 3.3, we assume that in the progressive sharpening phase, the gradient descent "
+            "trajectory is close to the gradient flow trajectory.",
+            _LINEAR,
+        ),
+        Claim(
+            "d22.e_hat",
+            "‖Ê‖ small, shrinking with the width (A4.3)",
+            "App. D.2.2, Fig. 20",
+            REPRODUCTION,
+            "the values of ‖Ê‖ are overall quite small (despite the fact that W changes non-trivially in our "
+            "experiments) and decreases as m becomes larger",
+            _LINEAR,
+        ),
+        Claim(
+            "d21.spectrum",
+            "K's top eigenvalue an outlier, shrunk by mean subtraction",
+            "App. D.2.1, Figs. 18–19",
+            REPRODUCTION,
+            "almost all the ratios are close to 1 […] If we further consider a mean-subtracted version of "
+            "this subset of CIFAR-10 (See Figure 19), we can reduce the ratio",
+            "the data matrix K = XᵀX/n",
+        ),
+        Claim(
+            "e23.cond20",
+            "condition (20) holds for the large eigen-directions and fails for small ones",
+            "App. E.2.3, Fig. 26",
+            REPRODUCTION,
+            "We can see that (20) holds for [the top directions] during the first hundred iterations of the "
+            "training process. However, for very large i, the eigenvectors corresponding to very small "
+            "eigenvalues may change quickly and (20) does not hold.",
+            _LINEAR,
+        ),
+        Claim(
+            "c.catapult",
+            "the catapult window 2 < ηλ₀ < 4 on one data point",
+            "§2 (Lewkowycz et al.), App. C",
+            REPRODUCTION,
+            "Lewkowycz et al. [2020]: the large learning rate phase of deep learning: the catapult "
+            "mechanism.",
+            "a wide two-layer linear net on one data point",
         ),
     )
 }

@@ -23,6 +23,7 @@ import numpy as np
 import linnet
 from linnet.analysis import first_above, phase_fractions, phase_labels, upward_crossings
 
+from . import data as vdata
 from .a31 import (  # noqa: F401 - AGREE, DIFFER, TIE, DEAD: the codes, re-exported with the functions
     AGREE,
     COLLAPSE_RTOL,
@@ -63,7 +64,8 @@ def _data(ctx):
         if ctx.loader is not None:   # real images (d = 3072 or 784): pixels in [0, 1] as loaded
             ds = ctx.loader(per_class=sz["n"] // 2, mean_subtract=False)
         else:
-            ds = ctx.cifar_like(n=sz["n"], d=sz["d"], column_norm=PIXEL_SCALE * np.sqrt(sz["d"]))
+            ds = vdata.synthetic("cifar-like", n=sz["n"], d=sz["d"], seed=ctx.seed,
+                                 column_norm=PIXEL_SCALE * np.sqrt(sz["d"]))
         ctx._cache["nets:data"] = ds
     return ctx._cache["nets:data"]
 

@@ -9,6 +9,7 @@ import json
 import os
 
 from .scorecard import facts_of, score
+from .seeds import combine
 
 VERDICT_STYLE = {"reproduced": "#d8f3dc", "differs": "#ffd6a5", "not comparable": "#fff3bf",
                  "not applicable": "#e9ecef"}
@@ -28,7 +29,7 @@ def scorecard_md(card, ran=None, *, anchors=True) -> list[str]:
         rows = [e for e in card if _get(e, "kind") == kind]
         counts = ", ".join(f"{sum(_get(e, 'verdict') == v for e in rows)} {v}" for v in VERDICTS)
         out += [f"**{title}**: {counts}.", ""]
-        head = "| claim | paper | verdict | number | why | reproduced when |"
+        head = "| claim | paper | verdict | seeds | number | why | reproduced when |"
         if kind == "reproduction":
             head += " the paper says |"
         if anchors:
@@ -36,7 +37,8 @@ def scorecard_md(card, ran=None, *, anchors=True) -> list[str]:
         out += [head, "|" + "---|" * (head.count("|") - 1)]
         for e in rows:
             line = (f"| {_get(e, 'claim')} | {_get(e, 'paper')} | {_get(e, 'verdict')} | "
-                    f"{fmt(_get(e, 'number'))} | {_get(e, 'reason') or '—'} | {_get(e, 'threshold')} |")
+                    f"{_get(e, 'seeds')} | {fmt(_get(e, 'number'))} | {_get(e, 'reason') or '—'} | "
+                    f"{_get(e, 'threshold')} |")
             if kind == "reproduction":
                 line += f" {_get(e, 'paper_quote') or '—'} |"
             if anchors:
@@ -65,7 +67,9 @@ def _kv_md(d):
     return "\n".join(f"| {k} | {fmt(v)} |" for k, v in d.items())
 
 
-def write(out, results, *, header: dict):
+def write(out, results, *, header: dict, extra_cards: dict | None = None):
+    """The report of ``results``; ``extra_cards`` (seed → scorecard entries of the same claims on
+    another seed) adds each row's agreement across seeds (validation.seeds.combine)."""
     os.makedirs(out, exist_ok=True)
     failures = [(r.name, t, c.name) for r in results for t, c in r.failures()]
     failures += [
@@ -76,6 +80,8 @@ def write(out, results, *, header: dict):
         if v != "verified"
     ]
     card = score(facts_of(results))
+    if extra_cards:
+        card = combine(card, extra_cards, main_seed=header["seed"])
     md = [
         "# linnet validation report",
         "",

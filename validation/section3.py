@@ -317,12 +317,12 @@ def a32(ev: Evidence) -> Verdict:
 def a35(ev: Evidence) -> Verdict:
     c = claim("s3.a35")
     rule = f"|⟨u₁(t), u₁(0)⟩| > {U1_OVERLAP} on ≥ {U1_SHARE:.0%} of the steps"
+    ov = ev.u1_overlap
+    if ov.size == 0:  # not measured: says nothing of the regime, as in the other rules
+        return not_applicable(c, "u₁ was not tracked", rule)
     gate = ev.regime.eos_gate()
     if gate is not None:
         return judge(c, gate=gate, rule=rule)
-    ov = ev.u1_overlap
-    if ov.size == 0:
-        return not_applicable(c, "u₁ was not tracked", rule)
     share = float(np.mean(ov > U1_OVERLAP))
     return judge(
         c,

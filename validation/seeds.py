@@ -1,0 +1,44 @@
+"""Verdicts across seeds: the main run's scorecard beside those of other seeds.
+
+The full suite judges every claim on its main seed at full size and again on further seeds (at the
+quick sizes, to keep the time budget: the report says so). Each reproduction row then says how many
+seeds gave its headline verdict (``seeds``: "3/3" when all agree) and, where they do not, which
+seed said what: a verdict that flips with the seed is reported as such, never hidden behind the
+main seed's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from .verdicts import NOT_APPLICABLE
+
+
+def combine(card, extra: dict, *, main_seed: int, extra_size: str = "quick sizes"):
+    """``card`` (the main seed's entries) with each entry's ``seeds`` set to "k/N" — k of the N
+    seeds on which the claim was judged gave the headline verdict — and, where another seed
+    disagrees, the reason extended with every seed's verdict. ``extra``: seed → that seed's entries
+    (same claims). Seeds on which the claim was not applicable (did not run) are not counted."""
+    out = []
+    for e in card:
+        verdicts = {main_seed: e.verdict}
+        for s, other in sorted(extra.items()):
+            o = next((x for x in other if x.claim == e.claim and x.anchor == e.anchor), None)
+            if o is not None and o.verdict != NOT_APPLICABLE:
+                verdicts[s] = o.verdict
+        if e.verdict == NOT_APPLICABLE:
+            out.append(e)
+            continue
+        same = sum(v == e.verdict for v in verdicts.values())
+        reason = e.reason
+        if same < len(verdicts):
+            reason = (f"{reason}; " if reason else "") + "FLIPS across seeds: " + ", ".join(
+                f"seed {s}{'' if s == main_seed else f' ({extra_size})'} {v}" for s, v in verdicts.items()
+            )
+        out.append(dataclasses.replace(e, seeds=f"{same}/{len(verdicts)}", reason=reason))
+    return out
+
+
+def flips(card) -> list:
+    """The entries whose verdict is not the same on every seed."""
+    return [e for e in card if "/" in e.seeds and e.seeds.split("/")[0] != e.seeds.split("/")[1]]
