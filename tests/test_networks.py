@@ -1,10 +1,10 @@
-"""validation.networks: the deep-FC experiments at a tiny size, and the A3.1 / App. B.2 rules."""
+"""validation.experiments.fc_nets: the deep-FC experiments at a tiny size, and the A3.1 / App. B.2 rules."""
 import os
 
 import numpy as np
 import pytest
 
-from validation import networks as N
+from validation.experiments import fc_nets as N
 from validation.experiments import Context, ExperimentResult
 
 # ---- A3.1 agreement rule --------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""validation.torch_experiments at tiny sizes, and linnet.bench_torch's fields (skipped without torch)."""
+"""validation.experiments.torch_nets at tiny sizes, and linnet.bench_torch's fields (skipped without torch)."""
 import os
 
 import pytest
@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from validation.experiments import Context  # noqa: E402
-from validation.torch_experiments import EXPERIMENTS  # noqa: E402
+from validation.experiments.torch_nets import EXPERIMENTS  # noqa: E402
 
 
 @pytest.fixture(scope="module")

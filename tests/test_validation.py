@@ -10,7 +10,8 @@ import pytest
 
 from validation import data as vdata
 from validation.__main__ import main
-from validation.experiments import EXPERIMENTS, Context
+from validation.experiments import EXPERIMENTS, Context, fc_nets, large_init
+from validation.rules import s3
 
 
 def test_quick_suite_end_to_end(tmp_path):
@@ -219,11 +220,20 @@ _CASES = [  # rule, facts that reproduce, that differ, that are not comparable (
 ]
 
 
+def _rule_functions():
+    from validation import experiments
+
+    return {r.fn.__name__: r.fn for r in experiments.RULES}
+
+
+_RULE_FUNCTIONS = _rule_functions()
+
+
 @pytest.mark.parametrize("rule,good,bad,outside", _CASES, ids=[c[0] for c in _CASES])
 def test_scorecard_rule_reproduced_differs_not_comparable_and_missing(rule, good, bad, outside):
     from validation import scorecard as sc
 
-    fn = getattr(sc, rule)
+    fn = _RULE_FUNCTIONS[rule]
     [ok] = sc.score(_facts(**good), [sc.Rule("c", "p", "a", fn)])
     [no] = sc.score(_facts(**bad), [sc.Rule("c", "p", "a", fn)])
     [na] = sc.score({}, [sc.Rule("c", "p", "a", fn)])
@@ -242,7 +252,7 @@ def test_large_init_trained_out_without_eos_differs():
     from validation import scorecard as sc
 
     f = _facts(large_init=_large_init("not comparable", "ηΛ never exceeded 2", regime=_NO_EOS, loss_end=1e-3))
-    [e] = sc.score(f, [sc.Rule("c", "p", "large_init", sc.eos_large_init)])
+    [e] = sc.score(f, [sc.Rule("c", "p", "large_init", large_init.eos_large_init)])
     assert e.verdict == "differs" and "without ηΛ reaching 2" in e.reason
 
 
@@ -402,7 +412,7 @@ def _s3_verdict(claim, verdict, number=0.9, reason="r"):
 def test_section3_rows_pass_the_gated_verdicts_through_and_combine_runs():
     from validation import scorecard as sc
 
-    rule = sc._s3("deep FC nets: A3.1", "Figs. 5–7", "fc_activations", "s3.a31")
+    rule = s3("deep FC nets: A3.1", "Figs. 5–7", "fc_activations", "s3.a31")
     assert rule.quote and rule.kind == "reproduction"
 
     def card(**runs):
@@ -427,7 +437,7 @@ def test_freezing_is_judged_only_on_a_run_in_the_regime():
     good = Regime(eta=1.0, eta_lambda0=0.5, steps=1000, first_crossing=200, crossings=(200, 300, 400),
                   stopped=None)
     short = Regime(eta=1.0, eta_lambda0=0.5, steps=1000, first_crossing=4, crossings=(4, 9, 20), stopped=None)
-    rule = sc.Rule("c", "p", "freezing", sc.fc_freezing)
+    rule = sc.Rule("c", "p", "freezing", fc_nets.fc_freezing)
     for reg, want in ((good, "reproduced"), (short, "not comparable")):
         f = _facts(freezing=dict(headline=head, regimes={"frozen 0": reg.as_dict()}))
         assert sc.score(f, [rule])[0].verdict == want

@@ -19,7 +19,7 @@ def section(report_dir, *, machine="this 2-core machine") -> str:
         f"{h['seconds']:.0f} s on {machine})",
         "",
         "The scorecard, as the report prints it first. Each verdict comes from a rule in "
-        "`validation/scorecard.py` (the §3 claims from `validation/section3.py`) applied to the number "
+        "`validation/experiments/` (the §3 claims from `validation/section3.py`) applied to the number "
         f"shown. Data: {h['data']}. {DATA_NOTE}",
         "",
         *scorecard_md(card, anchors=False),

@@ -32,8 +32,12 @@ def combine(card, extra: dict, *, main_seed: int, extra_size: str = "quick sizes
         same = sum(v == e.verdict for v in verdicts.values())
         reason = e.reason
         if same < len(verdicts):
-            reason = (f"{reason}; " if reason else "") + "FLIPS across seeds: " + ", ".join(
-                f"seed {s}{'' if s == main_seed else f' ({extra_size})'} {v}" for s, v in verdicts.items()
+            reason = (
+                (f"{reason}; " if reason else "")
+                + "FLIPS across seeds: "
+                + ", ".join(
+                    f"seed {s}{'' if s == main_seed else f' ({extra_size})'} {v}" for s, v in verdicts.items()
+                )
             )
         out.append(dataclasses.replace(e, seeds=f"{same}/{len(verdicts)}", reason=reason))
     return out

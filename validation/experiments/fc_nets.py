@@ -23,8 +23,8 @@ import numpy as np
 import linnet
 from linnet.analysis import first_above, phase_fractions, phase_labels, upward_crossings
 
-from . import data as vdata
-from .a31 import (  # noqa: F401 - AGREE, DIFFER, TIE, DEAD: the codes, re-exported with the functions
+from .. import data as vdata
+from ..a31 import (  # noqa: F401 - AGREE, DIFFER, TIE, DEAD: the codes, re-exported with the functions
     AGREE,
     COLLAPSE_RTOL,
     DEAD,
@@ -39,10 +39,11 @@ from .a31 import (  # noqa: F401 - AGREE, DIFFER, TIE, DEAD: the codes, re-expor
     a31_agreement,
     classify_disagreements,
 )
-from .experiments import ExperimentResult
-from .figures import new, save, shade_phases, two_over_eta
-from .section3 import Evidence, judge_run
-from .verdicts import DEEP_NET_C, MIN_PS_STEPS, choose_eta_lambda0
+from ..figures import new, save, shade_phases, two_over_eta
+from ..rules import Rule, eos_regime_gate, headline, s3, verdict_of
+from ..section3 import Evidence, judge_run
+from ..verdicts import DEEP_NET_C, MIN_PS_STEPS, choose_eta_lambda0
+from .context import ExperimentResult
 
 # ---- sizes and the step-size recipe -------------------------------------------------------
 C_ETA = DEEP_NET_C  # η = c/Λ(0), c the first of these whose PS lasts ≥ MIN_PS_STEPS steps
@@ -358,3 +359,22 @@ def a31_anomalies(ctx):
 
 EXPERIMENTS = {"fc_activations": fc_activations, "ga_vs_g": ga_vs_g, "freezing": freezing,
                "a31_anomalies": a31_anomalies}
+
+
+def fc_freezing(f):
+    eos_regime_gate(f, "freezing", "frozen 0")
+    slower, weaker = headline(f, "freezing", "ps_slower_with_freezing", "oscillations_weaker_with_freezing")
+    return (
+        verdict_of(bool(slower) and bool(weaker)),
+        f"PS slower: {bool(slower)}, weaker: {bool(weaker)}",
+        "with 0, 1, 2 frozen layers: PS reaches 2/η later and slower, and ηΛ oscillates less in the EoS",
+    )
+
+
+RULES = [
+    s3("deep FC nets: PS, then the edge of stability", "§3, Figs. 5–7", "fc_activations", "s3.ps_then_eos"),
+    s3("deep FC nets: ‖A‖² moves with Λ (A3.1), tanh/ReLU/ELU", "Figs. 5–7", "fc_activations", "s3.a31"),
+    s3("deep FC net: ‖G_A‖ ≪ ‖G‖", "Fig. 13", "ga_vs_g", "s3.ga_small", runs=("tanh",)),
+    Rule("freezing layers: PS slower, oscillations weaker", "Figs. 23–24", "freezing", fc_freezing),
+    s3("A3.1's exceptions are of three kinds", "App. B.2", "fc_activations", "s3.anomalies"),
+]

@@ -22,10 +22,11 @@ import linnet
 from linnet.analysis import first_above, phase_fractions, phase_labels, upward_crossings
 from theory.claims import claim
 
-from .experiments import ExperimentResult
-from .figures import new, save, shade_phases
-from .section3 import Evidence, judge_run
-from .verdicts import judge
+from ..figures import new, save, shade_phases
+from ..rules import s3
+from ..section3 import Evidence, judge_run
+from ..verdicts import judge
+from .context import ExperimentResult
 
 ETA_FACTOR = 0.8        # η = ETA_FACTOR / Λ(0)
 PIXEL_RMS = 0.5
@@ -241,3 +242,11 @@ def resnet18(ctx, paper_size=False, device="cpu"):
 
 
 EXPERIMENTS = {f.__name__: f for f in (cnn_activations, resnet18)}
+
+
+RULES = [
+    s3("CNNs: PS, then the edge of stability (tanh/ReLU/ELU)", "Figs. 8–10", "cnn_activations",
+       "s3.ps_then_eos"),
+    s3("CNNs: ‖A‖² moves with Λ (A3.1), tanh/ReLU/ELU", "Figs. 8–10", "cnn_activations", "s3.a31"),
+    s3("ResNet18: ‖A‖² moves with Λ through PS and EoS", "Fig. 2", "resnet18", "s3.a31"),
+]
