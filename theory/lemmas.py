@@ -290,14 +290,16 @@ def lemma_3_1_empirical(rec: TheoryRecord, c: Constants):
 
 
 def lemma_3_2(rec: TheoryRecord, c: Constants):
-    """Lemma 3.2 with ε fitted per phase-II episode (:func:`episode_eps`) and no gate on A3.6's
-    lost constant c (the fitted c is reported by A3.6): at steps with ηΛ > 2 where A3.2 holds."""
+    """Lemma 3.2 with ε fitted per phase-II episode (:func:`episode_eps`), at steps with ηΛ > 2
+    where A3.2 holds and the bound has content (its right side positive: the u₁ part exceeds the
+    ε‖D⁺‖ that u₁'s turn can take away, which is what A3.6 asks with a constant the paper lost;
+    A3.6 reports the fitted constant) — no gate on a guessed c."""
     _, eps = episode_eps(rec)
     t = np.arange(rec.T)
     du = np.abs(np.sum(rec.D * rec.u1, axis=1))
     ratio = higher_order_ratio(rec)[0]
-    prem = (rec.eta * rec.sharpness[:-1] > 2) & (ratio <= c.a32_ratio)
     rhs = (rec.eta * rec.sharpness[:-1] - 1) * du[:-1] - eps * rec.d_norm[1:]
+    prem = (rec.eta * rec.sharpness[:-1] > 2) & (ratio <= c.a32_ratio) & (rhs > 0)
     lhs = du[1:]
     return make_result(
         "Lemma 3.2",
@@ -724,12 +726,17 @@ def lemma_c13(rec: TheoryRecord, c: Constants):
 
 def theorem_1(rec: TheoryRecord, c: Constants, data_ok: bool | None = None):
     """Λ̃ non-decreasing through phase I until ηΛ̃ nears 2 or the loss is small, given symmetric
-    init and A4.1–A4.2 (``data_ok``); "m large enough" cannot be certified, hence kind "theorem"."""
+    init and A4.1–A4.2; "m large enough" cannot be certified, hence kind "theorem".
+
+    A4.1–A4.2's constants were lost from the paper, and any data meet them for some constants
+    (c the largest adjacent ratio, δ the smallest label share, both fitted by A4.1 and A4.2): the
+    premise is the symmetric init and phase I only, and ``data_ok`` (whether A4.1–A4.2 held for
+    this package's guessed constants) is reported, not gated on."""
     t = np.arange(rec.T)
     near = np.maximum.accumulate(rec.eta * rec.lambda_tilde) >= 2 - c.theorem1_near
     small = rec.loss <= c.theorem1_loss * rec.loss[0]
     window = ~(np.maximum.accumulate(near | small))
-    prem = window[:-1] & rec.symmetric_init & bool(data_ok if data_ok is not None else True)
+    prem = window[:-1] & rec.symmetric_init
     dl = np.diff(rec.lambda_tilde)
     scale = np.abs(rec.lambda_tilde[:-1])
     return make_result(
@@ -743,7 +750,8 @@ def theorem_1(rec: TheoryRecord, c: Constants, data_ok: bool | None = None):
         fitted={
             "max_e_hat_rel": float((rec.e_hat_norm / (rec.kappa_G * rec.lam[0]))[:-1][prem].max())
             if prem.any()
-            else np.nan
+            else np.nan,
+            "a41_a42_held_for_the_guessed_constants": data_ok,
         },
     )
 
