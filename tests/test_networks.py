@@ -4,8 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from validation.experiments import fc_nets as N
-from validation.experiments import Context, ExperimentResult
+from validation.experiments import Context, ExperimentResult, fc_nets as N
 
 # ---- A3.1 agreement rule --------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""validation.experiments.torch_nets at tiny sizes, and linnet.bench_torch's fields (skipped without torch)."""
+"""validation.experiments.torch_nets at tiny sizes, and linnet.bench_torch's fields (no torch: skipped)."""
 import os
 
 import pytest

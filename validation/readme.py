@@ -24,6 +24,23 @@ def section(report_dir, *, machine="this 2-core machine") -> str:
         "",
         *scorecard_md(card, anchors=False),
     ]
+    seeds = h.get("seeds") or [h["seed"]]
+    if len(seeds) > 1:
+        flips = [e for e in card if e["seeds"].split("/")[0] != e["seeds"].split("/")[1]]
+        out += [
+            f"**Across seeds.** Every claim was judged on seeds {', '.join(map(str, seeds))} (seed "
+            f"{seeds[0]} at the full size, the others at the {h.get('extra_seeds_at') or 'same sizes'}); "
+            "the *seeds* column counts the seeds that gave the verdict shown. "
+            + (
+                "Rows whose verdict flips with the seed: "
+                + "; ".join(f"{e['claim']} ({e['seeds']}: {e['reason'].split('FLIPS across seeds: ')[-1]})"
+                            for e in flips)
+                + "."
+                if flips
+                else "No verdict flips."
+            ),
+            "",
+        ]
     out += ["| experiment | key numbers | time |", "|---|---|---|"]
     for name, e in exps.items():
         met = e["metrics"].get("headline") or e["metrics"]  # the network experiments' own summary

@@ -106,7 +106,8 @@ def write(out, results, *, header: dict, extra_cards: dict | None = None):
     md += [
         "## Scorecard",
         "",
-        "One entry per claim of the paper. Each verdict is computed by a rule its experiment declares (validation/experiments/) "
+        "One entry per claim of the paper. Each verdict is computed by a rule its experiment declares "
+        "(validation/experiments/) "
         "(the §3 claims by validation/section3.py) from the measured number shown: \"reproduced\" and "
         "\"differs\" only for a run in the regime the claim is about, \"not comparable\" (with the "
         "reason) for a run outside it, \"not applicable\" when the experiment did not run or the "

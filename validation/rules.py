@@ -169,7 +169,7 @@ def status_rule(exp, table_sub, check):
 
 
 def headline(facts, exp, *keys):
-    """The ``metrics["headline"]`` entries ``keys`` of a network experiment (validation.experiments.fc_nets)."""
+    """The ``metrics["headline"]`` entries ``keys`` of a network experiment (experiments.fc_nets)."""
     return metric(facts, exp, *keys, headline=True)
 
 
