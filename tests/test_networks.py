@@ -99,7 +99,8 @@ HEADLINE_KEYS = {
     "ga_vs_g": {"linear_median_ga_over_g", "linear_max_ga_over_g", "tanh_median_ga_over_g",
                 "tanh_max_ga_over_g"},
     "freezing": {"ps_slower_with_freezing", "oscillations_weaker_with_freezing", "claim_held",
-                 "frozen_0_first_above_2", "frozen_2_std_eta_lambda_last_half"},
+                 "ps_window_steps", "frozen_2_ps_slope", "frozen_2_oscillation_amplitude",
+                 "oscillation_not_comparable"},
     "a31_anomalies": {"a31_rate", "kind_trend_change", "kind_oscillation", "kind_late", "kind_other",
                       "ps_eos_held", "eos_hovering", "loss_rises"},
 }

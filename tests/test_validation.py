@@ -433,7 +433,7 @@ def test_freezing_is_judged_only_on_a_run_in_the_regime():
     from validation import scorecard as sc
     from validation.verdicts import Regime
 
-    head = dict(ps_slower_with_freezing=True, oscillations_weaker_with_freezing=True)
+    head = dict(ps_slower_with_freezing=True, oscillations_weaker_with_freezing=True, ps_window_steps=200)
     good = Regime(eta=1.0, eta_lambda0=0.5, steps=1000, first_crossing=200, crossings=(200, 300, 400),
                   stopped=None)
     short = Regime(eta=1.0, eta_lambda0=0.5, steps=1000, first_crossing=4, crossings=(4, 9, 20), stopped=None)
@@ -444,6 +444,11 @@ def test_freezing_is_judged_only_on_a_run_in_the_regime():
     f = _facts(freezing=dict(headline={**head, "oscillations_weaker_with_freezing": False},
                              regimes={"frozen 0": good.as_dict()}))
     assert sc.score(f, [rule])[0].verdict == "differs"
+    f = _facts(freezing=dict(headline={**head, "oscillations_weaker_with_freezing": None,
+                                       "oscillation_not_comparable": "1 frozen: 0 crossing(s)"},
+                             regimes={"frozen 0": good.as_dict()}))
+    e = sc.score(f, [rule])[0]
+    assert e.verdict == "not comparable" and "1 frozen: 0 crossing(s)" in e.reason
 
 
 

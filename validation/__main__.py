@@ -96,6 +96,8 @@ def _run_all(ctx, names, say, state, tag):
         t0 = time.perf_counter()
         res = EXPERIMENTS[name](ctx)
         res.seconds = time.perf_counter() - t0
+        if ctx.quick and not res.reduced:
+            res.reduced = "quick sizes"
         state.save(name, res)
         results.append(res)
         bad = res.failures()

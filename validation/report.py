@@ -36,7 +36,9 @@ def scorecard_md(card, ran=None, *, anchors=True) -> list[str]:
             head += " section |"
         out += [head, "|" + "---|" * (head.count("|") - 1)]
         for e in rows:
-            line = (f"| {_get(e, 'claim')} | {_get(e, 'paper')} | {_get(e, 'verdict')} | "
+            size = e.get("sizes", "paper") if isinstance(e, dict) else e.sizes
+            shown = _get(e, "verdict") + ("" if size == "paper" else " (reduced)")
+            line = (f"| {_get(e, 'claim')} | {_get(e, 'paper')} | {shown} | "
                     f"{_get(e, 'seeds')} | {fmt(_get(e, 'number'))} | {_get(e, 'reason') or '—'} | "
                     f"{_get(e, 'threshold')} |")
             if kind == "reproduction":

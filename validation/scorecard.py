@@ -42,6 +42,7 @@ class Entry:
     reason: str = ""
     paper_quote: str = ""
     seeds: str = "1/1"
+    sizes: str = "paper"  # "paper", or "reduced: why" when the experiment ran below the paper's sizes
 
     def as_dict(self):
         return dict(
@@ -54,6 +55,7 @@ class Entry:
             reason=self.reason,
             paper_quote=self.paper_quote,
             seeds=self.seeds,
+            sizes=self.sizes,
             anchor=self.anchor,
         )
 
@@ -62,7 +64,9 @@ def facts_of(results) -> dict:
     """``{experiment: {"metrics": {...}, "checks": {table title: {check name: CheckResult}}}}``."""
     return {
         r.name: dict(
-            metrics=dict(r.metrics), checks={t: {c.name: c for c in tab} for t, tab in r.tables.items()}
+            metrics=dict(r.metrics),
+            checks={t: {c.name: c for c in tab} for t, tab in r.tables.items()},
+            reduced=r.reduced,
         )
         for r in results
     }
@@ -175,5 +179,7 @@ def score(facts, rules=None) -> list[Entry]:
             raise ValueError(f"rule {r.claim!r} returned verdict {verdict!r}")
         if isinstance(number, (np.floating, np.integer)):
             number = number.item()
-        out.append(Entry(r.claim, r.paper, verdict, number, thr, r.anchor, kind, reason, r.quote))
+        sizes = (facts.get(r.anchor) or {}).get("reduced") or ""
+        out.append(Entry(r.claim, r.paper, verdict, number, thr, r.anchor, kind, reason, r.quote,
+                         sizes=f"reduced: {sizes}" if sizes else "paper"))
     return out

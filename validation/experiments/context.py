@@ -46,6 +46,7 @@ class ExperimentResult:
     notes: str = ""
     seconds: float = 0.0
     trajectories: list = field(default_factory=list)  # .npz files (basenames) beside the report
+    reduced: str = ""  # why its runs are below the paper's sizes ("" at the paper's sizes)
 
     def __post_init__(self):
         self.trajectories = [f for f in self.trajectories if f]  # None: not saved (--no-trajectories)
@@ -75,6 +76,12 @@ class Context:
         self.progress = progress
         self.tiny = tiny
         self._cache = {}
+
+    def cached(self, key, compute):
+        """``compute()`` once per suite run under ``key`` (runs several experiments share)."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
 
     def size(self, quick, full):
         if not self.quick:

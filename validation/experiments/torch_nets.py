@@ -25,17 +25,17 @@ from theory.claims import claim
 from ..figures import new, save, shade_phases
 from ..rules import s3
 from ..section3 import Evidence, judge_run
-from ..verdicts import judge
+from ..verdicts import DEEP_NET_C, MIN_PS_STEPS, choose_eta_lambda0, judge
 from .context import ExperimentResult
 
-ETA_FACTOR = 0.8        # η = ETA_FACTOR / Λ(0)
+ETA_FACTOR = 0.8        # ResNet18 (reduced, never judged): η = ETA_FACTOR / Λ(0); the CNN chooses c
 PIXEL_RMS = 0.5
 TORCH_THREADS = 1       # intra-op threads during these runs (restored after); see _threads
 ACTIVATIONS = ("tanh", "relu", "elu")
 
 # (quick, full) sizes of the suite's runs; ctx.size picks one (tiny: quick shrunk 4×, ≥ 8)
 SIZES = dict(
-    cnn=dict(n=(32, 64), image=8, steps=(30, 70), dtype="float64", sharpness_every=1),
+    cnn=dict(n=(32, 64), image=8, steps=(200, 600), dtype="float64", sharpness_every=1),
     resnet18=dict(n=(8, 16), image=8, steps=(4, 10), dtype="float32", sharpness_every=2),
 )
 TINY = dict(cnn=dict(n=8, steps=6), resnet18=dict(n=8, steps=2))
@@ -87,19 +87,30 @@ def _sizes(ctx, kind, paper_size):
     return sz
 
 
-def _run(net_fn, X, Y, sz, device):
-    """η = ETA_FACTOR/Λ(0) from a 0-step run, then the run: (trajectory, η, Λ(0), seconds)."""
+def _run(net_fn, X, Y, sz, device, *, gram="matrix-free", choose=False):
+    """η = c/Λ(0) from a 0-step run — with ``choose``, c the first of DEEP_NET_C whose first
+    MIN_PS_STEPS steps stay at or below 2/η (the deep nets' regime protocol,
+    validation.verdicts.choose_eta_lambda0), else ETA_FACTOR — then the run: (trajectory, η, c,
+    Λ(0), seconds)."""
     from linnet.torch import TorchModel
     kw = dict(dtype=sz["dtype"], progress=False)
     t0 = time.perf_counter()
+
     def model():
-        return TorchModel(net_fn().to(device), gram="matrix-free")
-    tr0 = linnet.train(X, Y, eta=1.0, steps=0, model=model(), **kw)
-    lam0 = float(tr0.sharpness[0])
-    eta = ETA_FACTOR / lam0
+        return TorchModel(net_fn().to(device), gram=gram)
+
+    lam0 = float(linnet.train(X, Y, eta=1.0, steps=0, model=model(), **kw).sharpness[0])
+
+    def probe(c):
+        pr = linnet.train(X, Y, eta=c / lam0, steps=MIN_PS_STEPS, model=model(), **kw)
+        t = first_above(pr.sharpness, pr.eta)
+        return t if t < pr.sharpness.size else None
+
+    c = choose_eta_lambda0(DEEP_NET_C, probe)[0] if choose else ETA_FACTOR
+    eta = c / lam0
     tr = linnet.train(X, Y, eta=eta, steps=sz["steps"], model=model(),
                       sharpness_every=sz["sharpness_every"], hessian_every=sz["hessian_every"], **kw)
-    return tr, eta, lam0, time.perf_counter() - t0
+    return tr, eta, c, lam0, time.perf_counter() - t0
 
 
 def _summary(tr, eta, lam0):
@@ -164,13 +175,13 @@ def cnn_activations(ctx, paper_size=False, device="cpu"):
             def net(act=act):
                 torch.manual_seed(ctx.seed)
                 return paper_cnn(act, (3, s, s))
-            tr, eta, lam0, secs = _run(net, X, Y, sz, device)
+            tr, eta, c, lam0, secs = _run(net, X, Y, sz, device, gram="jacobian", choose=True)
             summ, lab = _summary(tr, eta, lam0)
-            summ["seconds"] = secs
+            summ.update(seconds=secs, eta_lambda0=c)
             runs[act] = summ
             ev = Evidence.of(tr)
             regimes[act], verdicts[act] = ev.regime.as_dict(), [v.as_dict() for v in judge_run(ev)]
-            _plot_row(ax[i], tr, eta, lab, f"{act}: η = {eta:.3g} = {ETA_FACTOR}/Λ(0)")
+            _plot_row(ax[i], tr, eta, lab, f"{act}: η = {eta:.3g} = {c:g}/Λ(0)")
             for k in ("eta", "max_eta_lambda", "first_crossing_step", "ps_ratio_at_crossing", "ps_then_eos",
                       "a31_agreement", "corr_a2_lambda", "loss_end", "seconds"):
                 metrics[f"{act}_{k}"] = summ[k]
@@ -180,8 +191,9 @@ def cnn_activations(ctx, paper_size=False, device="cpu"):
                    first_crossing_step={k: r["first_crossing_step"] for k, r in regimes.items()})
     cfg = dict(data=dname, n=n, image=f"3×{s}×{s}", steps=sz["steps"], dtype=sz["dtype"],
                architecture=f"paper_cnn (App. A.2), P = {n_params}", init=f"PyTorch default, seed {ctx.seed}",
-               eta=f"{ETA_FACTOR}/Λ(0) per activation", sharpness_every=sz["sharpness_every"],
-               gram="matrix-free", torch_threads=TORCH_THREADS, paper_size=paper_size, runs=runs)
+               eta=f"c/Λ(0), c the first of {list(DEEP_NET_C)} with a PS of ≥ {MIN_PS_STEPS} steps",
+               sharpness_every=sz["sharpness_every"],
+               gram="jacobian", torch_threads=TORCH_THREADS, paper_size=paper_size, runs=runs)
     notes = ("Sharpness Λ = λ_max(G), G = JJᵀ/n over all parameters, tracked every step; ‖A‖² is the "
              "output layer's squared norm. A3.1's agreement rate is the fraction of steps where Λ and ‖A‖² "
              "change in the same direction. Phases: §3.1's sign rule (white = I, progressive sharpening). "
@@ -189,7 +201,8 @@ def cnn_activations(ctx, paper_size=False, device="cpu"):
                 f"Reduced CPU size (paper: 1,000 images 32×32): n = {n}, {s}×{s} images."))
     return ExperimentResult("cnn_activations", "The paper's CNN with tanh, ReLU, ELU: PS then EoS",
                             "Fig. 8, 9, 10", cfg, [save(fig, ctx.fig("cnn_activations"))], metrics,
-                            notes=notes)
+                            notes=notes,
+                            reduced="" if paper_size else f"{n} images of {s}×{s} (Table 3: 1,000 of 32×32)")
 
 
 def resnet18(ctx, paper_size=False, device="cpu"):
@@ -205,7 +218,7 @@ def resnet18(ctx, paper_size=False, device="cpu"):
         torch.manual_seed(ctx.seed)
         return make_resnet(1)
     with _threads(TORCH_THREADS):
-        tr, eta, lam0, secs = _run(net, X, Y, sz, device)
+        tr, eta, _, lam0, secs = _run(net, X, Y, sz, device)
     summ, lab = _summary(tr, eta, lam0)
     summ["seconds"] = secs
     fig, ax = new(1, 3, w=3.6, h=2.8)
@@ -238,7 +251,8 @@ def resnet18(ctx, paper_size=False, device="cpu"):
                 "network interpolates within a few steps and ‖A‖² hardly moves. The paper's size needs a GPU "
                 "(resnet18(ctx, paper_size=True, device='cuda'))."))
     return ExperimentResult("resnet18", "ResNet18 (one output): sharpness against ‖A‖²", "Fig. 2", cfg,
-                            [save(fig, ctx.fig("resnet18"))], metrics, notes=notes)
+                            [save(fig, ctx.fig("resnet18"))], metrics, notes=notes,
+                            reduced="" if paper_size else f"{n} images of {s}×{s} (Fig. 2: 1,000 of 32×32)")
 
 
 EXPERIMENTS = {f.__name__: f for f in (cnn_activations, resnet18)}
