@@ -129,7 +129,7 @@ def main(argv=None) -> int:
                      help="FUNCTION() returns an nn.Module with one output and a linear last layer "
                           "(MODULE importable from here or PYTHONPATH); or mlp:3072,200,200,1:tanh")
     own.add_argument("--eta-lambda0", type=float, metavar="C",
-                     help="η = C/Λ(0) (default: the first of 0.5, 0.25, 0.125, 0.0625 giving ≥ 100 "
+                     help="η = C/Λ(0) (default: the first of 0.5, 0.25, …, 1/64 giving ≥ 100 "
                      "steps of PS)")
     own.add_argument("--steps", type=int, help="most GD steps (default 3000)")
     own.add_argument("--n", type=int, help="samples of the built-in data (default 1000, the paper's)")
