@@ -490,3 +490,19 @@ def test_a_data_folder_without_enough_images_fails_before_any_experiment(tmp_pat
     assert main(["--quick", "--out", str(tmp_path / "r"), "--data", f"cifar10:{tmp_path / 'empty'}"]) == 2
     err = capsys.readouterr().err
     assert "data_batch_1" in err and " ... " not in err
+
+
+def test_data_whose_lambda0_makes_every_step_size_impossible_get_a_clear_error(tmp_path, capsys):
+    folder = tmp_path / "flat"
+    folder.mkdir()
+    with open(folder / "data_batch_1", "wb") as fh:  # 200 all-black images: X = 0, so Λ(0) = 0
+        pickle.dump({b"data": np.zeros((200, 3072), dtype=np.uint8), b"labels": [0, 1] * 100}, fh)
+    args = ["--quick", "--only", "ps_eos", "--out", str(tmp_path / "r"), "--data", f"cifar10:{folder}"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "error: X is all zeros" in err  # linnet's own check, before Λ(0) = 0 reaches η = c/Λ(0)
+    from validation.data import DataError
+    from validation.experiments.common import checked_lambda0
+
+    with pytest.raises(DataError, match=r"Λ\(0\) = nan.*--data"):
+        checked_lambda0(float("nan"), "the Fig. 1 run")

@@ -8,6 +8,7 @@ import numpy as np
 import linnet
 from theory.phases import first_above, phase_fractions, phase_intervals, phase_labels, upward_crossings
 
+from .. import data as vdata
 from ..figures import shade_phases, two_over_eta
 
 # App. B.1.4: "to illustrate the degree of progressive sharpening, we choose a very small learning
@@ -132,11 +133,23 @@ def run_panels(ax_full, ax_zoom, tr, lab, window, eta, what="loss"):
         ax_full.legend(loc="lower right", fontsize=8)
 
 
+def checked_lambda0(lam0, run: str) -> float:
+    """Λ(0) as a float, for η = c/Λ(0); a Λ(0) that is not a positive finite number (images all
+    alike or all zero, a dead net) makes every ηΛ(0) impossible: a DataError naming the run."""
+    lam0 = float(lam0)
+    if not (np.isfinite(lam0) and lam0 > 0):
+        raise vdata.DataError(
+            f"{run}: Λ(0) = {lam0:g} on these data, so no step size η = c/Λ(0) puts the run at a chosen "
+            "ηΛ(0); check --data (are the images all alike, or all zero?)"
+        )
+    return lam0
+
+
 def torch_run(ctx, X, Y, m, c, steps, *, W_scale=1.0, **kw):
     """PyTorch's init at width m (W scaled by ``W_scale``), α = 1, η = c/Λ(0): the trajectory."""
     W, a = linnet.init_params(m, X, scheme="torch", seed=ctx.seed, alpha=1.0)
     W = W_scale * W
-    eta = c / float(linnet.sharpness(W, a, X, alpha=1.0))
+    eta = c / checked_lambda0(linnet.sharpness(W, a, X, alpha=1.0), f"a width-{m} run")
     return ctx.train(X, Y, eta=eta, steps=steps, W0=W, a0=a, alpha=1.0, e_hat_every=0, **kw)
 
 

@@ -18,7 +18,7 @@ from theory.record import record_run
 from .. import data as vdata
 from ..section3 import Evidence, FirstOrderObserver
 from ..verdicts import MIN_PS_STEPS, choose_eta_lambda0
-from .common import eos_stats
+from .common import checked_lambda0, eos_stats
 
 # The Fig. 1 run's ηΛ(0) (App. B: "a selected step size such that the sharpness at initialization is
 # smaller than 2/η"): the first of these whose PS lasts ≥ MIN_PS_STEPS steps on the data at hand.
@@ -146,7 +146,7 @@ class Context:
             m, steps, rsteps = self.size(100, 200), self.size(6000, 20000), self.size(600, 1000)
             W, a = linnet.init_params(m, ds.X, scheme="torch", seed=self.seed, alpha=1.0)
             sp = linnet.spectrum(ds.X, ds.Y)
-            lam0 = float(linnet.sharpness(W, a, ds.X, alpha=1.0))
+            lam0 = checked_lambda0(linnet.sharpness(W, a, ds.X, alpha=1.0), "the Fig. 1 run")
             common = dict(W0=W, a0=a, alpha=1.0, spectrum=sp, e_hat_every=0)
 
             def probe(c):
@@ -255,7 +255,7 @@ class Context:
             ds = self.unit_images()
             m, steps = self.size(60, 100), self.size(1500, 2500)
             W, a = linnet.init_params(m, ds.X, scheme="symmetric", scale=0.5, seed=self.seed)
-            eta = THEORY_C / linnet.sharpness(W, a, ds.X)
+            eta = THEORY_C / checked_lambda0(linnet.sharpness(W, a, ds.X), "the theory-scaling run")
             cfg = dict(
                 data=ds.name + ", samples scaled to norm 1",
                 m=m,

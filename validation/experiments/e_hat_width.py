@@ -16,6 +16,7 @@ from ..rules import (
     verdict_of,
 )
 from ..verdicts import MIN_PS_STEPS, Regime, choose_eta_lambda0
+from .common import checked_lambda0
 from .context import ExperimentResult
 
 # Fig. 20 (A4.3 is an assumption about the EoS): every width must reach the EoS and oscillate. From
@@ -37,7 +38,7 @@ def e_hat_width(ctx):
         # scale 1: α²WᵀW ≈ I on average, so what is left of Ê is the width's 1/√m fluctuation
         # (scale 0.5 would add (0.25 − 1)K to Ê at every width)
         W, a = linnet.init_params(m, ds.X, scheme="symmetric", scale=1.0, seed=ctx.seed)
-        lam0 = float(linnet.sharpness(W, a, ds.X))
+        lam0 = checked_lambda0(linnet.sharpness(W, a, ds.X), f"e_hat_width, m = {m}")
 
         def probe(c, W=W, a=a, lam0=lam0):
             pr = ctx.train(ds.X, ds.Y, eta=c / lam0, steps=MIN_PS_STEPS, W0=W, a0=a, e_hat_every=0)

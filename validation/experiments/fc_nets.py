@@ -42,6 +42,7 @@ from ..figures import new, save, shade_phases, two_over_eta
 from ..rules import NotComparable, Rule, eos_regime_gate, headline, s3, verdict_of
 from ..section3 import Evidence, judge_run
 from ..verdicts import DEEP_NET_C, MIN_CROSSINGS, MIN_PS_STEPS, choose_eta_lambda0
+from .common import checked_lambda0
 from .context import ExperimentResult
 
 # ---- sizes and the step-size recipe -------------------------------------------------------
@@ -87,7 +88,8 @@ def _eta(ctx, ds, activation):
     def choose():
         model = _model(ctx, ds, activation)
         t0 = ctx.train(ds.X, ds.Y, eta=1.0, steps=0, model=model, hessian_every=1)
-        h0, g0 = float(t0.hessian_sharpness[0]), float(t0.sharpness[0])
+        h0 = float(t0.hessian_sharpness[0])
+        g0 = checked_lambda0(t0.sharpness[0], f"the {activation} FC net")
 
         def probe(c):
             pr = ctx.train(ds.X, ds.Y, eta=c / g0, steps=MIN_PS_STEPS, model=model, ga_every=0)

@@ -19,6 +19,7 @@ from ..rules import (
 )
 from ..section3 import Evidence, judge_run
 from ..verdicts import MIN_PS_STEPS, Regime, choose_eta_lambda0
+from .common import checked_lambda0
 from .context import MAIN_C, ExperimentResult
 
 
@@ -29,7 +30,7 @@ def large_init(ctx):
     m, steps = ctx.size(100, 200), ctx.size(5000, 20000)
     W, a = linnet.init_params(m, ds.X, scheme="torch", seed=ctx.seed, alpha=1.0)
     W = 10 * W
-    lam0 = float(linnet.sharpness(W, a, ds.X, alpha=1.0))
+    lam0 = checked_lambda0(linnet.sharpness(W, a, ds.X, alpha=1.0), "large_init")
     common = dict(W0=W, a0=a, alpha=1.0, e_hat_every=0)
 
     def probe(c):

@@ -26,6 +26,7 @@ from ..figures import new, save, shade_phases
 from ..rules import s3
 from ..section3 import Evidence, judge_run
 from ..verdicts import DEEP_NET_C, MIN_PS_STEPS, choose_eta_lambda0, judge
+from .common import checked_lambda0
 from .context import ExperimentResult
 
 ETA_FACTOR = 0.8        # ResNet18 (reduced, never judged): η = ETA_FACTOR / Λ(0); the CNN chooses c
@@ -99,7 +100,9 @@ def _run(net_fn, X, Y, sz, device, *, gram="matrix-free", choose=False):
     def model():
         return TorchModel(net_fn().to(device), gram=gram)
 
-    lam0 = float(linnet.train(X, Y, eta=1.0, steps=0, model=model(), **kw).sharpness[0])
+    lam0 = checked_lambda0(
+        linnet.train(X, Y, eta=1.0, steps=0, model=model(), **kw).sharpness[0], "a PyTorch model"
+    )
 
     def probe(c):
         pr = linnet.train(X, Y, eta=c / lam0, steps=MIN_PS_STEPS, model=model(), **kw)
