@@ -150,6 +150,22 @@ def below_eos(f, exp, *runs):
     return got
 
 
+def smaller_degree(a: dict, b: dict, name_a: str, name_b: str) -> bool:
+    """Whether run ``a``'s degree of PS is below run ``b``'s (facts of
+    :func:`validation.experiments.common.below_2_over_eta`). A degree is final once its run has
+    converged; before that it is a lower bound (a running maximum). So "a < b" is decided when a has
+    converged (its degree cannot grow past b's), "a ≥ b" when b has; otherwise NotComparable."""
+    if a["degree"] < b["degree"] and a["converged"]:
+        return True
+    if a["degree"] >= b["degree"] and b["converged"]:
+        return False
+    open_run, name, other = (a, name_a, name_b) if a["degree"] < b["degree"] else (b, name_b, name_a)
+    raise NotComparable(
+        f"the {name} run has not converged in {open_run['steps']} steps: its degree "
+        f"{open_run['degree']:.3g} may still grow past the {other} run's"
+    )
+
+
 def status_rule(exp, table_sub, check):
     def rule(f):
         if exp not in f:

@@ -153,22 +153,33 @@ def torch_run(ctx, X, Y, m, c, steps, *, W_scale=1.0, **kw):
     return ctx.train(X, Y, eta=eta, steps=steps, W0=W, a0=a, alpha=1.0, e_hat_every=0, **kw)
 
 
+# App. B.1.4 compares degrees of PS of runs that "converge before EOS can happen": a run has
+# converged once its loss is below this fraction of its first loss.
+CONVERGED = 1e-2
+
+
 def below_2_over_eta(tr, name):
-    """The run's facts for a comparison of PS degrees below the EoS (App. B.1.4's small η):
-    degree max Λ/Λ(0), steps to 1% of the first loss (None: not reached), and ``outside``, the
-    reason the run is outside that regime (it reached 2/η or diverged), or None."""
-    conv = np.flatnonzero(tr.loss <= 1e-2 * tr.loss[0])
+    """The run's facts for a comparison of PS degrees below the EoS (App. B.1.4's small η): the
+    degree max Λ/Λ(0) up to convergence (up to the run's end when it has not converged: then a
+    lower bound on the final degree, a running maximum only grows), ``converged`` (the loss below
+    CONVERGED × its first value), the step that happened (steps_to_1pct_loss, None: not reached),
+    and ``outside``, the reason the run is outside that regime (it diverged, or reached 2/η before
+    converging), or None."""
+    conv = np.flatnonzero(tr.loss <= CONVERGED * tr.loss[0])
+    end = int(conv[0]) + 1 if conv.size else tr.sharpness.size
     first = first_above(tr.sharpness, tr.eta)
     outside = (
         f"{name}: {tr.stopped}"
         if tr.stopped is not None
-        else f"{name}: ηΛ reached 2 at step {first}, so its PS degree is capped by the EoS"
-        if first < tr.sharpness.size
+        else f"{name}: ηΛ reached 2 at step {first}, before it converged: its PS degree is capped by the EoS"
+        if first < end
         else None
     )
     return dict(
-        degree=float(tr.sharpness.max() / tr.sharpness[0]),
+        degree=float(tr.sharpness[:end].max() / tr.sharpness[0]),
+        converged=bool(conv.size),
         max_eta_lambda=float(tr.eta * tr.sharpness.max()),
         steps_to_1pct_loss=int(conv[0]) if conv.size else None,
+        steps=tr.steps,
         outside=outside,
     )
