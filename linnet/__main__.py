@@ -1,5 +1,6 @@
 """``python -m linnet``: a demo run that prints a trajectory's summary (``--help`` for options);
-``python -m linnet bench`` the benchmark table; ``python -m linnet sweep CONFIG.toml`` a sweep."""
+``python -m linnet bench`` the benchmark table (a source checkout's ``python -m benchmarks``);
+``python -m linnet sweep CONFIG.toml`` a sweep."""
 from __future__ import annotations
 
 import argparse
@@ -56,7 +57,12 @@ def demo(argv=None) -> int:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "bench":
-        from .bench import main as bench_main
+        try:  # the benchmarks live beside the package in a source checkout, not in the wheel
+            from benchmarks.bench import main as bench_main
+        except ImportError:
+            print("the benchmarks are not installed with linnet: run `python -m benchmarks` from a "
+                  "source checkout (the repository root)", file=sys.stderr)
+            return 2
         return bench_main(argv[1:])
     if argv and argv[0] == "sweep":
         from .sweeps import main as sweep_main

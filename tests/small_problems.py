@@ -26,6 +26,16 @@ def eos_problem(n=60, d=80, m=40, seed=0):
     return X, Y, W, a, eta
 
 
+def paper_problem(n, d, m, xp=np):
+    """The benchmark's data and start (benchmarks/bench.py's ``paper_problem``, kept here too: the
+    tests run against the installed wheel, which has no benchmarks): CIFAR-like (X, Y) with column
+    norm 0.2 and PyTorch's default init (W, a), seed 0."""
+    X, Y = linnet.make_data("cifar-like", n=n, d=d, seed=0, column_norm=0.2)
+    X, Y = xp.asarray(X), xp.asarray(Y)
+    W, a = linnet.init_params(m, X, scheme="torch", seed=0)
+    return X, Y, W, a
+
+
 def rel_err(x, y, scale=None):
     """max |x − y| / scale (default: max |y|)."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)

@@ -4,8 +4,12 @@ import json
 import numpy as np
 import pytest
 
-from linnet import bench
 from linnet.tolerances import tol
+
+from small_problems import paper_problem
+
+# benchmarks/ is beside the package in a source checkout, not in the wheel
+bench = pytest.importorskip("benchmarks.bench")
 
 
 def test_bench_size_row_is_complete_and_like_for_like():
@@ -67,3 +71,9 @@ def test_jit_compile_seconds_come_from_two_fresh_processes():
     pytest.importorskip("numba")
     out = bench.jit_compile_seconds()
     assert out["cold_s"] > out["cached_s"] > 0
+
+
+def test_the_tests_paper_problem_is_the_benchmarks():
+    """tests/small_problems.paper_problem stands in for the benchmark's (the wheel has no benchmarks)."""
+    for a, b in zip(paper_problem(30, 40, 5, np), bench.paper_problem(30, 40, 5, np), strict=True):
+        assert np.array_equal(a, b)

@@ -34,7 +34,9 @@ print(json.dumps(dict(names=names, leaked=sorted(m for m in sys.modules
                          timeout=120)
     assert res.returncode == 0, res.stderr
     got = json.loads(res.stdout.strip().splitlines()[-1])
-    assert "linnet.sweeps" in got["names"] and "linnet.bench" in got["names"]
+    assert "linnet.sweeps" in got["names"]
+    # the benchmarks are outside the package (benchmarks/, not in the wheel)
+    assert not [n for n in got["names"] if n.startswith("linnet.bench")]
     assert "linnet.analysis" in got["names"]
     assert got["leaked"] == [], f"linnet imported {got['leaked']}"
 

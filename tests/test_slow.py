@@ -3,9 +3,10 @@ import numpy as np
 import pytest
 
 import linnet
-from linnet.bench import paper_problem
 from linnet.engines import SpectralEngine
 from linnet.tolerances import tol
+
+from small_problems import paper_problem
 
 
 @pytest.mark.slow

@@ -73,7 +73,7 @@ def test_spectral_hessian_has_the_full_hessians_nonzero_spectrum(case):
 def test_spectral_hessian_at_paper_size_equals_full_space_lanczos():
     """Along the η = 10 paper-size run (through the first catapult): the top eigenvalue of the
     (r + 2m = 1,400)-dimensional Hessian against Lanczos on the full m·d + m = 614,600 parameters."""
-    from linnet.bench import paper_problem
+    from small_problems import paper_problem
     X, Y, W, a = paper_problem(1000, 3072, 200, np)
     sp = linnet.spectrum(X, Y)
     for steps in (0, 12, 40):  # the start, the catapult's peak, after it

@@ -1,4 +1,4 @@
-"""The batched engine's section of ``python -m linnet bench``: trajectory-steps/s and memory of
+"""The batched engine's section of ``python -m benchmarks``: trajectory-steps/s and memory of
 :func:`linnet.train_batch` at paper size for several batch sizes, the machine's memory bandwidth
 (the bound of a step's two passes over the stacked Z_v), and sweeps run in batches against one run
 per task, all measured in the same process."""
@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from ._backend import available_cpus
-from .batch import train_batch
-from .bench import bench_data
-from .init import init_params
-from .spectral import spectrum
-from .train import train
+from benchmarks.bench import bench_data
+from linnet._backend import available_cpus
+from linnet.batch import train_batch
+from linnet.init import init_params
+from linnet.spectral import spectrum
+from linnet.train import train
 
 
 def bandwidth_gbs(nbytes: int = 51 * 2**20, reps: int = 10) -> dict:
@@ -85,7 +85,7 @@ def sweep_times(*, workers=2, paper_steps=1000, catapult=True, jit: bool = False
     """Wall time of the catapult example (42 runs) and of a 32-run paper-size η sweep, run in
     batches (the default) and one run per task with the BLAS threads left alone (linnet's sweep
     before batches), in temporary folders; ``jit``: also batched with ``jit=True``."""
-    from .sweeps import load_config, run_sweep
+    from linnet.sweeps import load_config, run_sweep
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     configs = []
     cat = os.path.join(here, "examples", "catapult.toml")
@@ -123,7 +123,7 @@ def sweep_times(*, workers=2, paper_steps=1000, catapult=True, jit: bool = False
 
 def report(*, quick: bool) -> tuple[str, dict]:
     """Measure and format the batched section; returns (text, numbers)."""
-    from . import jit as compiled
+    from linnet import jit as compiled
     has_jit = compiled.available()
     bw = bandwidth_gbs()
     bw1 = bandwidth_gbs(nbytes=200 * 1000 * 8, reps=50)  # one member's Z_v, cache resident

@@ -1,4 +1,4 @@
-"""Benchmarks of :mod:`linnet.torch` (the PyTorch adapter): ``python -m linnet.bench_torch``.
+"""Benchmarks of :mod:`linnet.torch` (the PyTorch adapter): ``python -m benchmarks.bench_torch``.
 
 Three figures:
 
@@ -46,8 +46,8 @@ from typing import Any
 
 import numpy as np
 
-from .data import make_data
-from .train import train
+from linnet.data import make_data
+from linnet.train import train
 
 PIXEL_RMS = 0.5  # CIFAR-like images scaled to pixel RMS 0.5 (CIFAR's [0, 1] pixels have RMS ≈ 0.5)
 
@@ -56,7 +56,7 @@ def _torch():
     try:
         import torch
     except ImportError as exc:  # pragma: no cover - the extra is installed where this runs
-        raise SystemExit("linnet.bench_torch needs PyTorch: pip install 'linnet[torch]'") from exc
+        raise SystemExit("benchmarks.bench_torch needs PyTorch: pip install 'linnet[torch]'") from exc
     return torch
 
 
@@ -80,7 +80,7 @@ def _timed(fn):
 
 
 def _eta(module_fn, X, Y, *, dtype, c=0.8, device="cpu"):
-    from .torch import TorchModel
+    from linnet.torch import TorchModel
     tr0 = train(X, Y, eta=1.0, steps=0, model=TorchModel(module_fn().to(device), gram="matrix-free"),
                 dtype=dtype, progress=False)
     return c / float(tr0.sharpness[0]), float(tr0.sharpness[0])
@@ -88,7 +88,7 @@ def _eta(module_fn, X, Y, *, dtype, c=0.8, device="cpu"):
 
 def linnet_run(module, X, Y, *, eta, steps, sharpness_every=1, dtype="float64", device="cpu"):
     """linnet's loop on ``TorchModel(module, gram="matrix-free")``: (seconds, trajectory)."""
-    from .torch import TorchModel
+    from linnet.torch import TorchModel
     Xt = _torch().as_tensor(X).to(device)
 
     def go():
@@ -190,7 +190,7 @@ def overhead(*, n=64, s=16, steps=30, reps=3, activation="tanh", seed=0):
     """linnet's loop against the bare torch.func loop (module doc): seconds of each (best of
     ``reps``, alternated), their ratio, the products per state, and the runs' agreement (loss)."""
     torch = _torch()
-    from .torch import paper_cnn
+    from linnet.torch import paper_cnn
     X, Y = images(n, s, seed=seed)
 
     def net():
@@ -221,7 +221,7 @@ def throughput(*, n=200, s=32, steps=20, everies=(1, 10), reps=1, activation="ta
     """Steps/s of linnet's loop on the paper's CNN (or ``arch="resnet18"``) with Λ every k steps,
     for each k in ``everies``; the first cold solve included, best of ``reps``."""
     torch = _torch()
-    from .torch import paper_cnn, resnet18
+    from linnet.torch import paper_cnn, resnet18
     X, Y = images(n, s, seed=seed)
 
     def net():
@@ -331,13 +331,13 @@ def bn_cnn():
                         nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
                         nn.Flatten(), nn.Linear(128, 1))
     net.architecture = "bn_cnn"
-    net.architecture_source = "linnet.bench_torch"
+    net.architecture_source = "benchmarks.bench_torch"
     return net
 
 
 def _arch(name: str, tiny: bool = False):
     """(module builder, image shape) of a table architecture."""
-    from .torch import paper_cnn, resnet18
+    from linnet.torch import paper_cnn, resnet18
     rgb = (3, 8, 8) if tiny else (3, 32, 32)
     if name == "paper_cnn":
         return (lambda: paper_cnn("tanh", rgb)), rgb
@@ -391,8 +391,8 @@ def cell(arch: str, n: int, gram: str, *, steps: int = 2, budget: str = "4GiB", 
 
 def _cell(arch, n, gram, *, steps, budget, dtype, seed, tiny) -> dict:
     torch = _torch()
-    from .observers import BaseObserver
-    from .torch import TorchModel
+    from linnet.observers import BaseObserver
+    from linnet.torch import TorchModel
     net_fn, (c, s, _) = _arch(arch, tiny)
     X, Y = images(n, s, seed=seed, channels=c)
 
@@ -436,9 +436,12 @@ def _cell(arch, n, gram, *, steps, budget, dtype, seed, tiny) -> dict:
 def cell_in_child(arch: str, n: int, gram: str, *, timeout: float, **kw) -> dict:
     """:func:`cell` in a fresh Python process (its peak RSS is the cell's alone)."""
     spec = json.dumps(dict(arch=arch, n=n, gram=gram, **kw))
-    cmd = [sys.executable, "-m", "linnet.bench_torch", "--cell", spec]
+    cmd = [sys.executable, "-m", "benchmarks.bench_torch", "--cell", spec]
+    # benchmarks/ is not installed: the child finds it where this process did
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH")))))
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return dict(arch=arch, n=n, gram=gram, status=f"timed out ({timeout:.0f} s)")
     if out.returncode != 0:
@@ -452,7 +455,7 @@ def plan_cell(arch: str, n: int, gram: str, *, budget: str = "4GiB", dtype: str 
     """A cell's plan without running it (cheap: two small trial forwards): whether ``gram`` fits
     ``budget`` ("planned") or not ("over budget"), its estimate, and the mode "auto" picks."""
     torch = _torch()
-    from .torch import TorchModel
+    from linnet.torch import TorchModel
     net_fn, (c, s, _) = _arch(arch, tiny)
     X, Y = images(n, s, seed=seed, channels=c)
 
@@ -479,7 +482,7 @@ def memory_table(*, ns=TABLE_NS, archs=ARCHS, grams=TABLE_GRAMS, budget="4GiB", 
     :func:`cell` in a fresh process, in increasing n so that the previous run's time extrapolates
     to the next. ``calibrate`` {arch: n}: where a mode has no run yet, a run at that smaller n first
     (ResNet18: one float64 CPU step at n = 250 is far beyond the limit), reported as a row of its own."""
-    from .torch import VJP_ROWS
+    from linnet.torch import VJP_ROWS
     torch = _torch()
     calibrate = dict(CALIBRATE if calibrate is None else calibrate)
     rows = []
@@ -544,7 +547,7 @@ def print_memory_table(res: dict, file=None) -> None:
     estimate (GiB), and the mode "auto" picks."""
     def p(*a):
         print(*a, file=file)
-    p(f"linnet.bench_torch --memory — PyTorch {res['torch']}, {res['threads']} threads, "
+    p(f"benchmarks.bench_torch --memory — PyTorch {res['torch']}, {res['threads']} threads, "
       f"{res['cpus']} CPUs, {res['machine']}, Python {res['python']}; float64, Λ every step, "
       f"memory_budget {res['budget']}" + (" (tiny sizes)" if res.get("tiny") else ""))
     p("")
@@ -570,7 +573,7 @@ def print_memory_table(res: dict, file=None) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m linnet.bench_torch", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.bench_torch", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer steps")
     ap.add_argument("--tiny", action="store_true", help="toy sizes (seconds; checks the code paths)")

@@ -1,4 +1,5 @@
-"""``python -m linnet bench``: speed and memory of the spectral engine against the literal W, a path.
+"""``python -m benchmarks`` (or ``python -m linnet bench`` in a source checkout): speed and memory
+of the spectral engine against the literal W, a path.
 
 Prints a table (and ``--json`` writes the numbers). Every figure in a row is measured in the
 same process on the same data, so ratios are like for like. Steps/s are with Λ = λ_max(G)
@@ -28,14 +29,14 @@ import tracemalloc
 
 import numpy as np
 
-from ._backend import namespace, synchronize
-from .data import make_data
-from .engines import ENGINES
-from .init import init_params
-from .jit import available as jit_available
-from .observers import WarmLanczos
-from .spectral import spectrum
-from .train import train
+from linnet._backend import namespace, synchronize
+from linnet.data import make_data
+from linnet.engines import ENGINES
+from linnet.init import init_params
+from linnet.jit import available as jit_available
+from linnet.observers import WarmLanczos
+from linnet.spectral import spectrum
+from linnet.train import train
 
 
 def bench_data(n, d, xp, seed=0):
@@ -161,7 +162,7 @@ def autograd_baseline(n, d, m, *, steps, eta=10.0, tol=1e-6):
         from torch.func import jvp, vjp
     except ImportError as exc:
         raise SystemExit("--torch needs PyTorch: pip install torch (it is not a linnet dependency)") from exc
-    from .lanczos import lanczos
+    from linnet.lanczos import lanczos
     X, Y, W0, a0 = paper_problem(n, d, m, np)
     Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
     W, a = torch.from_numpy(W0.copy()).requires_grad_(), torch.from_numpy(a0.copy()).requires_grad_()
@@ -205,7 +206,7 @@ def torch_eta10_run(xp):
                e_hat_every=0, progress=False)
     synchronize(xp)
     wall = time.perf_counter() - t0
-    from .analysis import upward_crossings
+    from linnet.analysis import upward_crossings
     return dict(wall_s=wall, max_eta_lambda=float(tr.eta * tr.sharpness.max()),
                  crossings=upward_crossings(tr.sharpness, tr.eta).tolist(),
                  loss_final=float(tr.loss[-1]), stopped=tr.stopped)
@@ -221,7 +222,7 @@ MLP_ETA = 0.5  # stable at paper size: ηΛ rises to ≈ 1.9 (the EoS) by step 2
 
 
 def _mlp_problem(n, d, widths, xp):
-    from .families import MLP
+    from linnet.families import MLP
     X, Y = make_data("cifar-like", n=n, d=d, seed=0)
     return xp.asarray(X), xp.asarray(Y), MLP(tuple(widths), activation="tanh", init="torch", seed=0)
 
@@ -244,7 +245,7 @@ def bench_mlp(n=1000, d=3072, widths=MLP_WIDTHS, *, eta=MLP_ETA, steps=30, warmu
     Hessian λ_max (WarmLanczos to ``hessian_tol``) and its HVP count; the tracemalloc peak of
     set-up + 3 steps; the time of each part of a step at the state after the warm-up; and, with
     ``torch_steps``, the hand-written PyTorch autograd loop on the same net and data."""
-    from . import mlp
+    from linnet import mlp
     X, Y, model = _mlp_problem(n, d, widths, xp)
     widths = tuple(int(w) for w in model.widths)
     row = dict(n=n, d=d, widths=list(widths), activation="tanh", init="torch", dtype="float64",
@@ -324,8 +325,8 @@ def mlp_autograd_baseline(n, d, widths, *, eta, steps, warmup=1, tol=1e-6):
         from torch.func import jvp, vjp
     except ImportError as exc:
         raise SystemExit("--torch needs PyTorch: pip install torch (it is not a linnet dependency)") from exc
-    from .lanczos import lanczos
-    from .mlp import init_weights
+    from linnet.lanczos import lanczos
+    from linnet.mlp import init_weights
     torch.set_num_threads(os.cpu_count() or 1)
     X, Y, model = _mlp_problem(n, d, widths, np)
     Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
@@ -405,7 +406,7 @@ def _fmt(v, spec):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m linnet bench", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     p.add_argument("--quick", action="store_true",
                    help="only the paper size, a short d sweep and the costs per "
                    "step; the MLP section once instead of the best of 3")
@@ -416,7 +417,7 @@ def main(argv=None) -> int:
     p.add_argument("--mlp-only", action="store_true",
                    help="only the MLP family's section (linnet.MLP at paper size)")
     p.add_argument("--batch", action="store_true",
-                   help="also the batched engine and batched sweeps (linnet.bench_batch)")
+                   help="also the batched engine and batched sweeps (benchmarks.bench_batch)")
     p.add_argument("--batch-only", action="store_true", help="only the batched engine and sweeps section")
     args = p.parse_args(argv)
     if args.batch_only:
@@ -509,7 +510,7 @@ def main(argv=None) -> int:
 
 
 def _batch_section(args, json_path="same"):
-    from .bench_batch import report
+    from benchmarks.bench_batch import report
     text, numbers = report(quick=args.quick)
     print(text)
     if args.json and json_path == "same":
