@@ -27,7 +27,7 @@ from .model import gd_step, gradients, loss, outputs, residual, resolve_alpha
 from .spectral import DataSpectrum, spectrum
 from .sweeps import sweep
 from .tracking import EigTracker
-from .train import train
+from .train import initial_sharpness, train
 from .trajectory import Trajectory, load_data, load_trajectory, save_data
 
 __version__ = "0.1.0"
@@ -39,5 +39,5 @@ __all__ = [
     "hessian_vector_product", "hessian_sharpness", "lanczos", "LanczosResult",
     "init_params", "SCHEMES", "spectrum", "DataSpectrum", "train", "Trajectory",
     "load_trajectory", "make_data", "sweep", "train_batch", "gram_spectrum", "EigTracker", "MLP",
-    "LinearNet", "to_numpy", "save_data", "load_data",
+    "LinearNet", "to_numpy", "save_data", "load_data", "initial_sharpness",
 ]

@@ -8,9 +8,9 @@ import sys
 import time
 
 from .data import KINDS, make_data
-from .gram import sharpness
-from .init import SCHEMES, init_params
-from .train import train
+from .families import LinearNet
+from .init import SCHEMES
+from .train import eta_from_lambda0, initial_sharpness, train
 
 
 def demo(argv=None) -> int:
@@ -35,8 +35,8 @@ def demo(argv=None) -> int:
     if args.backend == "cupy":
         import cupy
         X, Y = cupy.asarray(X), cupy.asarray(Y)
-    W, a = init_params(args.m, X, scheme=args.init, scale=args.scale, seed=args.seed, alpha=args.alpha)
-    eta = args.eta_lambda0 / sharpness(W, a, X, alpha=args.alpha)
+    start = LinearNet(m=args.m, init=args.init, scale=args.scale, seed=args.seed, alpha=args.alpha)
+    eta = eta_from_lambda0(args.eta_lambda0, initial_sharpness(start, X, Y))  # Λ(0) outside the timing
     t0 = time.perf_counter()
     traj = train(X, Y, eta=eta, steps=args.steps, m=args.m, init=args.init, scale=args.scale,
                  seed=args.seed, alpha=args.alpha, jit=args.jit)

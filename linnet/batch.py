@@ -23,7 +23,6 @@ gives one every k steps. On NumPy a read-back costs nothing and every step is ch
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,9 +32,10 @@ from ._backend import available_cpus, backend_name, namespace, one_blas_thread, 
 from ._checks import check_eta, resolve_dtype
 from .engines import LowRank, Observation, SpectralEngine
 from .families import LinearNet
-from .loop import default_max_loss, loss_overflow, over_max_loss, update_overflow
 from .observers import EHat, HessianTop, Sharpness
 from .progress import Progress
+from .run.recorder import build_trajectory
+from .run.stop import Stop, StopRule
 from .spectral import DataSpectrum
 from .train import check_jit, prepare_data
 from .trajectory import Trajectory
@@ -340,9 +340,10 @@ def train_batch(X, Y, *, eta, steps: int, m: int | None = None, init="symmetric"
     ``eta``, ``init``, ``scale``, ``seed``, ``alpha`` and ``max_loss`` are a value for all members
     or a sequence of one per member; ``W0`` (B×m×d or a sequence) and ``a0`` (B×m) give explicit
     starts. The batch size B is the common length of the sequences. Members stop on their own
-    (``Trajectory.stopped``, train's messages). ``readback_every``: the most steps between two host
-    read-backs of the per-step numbers when no eigensolver is due (default 1 on NumPy, where a
-    read-back is free, and 16 on CuPy; see the module notes); the results do not depend on it.
+    (``Trajectory.stop``, train's stop protocol and messages). ``readback_every``: the most steps
+    between two host read-backs of the per-step numbers when no eigensolver is due (default 1 on
+    NumPy, where a read-back is free, and 16 on CuPy; see the module notes); the results do not
+    depend on it.
     Only ``method="gd"`` on the spectral engine.
 
     ``jit=True``: each member runs ``train(..., jit=True)``'s compiled loop (:mod:`linnet.jit`),
@@ -464,8 +465,7 @@ class _BatchRecorder:
 
     def __init__(self, B: int, rows: int, k: int, n: int):
         self.n = n
-        self.cols = {name: np.zeros((B, rows))
-                     for name in ("loss", "a_norm2", "fd", "d_norm", "lambda_tilde")}
+        self.cols = {name: np.zeros((B, rows)) for name in ("loss", "a_norm2", "fd", "lambda_tilde")}
         self.d_top = np.zeros((B, rows, k))
         self.f_top = np.zeros((B, rows, k))
         self.rows = [0] * B
@@ -485,13 +485,10 @@ class _BatchRecorder:
 
     def build(self, b, config, stopped, spec, k, arrays, specific) -> Trajectory:
         T = self.rows[b]
-        cols = {name: v[b, :T].copy() for name, v in self.cols.items()}
-        cols["d_norm"] = np.sqrt(2 * self.n * cols["loss"])
-        specific["lambda_tilde"] = cols.pop("lambda_tilde")
-        return Trajectory(config=config, step=np.arange(T, dtype=np.int64), d_top=self.d_top[b, :T].copy(),
-                          f_top=self.f_top[b, :T].copy(), eigvals_K=to_numpy(spec.lam).astype(np.float64),
-                          y_top=to_numpy(spec.Yv[:k]).astype(np.float64), family="linear2",
-                          specific=specific, stopped=stopped, **cols, **arrays)
+        cols = {name: v[b, :T].copy() for name, v in self.cols.items()}  # d_norm: the builder's
+        return build_trajectory(config=config, columns=cols, d_top=self.d_top[b, :T].copy(),
+                                f_top=self.f_top[b, :T].copy(), spectrum=spec, k=k, arrays=arrays,
+                                family="linear2", specific=specific, stop=stopped, own=("lambda_tilde",))
 
 
 def _due(every: int, t: int) -> bool:
@@ -499,14 +496,14 @@ def _due(every: int, t: int) -> bool:
 
 
 def _run_batch(engine: BatchSpectralEngine, *, steps, observers, rec, max_losses, readback_every,
-               progress) -> list[str | None]:
+               progress) -> list[Stop | None]:
     """The loop of :func:`linnet.loop.run` for B members in lockstep (same order of observe,
     record, observers, stop tests and step for each member; same ``stopped`` messages)."""
     xp = engine.xp
     B = engine.size
     deferred = engine.deferred = readback_every > 1
-    stopped: list[str | None] = [None] * B
-    limits = list(max_losses)
+    stopped: list[Stop | None] = [None] * B
+    rules = [StopRule(ml) for ml in max_losses]  # the loop's stop protocol, one per member
     prog = Progress(steps, f"train_batch[{B}]", enabled=progress)
     pending: list[tuple] = []  # rows not yet read back, and ("ok", mask) after each step
     k = engine.k
@@ -520,14 +517,14 @@ def _run_batch(engine: BatchSpectralEngine, *, steps, observers, rec, max_losses
         need = (not deferred or last or t == 0 or any(_due(e, t) for e in eig_every)
                 or sum(p[0] != "ok" for p in pending) >= readback_every)
         if need:
-            gone = _read_back(engine, pending, rec, stopped, limits, obs, observers, t)
+            gone = _read_back(engine, pending, rec, stopped, rules, obs, observers, t)
             pending = []
             if gone:
                 keep = engine.drop(gone)
                 obs = {key: ([v[i] for i in keep] if key == "carried" else v[keep])
                        for key, v in obs.items()}
             if deferred and engine.size:
-                limit_dev = xp.asarray([limits[b] for b in engine.ids], dtype=xp.float64)
+                limit_dev = xp.asarray([rules[b].max_loss for b in engine.ids], dtype=xp.float64)
         if last or engine.size == 0:
             break
         carry = []
@@ -543,7 +540,7 @@ def _run_batch(engine: BatchSpectralEngine, *, steps, observers, rec, max_losses
         if not deferred:
             for i, b in enumerate(engine.ids):
                 if not ok[i]:
-                    stopped[b] = update_overflow(t)
+                    stopped[b] = rules[b].update_failed(t)
                     bad.append(i)
         else:
             pending.append(("ok", ok))
@@ -557,7 +554,7 @@ def _run_batch(engine: BatchSpectralEngine, *, steps, observers, rec, max_losses
     return stopped
 
 
-def _read_back(engine, pending, rec, stopped, limits, obs, observers, t_now) -> list[int]:
+def _read_back(engine, pending, rec, stopped, rules, obs, observers, t_now) -> list[int]:
     """Bring the pending rows to the host, apply the loop's stop tests member by member in step
     order, record the rows, and run the observers at the current state t_now; returns the positions
     of members that stop now."""
@@ -583,18 +580,18 @@ def _read_back(engine, pending, rec, stopped, limits, obs, observers, t_now) -> 
             t = t0 + s
             if flag is not None:
                 if not flag[i]:
-                    stopped[b] = update_overflow(t)
+                    stopped[b] = rules[b].update_failed(t)
                     end = s + 1
                     break
                 continue
-            if not (math.isfinite(loss[s, i]) and math.isfinite(a2[s, i])):
-                stopped[b] = loss_overflow(t)
+            stop = rules[b].before_record(t, loss[s, i], a2[s, i])
+            if stop is not None:
+                stopped[b] = stop
                 end = s
                 break
-            if limits[b] is None:
-                limits[b] = default_max_loss(float(loss[s, i]))
-            if loss[s, i] > limits[b]:
-                stopped[b] = over_max_loss(t, loss[s, i], limits[b])
+            stop = rules[b].after_record(t, loss[s, i])
+            if stop is not None:
+                stopped[b] = stop
                 end = s + 1
                 break
         if end:

@@ -22,6 +22,7 @@ import numpy as np
 from ._backend import backend_name, to_numpy
 from ._checks import check_finite, check_matrix, check_vector
 from .engines import ENGINES
+from .gram import sharpness
 from .init import init_params
 from .model import resolve_alpha
 from .spectral import DataSpectrum
@@ -53,6 +54,17 @@ class LinearNet:
     engine: str = "spectral"
 
     family = "linear2"
+
+    def initial_sharpness(self, X: Any, Y: Any) -> float:
+        """Λ(0) = λ_max(G) at this start on X: :func:`linnet.sharpness` (dense ``eigvalsh`` for
+        n ≤ 2048, else Lanczos), as η = c/Λ(0) has always been set for the linear net."""
+        W0, a0 = self.W0, self.a0
+        if W0 is None:
+            if self.m is None:
+                raise ValueError("m (the width) is required unless W0 and a0 are given")
+            W0, a0 = init_params(self.m, X, scheme=self.init, scale=self.scale, seed=self.seed,
+                                 alpha=self.alpha)
+        return sharpness(W0, a0, X, alpha=self.alpha)
 
     def build(self, X: Any, Y: Any, *, spectrum: DataSpectrum, dtype: Any, xp: Any,
               top_k: int) -> Built:
@@ -151,6 +163,11 @@ class MLP:
         s = float(self.scale)
         if not math.isfinite(s) or s <= 0:
             raise ValueError(f"scale must be a finite number > 0, got {self.scale}")
+
+    def initial_sharpness(self, X: Any, Y: Any) -> float:
+        """Λ(0): the eigen-tracker's at step 0 of a run (:func:`linnet.train.tracked_initial_sharpness`)."""
+        from .train import tracked_initial_sharpness
+        return tracked_initial_sharpness(self, X, Y)
 
     @property
     def depth(self) -> int:

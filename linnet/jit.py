@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 
 from ._backend import one_blas_thread
-from .loop import loss_overflow, over_max_loss, update_overflow
 from .progress import Progress
+from .run.stop import Stop, loss_overflow, over_max_loss, update_overflow
 
 try:
     import numba
@@ -779,7 +779,7 @@ class CompiledResult:
     the every-step columns (``loss``, ``a_norm2``, ``fd``, ``lambda_tilde``, ``d_top``, ``f_top``),
     the observers' arrays under the Trajectory's field names, and the trackers' product counts."""
     rows: int
-    stopped: str | None
+    stopped: Stop | None
     columns: dict
     arrays: dict
     sharpness_products: int
@@ -819,8 +819,9 @@ def result_of(run: CompiledRun) -> CompiledResult:
     return CompiledResult(T, _stop_message(run), columns, arrays, run.products(GRAM), run.products(E_HAT))
 
 
-def _stop_message(run: CompiledRun) -> str | None:
-    """linnet.loop.run's message for the run's stop code (rows t = 0 … run.t − 1 recorded)."""
+def _stop_message(run: CompiledRun) -> Stop | None:
+    """linnet.loop.run's stop (:mod:`linnet.run.stop`) for the run's stop code (rows t = 0 …
+    run.t − 1 recorded): the kernel applies the same protocol, compiled."""
     if run.code == LOSS_OVERFLOW:
         return loss_overflow(run.t)
     if run.code == OVER_MAX_LOSS:

@@ -13,41 +13,28 @@ What is measured at each state is up to the observers (:mod:`linnet.observers`).
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from .progress import Progress
-
-
-def loss_overflow(t: int) -> str:
-    """Why a run stopped whose state t has a non-finite loss or ‖A‖² (rows end at t − 1)."""
-    return (f"diverged at step {t}: the loss overflowed (rows end at step {t - 1}; "
-            f"the final parameters are those of step {t})")
-
-
-def over_max_loss(t: int, loss: float, max_loss: float) -> str:
-    """Why a run stopped whose state t (recorded) has a loss above ``max_loss``."""
-    return f"diverged at step {t}: loss {loss:.3g} exceeds max_loss {max_loss:.3g}"
-
-
-def update_overflow(t: int) -> str:
-    """Why a run stopped whose GD step t → t + 1 was not finite (rows end at t, state left there)."""
-    return f"diverged at step {t + 1}: the GD update overflowed (rows end at step {t})"
-
-
-def default_max_loss(first_loss: float) -> float:
-    """max_loss when none is given: 1e10 × the initial loss."""
-    return 1e10 * max(first_loss, 1e-300)
+from .run.stop import (  # noqa: F401 - the stop messages' former home
+    Stop,
+    StopRule,
+    default_max_loss,
+    loss_overflow,
+    over_max_loss,
+    update_overflow,
+)
 
 
 @dataclass(frozen=True)
 class LoopResult:
-    """``rows``: states recorded (t = 0 … rows − 1); ``stopped``: None, or why the run stopped."""
+    """``rows``: states recorded (t = 0 … rows − 1); ``stopped``: None, or why the run stopped
+    (:class:`linnet.run.stop.Stop`)."""
     rows: int
-    stopped: str | None
+    stopped: Stop | None
 
 
 def run(engine: Any, *, eta: float, steps: int, observers: Sequence[Any],
@@ -57,37 +44,37 @@ def run(engine: Any, *, eta: float, steps: int, observers: Sequence[Any],
     """Observe, then step, ``steps`` times; ``on_row(t, obs)`` records each state.
 
     A state whose loss or ‖A‖² is not finite ends the run before it is recorded; one whose loss
-    exceeds ``max_loss`` (default 1e10 × the first loss) is recorded, then ends it. ``states``
+    exceeds ``max_loss`` (default 1e10 × the first loss) is recorded, then ends it (the stop
+    protocol of :class:`linnet.run.stop.StopRule`, shared with the batched and compiled loops). ``states``
     (gradient flow, sampled at t = ηk) replaces the GD steps: ``engine.set_state(states[t])``.
     """
     for o in observers:
         o.start(engine)
     n_rows = steps + 1 if states is None else len(states)
     prog = Progress(steps, label, enabled=progress)
+    rule = StopRule(max_loss)
     stopped = None
     rows = 0
     for t in range(n_rows):
         if states is not None:
             engine.set_state(states[t])
         obs = engine.observe()
-        if not math.isfinite(obs.loss) or not math.isfinite(obs.a_norm2):
-            stopped = loss_overflow(t)
+        stopped = rule.before_record(t, obs.loss, obs.a_norm2)
+        if stopped is not None:
             break
-        if max_loss is None:
-            max_loss = default_max_loss(obs.loss)
         on_row(t, obs)
         for o in observers:
             o.observe(t, obs, engine)
         rows = t + 1
-        if obs.loss > max_loss:
-            stopped = over_max_loss(t, obs.loss, max_loss)
+        stopped = rule.after_record(t, obs.loss)
+        if stopped is not None:
             break
         if t == n_rows - 1:
             break
         if states is None:
             carry = [p for p in (o.probe(t + 1) for o in observers) if p is not None]
             if not engine.step(eta, obs, carry[: engine.CARRY]):
-                stopped = update_overflow(t)
+                stopped = rule.update_failed(t)
                 break
             for o in observers:
                 o.stepped(engine)

@@ -236,8 +236,8 @@ def _run_batch(specs, *, checker, save_dir, jit=False, threads=None):
             alpha = None if spec["alpha"] in (None, "theory") else float(spec["alpha"])
             W, a = linnet.init_params(int(spec["m"]), X, scheme=spec["init"], scale=float(spec["scale"]),
                                       seed=int(spec["seed"]), alpha=alpha)
-            lam0 = linnet.sharpness(W, a, X, alpha=alpha)
-            eta = float(spec["eta"]) if spec.get("eta") is not None else float(spec["eta_lambda0"]) / lam0
+            lam0 = linnet.initial_sharpness(linnet.LinearNet(W0=W, a0=a, alpha=alpha), X, Y)
+            eta = _eta(spec, lam0)
             check_eta(eta)  # train_batch's check, here so that a bad η fails its run only
             starts.append((row, spec, W, a, alpha, eta, lam0))
         except Exception as exc:  # noqa: BLE001 - recorded, not fatal
@@ -287,25 +287,31 @@ def _run(spec, *, checker, save_dir, jit=False):
     X, Y, sp = _data(spec)
     if spec.get("model") in ("paper_cnn", "resnet18"):
         model, X_in = _torch_model(spec, X)
-        lam0 = float(linnet.train(X_in, Y, eta=1.0, steps=0, model=model, ga_every=0).sharpness[0])
-        eta = float(spec["eta"]) if spec.get("eta") is not None else float(spec["eta_lambda0"]) / lam0
+        lam0 = linnet.initial_sharpness(model, X_in, Y)
+        eta = _eta(spec, lam0)
         tr = linnet.train(X_in, Y, eta=eta, steps=int(spec["steps"]), model=model, progress=False)
     elif spec.get("model") == "mlp":
         widths = (X.shape[0], *[int(spec["m"])] * (int(spec["depth"]) - 1), 1)
         model = linnet.MLP(widths, activation=spec["activation"], init=spec["init"],
                            scale=float(spec["scale"]), seed=int(spec["seed"]))
-        lam0 = float(linnet.train(X, Y, eta=1.0, steps=0, model=model, ga_every=0).sharpness[0])
-        eta = float(spec["eta"]) if spec.get("eta") is not None else float(spec["eta_lambda0"]) / lam0
+        lam0 = linnet.initial_sharpness(model, X, Y)
+        eta = _eta(spec, lam0)
         tr = linnet.train(X, Y, eta=eta, steps=int(spec["steps"]), model=model, progress=False)
     else:
         alpha = None if spec["alpha"] in (None, "theory") else float(spec["alpha"])
         W, a = linnet.init_params(int(spec["m"]), X, scheme=spec["init"], scale=float(spec["scale"]),
                                   seed=int(spec["seed"]), alpha=alpha)
-        lam0 = linnet.sharpness(W, a, X, alpha=alpha)
-        eta = float(spec["eta"]) if spec.get("eta") is not None else float(spec["eta_lambda0"]) / lam0
+        lam0 = linnet.initial_sharpness(linnet.LinearNet(W0=W, a0=a, alpha=alpha), X, Y)
+        eta = _eta(spec, lam0)
         tr = linnet.train(X, Y, eta=eta, steps=int(spec["steps"]), W0=W, a0=a, alpha=alpha,
                           progress=False, spectrum=sp, jit=jit)
     return _finish(spec, tr, lam0, X, Y, checker, save_dir)
+
+
+def _eta(spec, lam0):
+    """The spec's η: ``eta``, or ``eta_lambda0``/Λ(0)."""
+    from .train import eta_from_lambda0
+    return float(spec["eta"]) if spec.get("eta") is not None else eta_from_lambda0(spec["eta_lambda0"], lam0)
 
 
 def _torch_model(spec, X):
@@ -358,7 +364,7 @@ def summarize(tr, lam0: float) -> dict:
     above = eta * S > 2
     exc = excursions(eta * S, 2.0)
     lens = [(e if e is not None else len(S)) - s for s, e in exc]
-    diverged = tr.stopped is not None and tr.stopped.startswith("diverged")
+    diverged = tr.stop is not None and tr.stop.diverged
     if diverged:
         outcome = "diverged"
     elif L.max() > L[0] * (1 + 1e-9):

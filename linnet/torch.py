@@ -419,6 +419,11 @@ class TorchModel:
         self._probe: Probe | None = None
         self._hessian = False
 
+    def initial_sharpness(self, X: Any, Y: Any) -> float:
+        """Λ(0): the eigen-tracker's at step 0 of a run (:func:`linnet.train.tracked_initial_sharpness`)."""
+        from .train import tracked_initial_sharpness
+        return tracked_initial_sharpness(self, X, Y)
+
     def description(self) -> str:
         src = getattr(self.module, "architecture_source", None)
         name = getattr(self.module, "architecture", type(self.module).__name__)

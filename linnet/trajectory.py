@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .run.stop import Stop, parse as parse_stop
+
 COMMON = ("step", "loss", "a_norm2", "fd", "d_norm", "d_top", "f_top",
           "sharpness_step", "sharpness", "sharpness_residual", "u1_overlap_init", "u1_v1_overlap",
           "d_u1", "ga_step", "ga_norm", "hessian_step", "hessian_sharpness", "eigvals_K", "y_top")
@@ -35,8 +37,10 @@ class Trajectory:
     ``W_final``, ``a_final``; for "mlp" the layers ``W0_1`` … ``W0_L`` and ``W_final_1`` …,
     and ``trained_sharpness`` (λ_max of the trained layers' Gram, at ``sharpness_step``) when
     layers are frozen. ``initial_weights``/``final_weights`` give the layers of any family.
-    ``config`` holds η, the model, its init, seed, data shape, engine …; ``stopped`` is None for
-    a completed run, else why it stopped (e.g. "diverged at step 412: …").
+    ``config`` holds η, the model, its init, seed, data shape, engine …; ``stop`` is None for
+    a completed run, else why it stopped: a :class:`linnet.run.stop.Stop` (``kind``, ``step``,
+    ``message``); ``stopped`` is its message for display (e.g. "diverged at step 412: …"). Give
+    either: a ``stopped`` text alone is read into a ``stop`` (:func:`linnet.run.stop.parse`).
     """
     config: dict
     step: np.ndarray
@@ -62,6 +66,16 @@ class Trajectory:
     specific: dict = field(default_factory=dict)
     stopped: str | None = None
     extras: dict = field(default_factory=dict)
+    stop: Stop | None = None
+
+    def __post_init__(self) -> None:
+        if self.stop is None:
+            object.__setattr__(self, "stop", parse_stop(self.stopped))
+        elif self.stopped is None:
+            object.__setattr__(self, "stopped", self.stop.message)
+        elif self.stopped != self.stop.message:
+            raise ValueError(f"stopped={self.stopped!r} is not stop's message {self.stop.message!r}: "
+                             "give one of them")
 
     def __getattr__(self, name: str):
         specific = self.__dict__.get("specific")
@@ -131,7 +145,7 @@ class Trajectory:
     # ---- persistence -------------------------------------------------------------
     def save(self, path, *, data=None, x_file: str | None = None) -> None:
         """Write one ``.npz`` holding every array, the family's own arrays, the configuration
-        and ``stopped``.
+        and the stop (its message ``stopped``, ``stop_kind`` and ``stop_step``, −1 for none).
 
         ``data=(X, Y)`` stores the training data too (as extras "X", "Y"), so that
         ``python -m theory check`` can replay the run from the file alone. With ``x_file``, X is
@@ -154,12 +168,16 @@ class Trajectory:
                 extras["x_file"] = np.array(str(x_file))
         arrays.update({f"extra__{k}": v for k, v in extras.items()})
         np.savez(path, config=np.array(json.dumps(self.config)), family=np.array(self.family),
-                 stopped=np.array("" if self.stopped is None else self.stopped), **arrays)
+                 stopped=np.array("" if self.stopped is None else self.stopped),
+                 stop_kind=np.array("" if self.stop is None else self.stop.kind),
+                 stop_step=np.array(-1 if self.stop is None or self.stop.step is None else self.stop.step),
+                 **arrays)
 
     @classmethod
     def load(cls, path) -> Trajectory:
         """Read a file written by :meth:`save` (the round trip is exact); files written before
-        model families existed read as the linear net's, with empty ``d_u1`` and ``ga_norm``."""
+        model families existed read as the linear net's, with empty ``d_u1`` and ``ga_norm``;
+        files written before stops were typed get their ``stop`` from the ``stopped`` text."""
         if isinstance(path, (str, os.PathLike)):
             if not os.path.exists(path):
                 raise FileNotFoundError(f"{path}: no such trajectory file")
@@ -183,13 +201,18 @@ class Trajectory:
                 specific = {k[len("specific__"):]: z[k] for k in files if k.startswith("specific__")}
             extras = {k[len("extra__"):]: z[k] for k in files if k.startswith("extra__")}
             stopped = str(z["stopped"]) or None
+            stop = None
+            if stopped is not None and "stop_kind" in files:
+                step = int(z["stop_step"])
+                stop = Stop(str(z["stop_kind"]), None if step < 0 else step, stopped)
             config = json.loads(str(z["config"]))
         if "x_file" in extras and isinstance(path, (str, os.PathLike)):
             # X saved once beside it (save(x_file=...)); absent: the run still loads, without X
             x_path = os.path.join(os.path.dirname(os.fspath(path)), str(extras["x_file"]))
             if os.path.exists(x_path):
                 extras["X"] = load_data(x_path)
-        return cls(config=config, family=family, specific=specific, stopped=stopped, extras=extras, **kw)
+        return cls(config=config, family=family, specific=specific, stopped=stopped, extras=extras,
+                   stop=stop, **kw)
 
 
 load_trajectory = Trajectory.load
