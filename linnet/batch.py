@@ -32,6 +32,7 @@ from ._backend import available_cpus, backend_name, namespace, one_blas_thread, 
 from ._checks import check_eta, resolve_dtype
 from .engines import LowRank, Observation, SpectralEngine
 from .families import LinearNet
+from .families.linear2 import LINEAR2
 from .observers import EHat, HessianTop, Sharpness
 from .progress import Progress
 from .run.recorder import build_trajectory
@@ -488,7 +489,7 @@ class _BatchRecorder:
         cols = {name: v[b, :T].copy() for name, v in self.cols.items()}  # d_norm: the builder's
         return build_trajectory(config=config, columns=cols, d_top=self.d_top[b, :T].copy(),
                                 f_top=self.f_top[b, :T].copy(), spectrum=spec, k=k, arrays=arrays,
-                                family="linear2", specific=specific, stop=stopped, own=("lambda_tilde",))
+                                family=LINEAR2.name, specific=specific, stop=stopped, own=LINEAR2.step_fields)
 
 
 def _due(every: int, t: int) -> bool:

@@ -101,6 +101,8 @@ class SpectralEngine:
     on the others, so the trajectory is bitwise the same whatever is carried or measured."""
     name = "spectral"
     CARRY = 2
+    COMPILABLE = True  # train(jit=True) runs this engine as one compiled loop (linnet.jit)
+    EXACT_GA = False  # ‖G_A‖, if asked, tracked on ga_matvec
     # columns per product, padded; one pass over Z_v (200×1000) on the bench machine takes
     # ~60 µs with 1 column, ~70 with 2, ~135 with 3 and ~85 with 4
     WIDTH = 4
@@ -327,6 +329,8 @@ class SpectralEngine:
 class LiteralEngine:
     name = "literal"
     CARRY = 0
+    COMPILABLE = False
+    EXACT_GA = False
 
     def __init__(self, spec: DataSpectrum, W0, a0, alpha: float, dtype, top_k: int):
         xp = namespace(W0)

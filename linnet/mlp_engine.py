@@ -48,6 +48,8 @@ class MLPEngine:
     trackers pay for their own products; G changes by no closed form here (``gram_update`` None)."""
     name = "mlp"
     CARRY = 0
+    COMPILABLE = False
+    EXACT_GA = True  # ‖G_A‖ = λ_max of the h×h H_{L−1}H_{L−1}ᵀ/n (ga_norm)
 
     def __init__(self, spec: DataSpectrum, weights: tuple, activation: str, *, dtype: Any,
                  top_k: int, frozen: tuple[int, ...] = (), gram: str = "dense",

@@ -203,7 +203,7 @@ class OutputGram(_Tracked):
         self.rows: dict[str, list[float]] = {"ga_step": [], "ga_norm": []}
 
     def start(self, engine: Any) -> None:
-        if not hasattr(engine, "ga_norm"):
+        if not engine.EXACT_GA:
             super().start(engine)
 
     def observe(self, t: int, obs: Any, engine: Any) -> None:

@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from .families import SWEEP_MODELS
+
 GRID_KEYS = ("eta", "eta_lambda0", "m", "scale", "n", "d", "seed", "init", "alpha", "steps", "kind",
              "labels", "column_norm", "model", "activation", "depth")
 DEFAULTS = dict(kind="cifar-like", n=200, d=768, labels="class", column_norm=None, init="symmetric",
@@ -50,11 +52,12 @@ DEFAULTS = dict(kind="cifar-like", n=200, d=768, labels="class", column_norm=Non
 # model = "paper_cnn" (App. A.2, Table 3; `activation`) or "resnet18": PyTorch modules built by
 # linnet.torch from torch.manual_seed(seed), on the data as d = 3·s² images of s×s pixels (needs
 # the torch extra)
-MODELS = ("linear2", "mlp", "paper_cnn", "resnet18")
-MLP_DEFAULTS = dict(activation="tanh", depth=3, init="torch")
-MODEL_DEFAULTS = {"mlp": MLP_DEFAULTS, "paper_cnn": dict(activation="tanh", init="torch"),
-                  "resnet18": dict(init="torch")}
-MODEL_KEYS = {"mlp": ("activation", "depth"), "paper_cnn": ("activation",), "resnet18": ()}
+# (each family declares the models it builds: linnet.families.SWEEP_MODELS)
+MODELS = tuple(SWEEP_MODELS)
+MLP_DEFAULTS = SWEEP_MODELS["mlp"].defaults
+MODEL_DEFAULTS = {name: s.defaults for name, s in SWEEP_MODELS.items() if s.defaults}
+MODEL_KEYS = {name: s.keys for name, s in SWEEP_MODELS.items() if s.defaults}
+DEFAULT_MODEL = MODELS[0]  # the two-layer linear net's
 OUTCOMES = ("monotone", "eos", "catapult", "diverged")
 
 
@@ -76,7 +79,7 @@ def expand_grid(config: dict) -> list[dict]:
     specs = []
     for values in itertools.product(*(grid[k] for k in keys)):
         spec = {**DEFAULTS, **fixed, **dict(zip(keys, values, strict=True))}
-        model = spec.get("model", "linear2")
+        model = spec.get("model", DEFAULT_MODEL)
         if model not in MODELS:
             raise ValueError(f"model={model!r} is unknown: use one of {MODELS}")
         allowed = MODEL_KEYS.get(model, ())
@@ -146,7 +149,7 @@ BATCH_MIN_STATE = 16_384
 def batch_key(spec: dict, min_state: int = BATCH_MIN_STATE) -> str | None:
     """Runs with equal keys can share a batch; None: this run goes alone (other families, and
     linear-net runs whose state m·min(n, d) is below ``min_state``)."""
-    if spec.get("model", "linear2") != "linear2":
+    if not SWEEP_MODELS[spec.get("model", DEFAULT_MODEL)].batchable:
         return None
     if int(spec["m"]) * min(int(spec["n"]), int(spec["d"])) < min_state:
         return None
@@ -285,26 +288,11 @@ class _blas_limit:
 def _run(spec, *, checker, save_dir, jit=False):
     import linnet
     X, Y, sp = _data(spec)
-    if spec.get("model") in ("paper_cnn", "resnet18"):
-        model, X_in = _torch_model(spec, X)
-        lam0 = linnet.initial_sharpness(model, X_in, Y)
-        eta = _eta(spec, lam0)
-        tr = linnet.train(X_in, Y, eta=eta, steps=int(spec["steps"]), model=model, progress=False)
-    elif spec.get("model") == "mlp":
-        widths = (X.shape[0], *[int(spec["m"])] * (int(spec["depth"]) - 1), 1)
-        model = linnet.MLP(widths, activation=spec["activation"], init=spec["init"],
-                           scale=float(spec["scale"]), seed=int(spec["seed"]))
-        lam0 = linnet.initial_sharpness(model, X, Y)
-        eta = _eta(spec, lam0)
-        tr = linnet.train(X, Y, eta=eta, steps=int(spec["steps"]), model=model, progress=False)
-    else:
-        alpha = None if spec["alpha"] in (None, "theory") else float(spec["alpha"])
-        W, a = linnet.init_params(int(spec["m"]), X, scheme=spec["init"], scale=float(spec["scale"]),
-                                  seed=int(spec["seed"]), alpha=alpha)
-        lam0 = linnet.initial_sharpness(linnet.LinearNet(W0=W, a0=a, alpha=alpha), X, Y)
-        eta = _eta(spec, lam0)
-        tr = linnet.train(X, Y, eta=eta, steps=int(spec["steps"]), W0=W, a0=a, alpha=alpha,
-                          progress=False, spectrum=sp, jit=jit)
+    # the family that builds the spec's model says how (linnet.families.SweepModel)
+    model, X_in, kw = SWEEP_MODELS[spec.get("model", DEFAULT_MODEL)].run(spec, X, Y, sp, jit)
+    lam0 = linnet.initial_sharpness(model, X_in, Y)
+    eta = _eta(spec, lam0)
+    tr = linnet.train(X_in, Y, eta=eta, steps=int(spec["steps"]), model=model, progress=False, **kw)
     return _finish(spec, tr, lam0, X, Y, checker, save_dir)
 
 
@@ -312,22 +300,6 @@ def _eta(spec, lam0):
     """The spec's η: ``eta``, or ``eta_lambda0``/Λ(0)."""
     from .train import eta_from_lambda0
     return float(spec["eta"]) if spec.get("eta") is not None else eta_from_lambda0(spec["eta_lambda0"], lam0)
-
-
-def _torch_model(spec, X):
-    """The spec's PyTorch model (linnet.torch) from torch.manual_seed(seed), and X as n images
-    3×s×s (d = 3·s²)."""
-    import torch
-
-    from linnet import torch as lt
-    d, n = X.shape
-    s = int(round(math.sqrt(d / 3)))
-    if 3 * s * s != d:
-        raise ValueError(f"model={spec['model']!r} takes 3×s×s images, but d = {d} is not 3·s²: "
-                         f"use d = {3 * s * s} or {3 * (s + 1) ** 2}")
-    torch.manual_seed(int(spec["seed"]))
-    net = lt.paper_cnn(spec["activation"], (3, s, s)) if spec["model"] == "paper_cnn" else lt.resnet18(1)
-    return lt.TorchModel(net), np.ascontiguousarray(X.T.reshape(n, 3, s, s))
 
 
 def _finish(spec, tr, lam0, X, Y, checker, save_dir):
@@ -376,7 +348,7 @@ def summarize(tr, lam0: float) -> dict:
     agree = np.sign(np.diff(tr.a_norm2)) == np.sign(np.diff(S))
     fr = phase_fractions(phase_labels(S, L, eta))
     first = first_above(S, eta)
-    e_hat = tr.e_hat_norm if tr.family == "linear2" else np.zeros(0)  # Ê is the linear net's
+    e_hat = tr.e_hat_norm if tr.capabilities.measures_e_hat else np.zeros(0)  # Ê: the linear net's
     ps = e_hat[:first]
     return dict(eta_used=eta, lambda0=lam0, outcome=outcome, stopped=tr.stopped or "",
                 jit=bool(tr.config.get("jit", False)),

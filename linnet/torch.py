@@ -650,7 +650,7 @@ class TorchModel:
             for name, b in eng.buffers.items():
                 out[f"buffer_final_{name}"] = b.detach().cpu().numpy().copy()
             return out
-        return Built(eng, config, specific, self.family, measures_e_hat=False, supports_flow=False)
+        return Built(eng, config, specific, self.family)
 
 
 @dataclass
@@ -680,6 +680,8 @@ class TorchEngine:
     :class:`TorchArrays`, so linnet's eigensolvers keep their vectors there."""
     name = "torch"
     CARRY = 0
+    COMPILABLE = False
+    EXACT_GA = True  # ga_norm
 
     def __init__(self, model: TorchModel, spec: Any, *, dtype: Any, top_k: int, plan: MemoryPlan):
         mod = model.module

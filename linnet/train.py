@@ -11,7 +11,7 @@ from scipy.optimize import OptimizeResult
 
 from ._backend import backend_name, namespace, one_blas_thread, to_numpy
 from ._checks import check_eta, check_matrix, check_vector, resolve_dtype
-from .families import LinearNet
+from .families import LinearNet, capabilities
 from .loop import run as run_loop
 from .observers import EHat, HessianTop, OutputGram, Sharpness, TrainedGram
 from .run.recorder import Recorder, build_trajectory
@@ -94,10 +94,11 @@ def train(X, Y, *, eta: float | None = None, steps: int, model: Any = None, m: i
     with one_blas_thread(xp) if jit else contextlib.nullcontext():
         built = model.build(X, Y, spectrum=spectrum, dtype=dt, xp=xp, top_k=top_k)
     eng = built.engine
-    if method == "flow" and not built.supports_flow:
+    caps = built.capabilities
+    if method == "flow" and not caps.supports_flow:
         raise ValueError(f"method='flow' is available for the linear net only, not {built.family}")
     if ga_every is None:
-        ga_every = 0 if built.family == "linear2" else 1
+        ga_every = caps.default_ga_every
     if jit:
         check_jit(built, xp, dt, method=method, hessian_every=hessian_every, ga_every=ga_every,
                   observers=observers)
@@ -106,7 +107,7 @@ def train(X, Y, *, eta: float | None = None, steps: int, model: Any = None, m: i
                   method=method, backend=backend_name(xp), dtype=str(dt),
                   steps_requested=int(steps), top_k=eng.k, sharpness_every=int(sharpness_every),
                   sharpness_tol=float(sharpness_tol),
-                  e_hat_every=int(e_hat_every) if built.measures_e_hat else 0,
+                  e_hat_every=int(e_hat_every) if caps.measures_e_hat else 0,
                   ga_every=int(ga_every), hessian_every=int(hessian_every),
                   hessian_tol=float(hessian_tol), y_norm=float(xp.linalg.norm(spectrum.Y)),
                   jit=bool(jit))
@@ -115,7 +116,7 @@ def train(X, Y, *, eta: float | None = None, steps: int, model: Any = None, m: i
                                progress=progress)
 
     sharp = Sharpness(sharpness_every, sharpness_tol)
-    e_hat = EHat(e_hat_every, sharpness_tol) if built.measures_e_hat else None
+    e_hat = EHat(e_hat_every, sharpness_tol) if caps.measures_e_hat else None
     ga = OutputGram(ga_every, sharpness_tol)
     measured: list[Any] = [sharp, *([e_hat] if e_hat is not None else []), ga]
     if built.frozen:
@@ -130,7 +131,7 @@ def train(X, Y, *, eta: float | None = None, steps: int, model: Any = None, m: i
             stopped = flow_failed(sol.t[-1], sol.message)
         states = [xp.asarray(sol.y[:, t], dtype=dt) for t in range(sol.y.shape[1])]
 
-    rec = Recorder(steps + 1, eng.k, n, own=("lambda_tilde",) if built.family == "linear2" else ())
+    rec = Recorder(steps + 1, eng.k, n, own=caps.step_fields)
     res = run_loop(eng, eta=eta, steps=steps, observers=[*measured, *observers],
                    on_row=rec.every_step, max_loss=max_loss, states=states, progress=progress,
                    label=f"train[{config['engine']}]",
@@ -143,15 +144,13 @@ def train(X, Y, *, eta: float | None = None, steps: int, model: Any = None, m: i
     for o in measured:
         arrays.update(o.arrays())
     specific = built.specific()
-    for name in _LINEAR_SPECIFIC_OBSERVED:
+    for name in caps.observed_fields:
         if name in arrays:
             specific[name] = arrays.pop(name)
     if built.frozen:
         specific["trained_sharpness"] = arrays.pop("trained_sharpness")
     return rec.build(config, stopped, spectrum, eng.k, arrays, built.family, specific)
 
-
-_LINEAR_SPECIFIC_OBSERVED = ("e_hat_step", "e_hat_norm")
 
 
 def _model_of(model: Any, *, m: int | None, init: str, scale: float, seed: int | None,
@@ -191,7 +190,7 @@ def check_jit(built: Any, xp: Any, dt: Any, *, method: str, hessian_every: int, 
     """Raise, naming the arguments, where ``jit=True`` cannot run this model and these settings
     (train's and train_batch's check); Numba's absence is :class:`linnet.jit.CompiledRun`'s."""
     why = []
-    if built.family != "linear2" or built.config.get("engine") != "spectral":
+    if not built.engine.COMPILABLE:
         why.append(f"it runs the linear net's spectral engine only (this is {built.family}, "
                    f"engine {built.config.get('engine')!r})")
     if method != "gd":
@@ -225,14 +224,15 @@ def trajectory_of_compiled(res: Any, config: dict, spec: DataSpectrum, k: int, s
                   e_hat_products=res.e_hat_products)
     cols = dict(res.columns)
     arrays = dict(res.arrays)
-    for name in _LINEAR_SPECIFIC_OBSERVED:
+    caps = capabilities(LinearNet.family)  # the compiled loop is the linear net's
+    for name in caps.observed_fields:
         specific[name] = arrays.pop(name)
     arrays.update(ga_step=np.zeros(0, dtype=np.int64), ga_norm=np.zeros(0),
                   hessian_step=np.zeros(0, dtype=np.int64), hessian_sharpness=np.zeros(0))
     d_top, f_top = cols.pop("d_top"), cols.pop("f_top")
     return build_trajectory(config=config, columns=cols, d_top=d_top, f_top=f_top, spectrum=spec, k=k,
-                            arrays=arrays, family="linear2", specific=specific, stop=res.stopped,
-                            own=("lambda_tilde",))
+                            arrays=arrays, family=caps.name, specific=specific, stop=res.stopped,
+                            own=caps.step_fields)
 
 
 def prepare_data(X: Any, Y: Any, xp: Any, spectrum: DataSpectrum | None) -> tuple[Any, Any, DataSpectrum]:

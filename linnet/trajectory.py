@@ -5,6 +5,7 @@ import json
 import os
 import zipfile
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -96,12 +97,14 @@ class Trajectory:
         """The layers at the last recorded state (see :attr:`initial_weights`)."""
         return self._layers("_final")
 
+    @property
+    def capabilities(self) -> Any:
+        """The family's :class:`linnet.families.Capabilities`."""
+        from .families import capabilities
+        return capabilities(self.family)
+
     def _layers(self, which: str) -> tuple:
-        s = self.specific
-        if self.family == "linear2":
-            return (s[f"W{which}"], s[f"a{which}"][None, :])
-        names = sorted((k for k in s if k.startswith(f"W{which}_")), key=lambda k: int(k.rsplit("_", 1)[1]))
-        return tuple(s[k] for k in names)
+        return self.capabilities.layers(self.specific, which)
 
     @property
     def eta(self) -> float:
@@ -121,10 +124,8 @@ class Trajectory:
         """A few lines: configuration, loss and sharpness at the start, peak and end."""
         c = self.config
         two = 2 / self.eta
-        if self.family == "linear2":
-            model = f"linear net m={c['m']} alpha={c['alpha']:.4g} init={c['init']} seed={c['seed']}"
-        else:
-            model = c.get("model_description", self.family)
+        caps = self.capabilities
+        model = caps.describe(c, self.family)
         lines = [f"{model} on X {c['d']}x{c['n']} (rank {c['r']}), {c['method']} eta={self.eta:g} "
                  f"engine={c['engine']} backend={c['backend']} {c['dtype']}",
                  f"steps run: {self.steps}" + (f"  STOPPED: {self.stopped}" if self.stopped else "")]
@@ -138,7 +139,7 @@ class Trajectory:
                          + (f", first above 2/eta at step {self.sharpness_step[above[0]]}, "
                             f"{above.size} of {S.size} recorded steps above" if above.size else
                             ", never above 2/eta"))
-        lines.append(f"{'|a|^2' if self.family == 'linear2' else '|A|^2'}: "
+        lines.append(f"{caps.output_norm}: "
                      f"{self.a_norm2[0]:.4g} -> {self.a_norm2[-1]:.4g}")
         return "\n".join(lines)
 

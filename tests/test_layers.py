@@ -46,7 +46,7 @@ def test_no_linnet_source_names_theory_or_validation_in_an_import():
     import ast
     bad = []
     pkg = os.path.dirname(linnet.__file__)  # the installed package, or the source tree's
-    for f in sorted(os.listdir(pkg)):
+    for f in _sources(pkg):
         if f.endswith(".py"):
             with open(os.path.join(pkg, f), encoding="utf-8") as fh:
                 tree = ast.parse(fh.read(), f)
@@ -54,6 +54,47 @@ def test_no_linnet_source_names_theory_or_validation_in_an_import():
                 mods = ([a.name for a in node.names] if isinstance(node, ast.Import) else
                         [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
                 bad += [f"{f}:{node.lineno} {m}" for m in mods if m.split(".")[0] in ("theory", "validation")]
+    assert bad == []
+
+
+def _sources(pkg):
+    """The package's .py files, subpackages included, relative to ``pkg``."""
+    return sorted(os.path.relpath(os.path.join(root, f), pkg) for root, _, files in os.walk(pkg)
+                  for f in files if f.endswith(".py"))
+
+
+# a family's own code may name it: its module in linnet/families/, and the PyTorch adapter
+FAMILY_OWN = ("families" + os.sep, "torch.py")
+
+
+def test_no_code_outside_a_family_branches_on_its_name():
+    """Comparisons (==, !=, in) with a family's or a sweep model's name appear only in that
+    family's own code; elsewhere code asks linnet.families.capabilities."""
+    import ast
+
+    from linnet.families import FAMILIES, SWEEP_MODELS
+    names = set(FAMILIES) | set(SWEEP_MODELS)
+    pkg = os.path.dirname(linnet.__file__)
+    files = [(os.path.join(pkg, f), f) for f in _sources(pkg) if not f.startswith(FAMILY_OWN)]
+    theory_dir = os.path.join(os.path.dirname(pkg), "theory")
+    files += [(os.path.join(theory_dir, f), f"theory/{f}") for f in ("record.py", "checks.py")
+              if os.path.exists(os.path.join(theory_dir, f))]
+    bad = []
+    for path, label in files:
+        with open(path, encoding="utf-8") as fh:
+            tree = ast.parse(fh.read(), label)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Compare):
+                consts = [c for c in (node.left, *node.comparators)
+                          if isinstance(c, ast.Constant) and c.value in names]
+                consts += [e for c in node.comparators if isinstance(c, (ast.Tuple, ast.List, ast.Set))
+                           for e in c.elts if isinstance(e, ast.Constant) and e.value in names]
+                # "torch" also names PyTorch's package and an init scheme: there only comparisons
+                # of a family or model count
+                about_family = any(w in ast.unparse(node) for w in ("family", "model"))
+                consts = [c for c in consts if c.value != "torch" or about_family]
+                if consts:
+                    bad.append(f"{label}:{node.lineno} {consts[0].value!r}")
     assert bad == []
 
 

@@ -5,6 +5,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from linnet.families import capabilities
+
 from . import assumptions, lemmas
 from .constants import Constants
 from .record import TheoryRecord, record_run
@@ -52,7 +54,7 @@ def check_record(rec: TheoryRecord, constants: Constants | None = None) -> Check
     """Run every check on a :class:`TheoryRecord` of any family: the §3 checks on every network
     with a linear output layer, those of ``LINEAR_ONLY`` on the linear net only."""
     c = constants or Constants()
-    linear = rec.family == "linear2"
+    linear = capabilities(rec.family).linear_theory  # the linear net's statements apply
 
     def run(fn: Any, **kw: Any) -> list[CheckResult]:
         if not linear and fn in LINEAR_ONLY:

@@ -116,7 +116,7 @@ def record_run(X, Y, traj: linnet.Trajectory | None = None, *, W0=None, a0=None,
     A trajectory of another family is replayed by :func:`record_family_run` (``model`` is then
     the family to rebuild it with, needed where the file cannot say, e.g. a PyTorch module).
     """
-    if traj is not None and traj.family != "linear2":
+    if traj is not None and not traj.capabilities.linear_theory:
         return record_family_run(X, Y, traj, model=model, spectrum=spectrum)
     if traj is not None:
         W0, a0, eta = traj.W0, traj.a0, traj.eta
@@ -279,12 +279,15 @@ class ReplayObserver(BaseObserver):
                             symmetric_init=self.symmetric, **arr)
 
 
-def model_of(traj: linnet.Trajectory) -> linnet.MLP:
-    """The :class:`linnet.MLP` that reproduces an "mlp" trajectory's run from its initial weights."""
-    c = traj.config
-    return linnet.MLP(tuple(c["widths"]), activation=c["activation"], weights=traj.initial_weights,
-                      frozen=tuple(c["frozen"]), gram=c["gram"],
-                      data_span=str(c["input"]).startswith("data span"))
+def model_of(traj: linnet.Trajectory):
+    """The family object that reproduces a trajectory's run from its file (the family's
+    ``Capabilities.rebuild``: an "mlp" trajectory's :class:`linnet.MLP` at its initial weights);
+    ValueError where the file cannot say (a PyTorch module)."""
+    rebuild = traj.capabilities.rebuild
+    if rebuild is None:
+        raise ValueError(f"a {traj.family!r} trajectory cannot be rebuilt from its file: pass "
+                         "model=… (the family it was trained with, at its initial parameters)")
+    return rebuild(traj)
 
 
 def record_family_run(X, Y, traj: linnet.Trajectory, *, model=None,
@@ -292,9 +295,6 @@ def record_family_run(X, Y, traj: linnet.Trajectory, *, model=None,
     """Replay a trajectory of any family (float64, the same loop and engine) with
     :class:`FamilyReplayObserver`, for the §3 checks."""
     if model is None:
-        if traj.family != "mlp":
-            raise ValueError(f"a {traj.family!r} trajectory cannot be rebuilt from its file: pass "
-                             "model=… (the family it was trained with, at its initial parameters)")
         model = model_of(traj)
     X = np.asarray(to_numpy(X), dtype=np.float64)
     Y = np.asarray(to_numpy(Y), dtype=np.float64)
@@ -333,7 +333,7 @@ class FamilyReplayObserver(BaseObserver):
         lam2 = _second(self.eig_2, Gmv, u1, self.n)
         D, F, u1 = (np.asarray(to_numpy(v), dtype=np.float64) for v in (obs.D, obs.F, u1))
         GD = np.asarray(to_numpy(Gmv(obs.D)), dtype=np.float64)
-        ga = eng.ga_norm(obs) if hasattr(eng, "ga_norm") else math.nan
+        ga = eng.ga_norm(obs) if eng.EXACT_GA else math.nan
         gap35 = self.lemma35.advance(t, D, u1, Lam, lambda v: np.asarray(
             to_numpy(Gmv(eng.xp.asarray(v, dtype=obs.D.dtype))), dtype=np.float64))
         vals = dict(loss=obs.loss, sharpness=Lam, lambda2=lam2, a_norm2=obs.a_norm2, fd=obs.fd,

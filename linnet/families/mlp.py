@@ -1,109 +1,17 @@
-"""Model families that :func:`linnet.train` runs: a description of the network and its start,
-turned into an engine on given data by ``build``.
-
-* :class:`LinearNet`: the paper's two-layer linear net f(x) = α aᵀWx (§4), on the spectral or the
-  literal engine (:mod:`linnet.engines`); ``train(X, Y, m=...)`` builds one.
-* :class:`MLP`: bias-free fully connected nets f(x) = W_L σ(W_{L−1} … σ(W_1 x)) (§3, App. A.2),
-  on :class:`linnet.mlp_engine.MLPEngine`.
-
-``build(X, Y, *, spectrum, dtype, xp, top_k)`` returns a :class:`Built`: the engine, the
-configuration entries that describe the model, and a function giving the family's own arrays
-(its initial and final weights) once the run is over.
-"""
+"""Bias-free fully connected nets f(x) = W_L σ(W_{L−1} … σ(W_1 x)) (§3, App. A.2) as a model
+family: :class:`MLP`, on :class:`linnet.mlp_engine.MLPEngine`, and its capabilities (:data:`MLP_FAMILY`)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ._backend import backend_name, to_numpy
-from ._checks import check_finite, check_matrix, check_vector
-from .engines import ENGINES
-from .gram import sharpness
-from .init import init_params
-from .model import resolve_alpha
-from .spectral import DataSpectrum
-
-
-@dataclass(frozen=True)
-class Built:
-    engine: Any
-    config: dict
-    specific: Callable[[], dict]
-    family: str
-    measures_e_hat: bool  # Ê = G − κ_G K is the linear net's (eq. 10)
-    supports_flow: bool
-    frozen: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True)
-class LinearNet:
-    """The two-layer linear net of width ``m`` (§4): start from ``init_params(m, X, scheme=init,
-    scale=scale, seed=seed, alpha=alpha)`` or from the given ``W0`` (m×d), ``a0`` (m,).
-    ``alpha=None`` means α = 1/√m; ``engine`` is "spectral" (O(m·r) a step) or "literal"."""
-    m: int | None = None
-    init: str = "symmetric"
-    scale: float = 1.0
-    seed: int | None = 0
-    alpha: float | None = None
-    W0: Any = None
-    a0: Any = None
-    engine: str = "spectral"
-
-    family = "linear2"
-
-    def initial_sharpness(self, X: Any, Y: Any) -> float:
-        """Λ(0) = λ_max(G) at this start on X: :func:`linnet.sharpness` (dense ``eigvalsh`` for
-        n ≤ 2048, else Lanczos), as η = c/Λ(0) has always been set for the linear net."""
-        W0, a0 = self.W0, self.a0
-        if W0 is None:
-            if self.m is None:
-                raise ValueError("m (the width) is required unless W0 and a0 are given")
-            W0, a0 = init_params(self.m, X, scheme=self.init, scale=self.scale, seed=self.seed,
-                                 alpha=self.alpha)
-        return sharpness(W0, a0, X, alpha=self.alpha)
-
-    def build(self, X: Any, Y: Any, *, spectrum: DataSpectrum, dtype: Any, xp: Any,
-              top_k: int) -> Built:
-        if self.engine not in ENGINES:
-            raise ValueError(f"engine={self.engine!r} is unknown: use one of {tuple(ENGINES)}")
-        d, n = X.shape
-        W0, a0, m = self.W0, self.a0, self.m
-        if (W0 is None) != (a0 is None):
-            raise ValueError("give both W0 and a0 (an explicit start), or neither (use init=...)")
-        if W0 is None:
-            if m is None:
-                raise ValueError("m (the width) is required unless W0 and a0 are given")
-            W0, a0 = init_params(m, X, scheme=self.init, scale=self.scale, seed=self.seed,
-                                 alpha=self.alpha, dtype=dtype, backend=backend_name(xp))
-            init_name = self.init
-        else:
-            check_matrix("W0", W0, cols=d, cols_name=f"X (d×n = {d}×{n})")
-            check_vector("a0", a0, length=W0.shape[0], length_name=f"W0 (m×d = {W0.shape[0]}×{d})")
-            check_finite("W0", W0)
-            check_finite("a0", a0)
-            if m is not None and m != W0.shape[0]:
-                raise ValueError(f"m={m} disagrees with W0, which has {W0.shape[0]} rows: "
-                                 "drop m or fix W0")
-            W0, a0 = xp.asarray(W0, dtype=dtype), xp.asarray(a0, dtype=dtype)
-            init_name = "given"
-        m = int(W0.shape[0])
-        al = resolve_alpha(self.alpha, m)
-        eng: Any = ENGINES[self.engine](spectrum, W0, a0, al, dtype, top_k)
-        config = dict(model="linear2", m=m, alpha=al,
-                      alpha_arg=None if self.alpha is None else float(self.alpha), init=init_name,
-                      scale=float(self.scale), seed=None if self.seed is None else int(self.seed),
-                      engine=self.engine)
-
-        def specific() -> dict:
-            W_fin, a_fin = eng.params()
-            return dict(W0=to_numpy(W0), a0=to_numpy(a0), W_final=to_numpy(W_fin),
-                        a_final=to_numpy(a_fin))
-        return Built(eng, config, specific, self.family, measures_e_hat=True, supports_flow=True)
-
+from .._backend import backend_name, to_numpy
+from ..spectral import DataSpectrum
+from .base import Built, Capabilities, SweepModel
 
 ACTIVATION_NAMES = ("identity", "tanh", "relu", "elu")
 GRAM_MODES = ("auto", "dense", "matrix-free")
@@ -166,7 +74,7 @@ class MLP:
 
     def initial_sharpness(self, X: Any, Y: Any) -> float:
         """Λ(0): the eigen-tracker's at step 0 of a run (:func:`linnet.train.tracked_initial_sharpness`)."""
-        from .train import tracked_initial_sharpness
+        from ..train import tracked_initial_sharpness
         return tracked_initial_sharpness(self, X, Y)
 
     @property
@@ -182,8 +90,8 @@ class MLP:
 
     def build(self, X: Any, Y: Any, *, spectrum: DataSpectrum, dtype: Any, xp: Any,
               top_k: int) -> Built:
-        from . import mlp
-        from .mlp_engine import MLPEngine
+        from .. import mlp
+        from ..mlp_engine import MLPEngine
         d, n = X.shape
         if self.widths[0] != d:
             raise ValueError(f"widths[0] = {self.widths[0]} but X has d = {d} rows (features): "
@@ -217,8 +125,26 @@ class MLP:
             out = {f"W0_{i + 1}": w for i, w in enumerate(w0)}
             out.update({f"W_final_{i + 1}": to_numpy(w) for i, w in enumerate(eng.params())})
             return out
-        return Built(eng, config, specific, self.family, measures_e_hat=False,
-                     supports_flow=False, frozen=self.frozen)
+        return Built(eng, config, specific, self.family, frozen=self.frozen)
 
 
-__all__ = ["LinearNet", "MLP", "Built"]
+def rebuild(traj: Any) -> MLP:
+    """The :class:`MLP` that reproduces an "mlp" trajectory's run from its initial weights."""
+    c = traj.config
+    return MLP(tuple(c["widths"]), activation=c["activation"], weights=traj.initial_weights,
+               frozen=tuple(c["frozen"]), gram=c["gram"], data_span=str(c["input"]).startswith("data span"))
+
+
+def _sweep_run(spec: dict, X: Any, Y: Any, spectrum: Any, jit: bool) -> tuple[Any, Any, dict]:
+    """A sweep spec's MLP: ``depth`` layers, the hidden ones of width ``m``."""
+    widths = (X.shape[0], *[int(spec["m"])] * (int(spec["depth"]) - 1), 1)
+    model = MLP(widths, activation=spec["activation"], init=spec["init"], scale=float(spec["scale"]),
+                seed=int(spec["seed"]))
+    return model, X, {}
+
+
+MLP_FAMILY = Capabilities(
+    name=MLP.family, sweep_models=(SweepModel("mlp", _sweep_run, defaults=dict(activation="tanh", depth=3,
+                                                                              init="torch"),
+                                              keys=("activation", "depth")),),
+    rebuild=rebuild)
