@@ -34,7 +34,7 @@ from linnet.data import make_data
 from linnet.engines import ENGINES
 from linnet.init import init_params
 from linnet.jit import available as jit_available
-from linnet.observers import WarmLanczos
+from linnet.run.observers import WarmLanczos
 from linnet.spectral import spectrum
 from linnet.train import train
 
@@ -162,7 +162,7 @@ def autograd_baseline(n, d, m, *, steps, eta=10.0, tol=1e-6):
         from torch.func import jvp, vjp
     except ImportError as exc:
         raise SystemExit("--torch needs PyTorch: pip install torch (it is not a linnet dependency)") from exc
-    from linnet.lanczos import lanczos
+    from linnet.linalg.lanczos import lanczos
     X, Y, W0, a0 = paper_problem(n, d, m, np)
     Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
     W, a = torch.from_numpy(W0.copy()).requires_grad_(), torch.from_numpy(a0.copy()).requires_grad_()
@@ -325,7 +325,7 @@ def mlp_autograd_baseline(n, d, widths, *, eta, steps, warmup=1, tol=1e-6):
         from torch.func import jvp, vjp
     except ImportError as exc:
         raise SystemExit("--torch needs PyTorch: pip install torch (it is not a linnet dependency)") from exc
-    from linnet.lanczos import lanczos
+    from linnet.linalg.lanczos import lanczos
     from linnet.mlp import init_weights
     torch.set_num_threads(os.cpu_count() or 1)
     X, Y, model = _mlp_problem(n, d, widths, np)

@@ -391,7 +391,7 @@ def cell(arch: str, n: int, gram: str, *, steps: int = 2, budget: str = "4GiB", 
 
 def _cell(arch, n, gram, *, steps, budget, dtype, seed, tiny) -> dict:
     torch = _torch()
-    from linnet.observers import BaseObserver
+    from linnet.run.observers import BaseObserver
     from linnet.torch import TorchModel
     net_fn, (c, s, _) = _arch(arch, tiny)
     X, Y = images(n, s, seed=seed, channels=c)

@@ -33,13 +33,13 @@ from ._checks import check_eta, resolve_dtype
 from .engines import LowRank, Observation, SpectralEngine
 from .families import LinearNet
 from .families.linear2 import LINEAR2
-from .observers import EHat, HessianTop, Sharpness
 from .progress import Progress
+from .run.observers import EHat, HessianTop, Sharpness
 from .run.recorder import build_trajectory
 from .run.stop import Stop, StopRule
+from .run.trajectory import Trajectory
 from .spectral import DataSpectrum
 from .train import check_jit, prepare_data
-from .trajectory import Trajectory
 
 __all__ = ["BatchSpectralEngine", "train_batch"]
 

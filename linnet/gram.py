@@ -11,7 +11,7 @@ import numpy as np
 from ._backend import namespace
 from ._checks import check_eta, check_matrix, check_problem
 from ._types import Array
-from .lanczos import lanczos
+from .linalg.lanczos import lanczos
 from .model import resolve_alpha
 
 DENSE_MAX_N = 2048  # above this, sharpness() is matrix-free (Lanczos) by default

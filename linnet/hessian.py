@@ -8,7 +8,7 @@ from __future__ import annotations
 from ._backend import namespace
 from ._checks import check_matrix, check_problem, check_vector
 from ._types import Array
-from .lanczos import lanczos
+from .linalg.lanczos import lanczos
 from .model import resolve_alpha
 
 

@@ -18,6 +18,7 @@ arrays' own float dtype (float64 or float32); mixed dtypes are refused rather th
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,11 +27,49 @@ import numpy as np
 from ._backend import namespace
 from ._checks import check_finite, resolve_dtype
 
-ACTIVATIONS = ("identity", "tanh", "relu", "elu")
 INITS = ("torch", "gaussian")
 
 
 # --------------------------------------------------------------------------- activations
+
+@dataclass(frozen=True)
+class Activation:
+    """One activation, one row: σ, σ′ and σ″ elementwise on an array of namespace ``xp``
+    (``second`` None where σ″ ≡ 0, so callers can skip the term), and optionally σ′ from the
+    output H = σ(Z) (``prime_of_output``; the forward pass has H at hand)."""
+    sigma: Callable[[Any, Any], Any]
+    prime: Callable[[Any, Any], Any]
+    second: Callable[[Any, Any], Any] | None = None
+    prime_of_output: Callable[[Any], Any] | None = None
+
+
+def _tanh_prime(Z, xp):
+    T = xp.tanh(Z)
+    return 1 - T * T
+
+
+def _tanh_second(Z, xp):
+    T = xp.tanh(Z)
+    return -2 * T * (1 - T * T)
+
+
+# Adding an activation is adding a row (the tests take every row: σ′ and σ″ against finite
+# differences of σ and σ′).
+ACTIVATION_TABLE: dict[str, Activation] = {
+    # z; 1; 0
+    "identity": Activation(lambda Z, xp: Z, lambda Z, xp: xp.ones_like(Z)),
+    # tanh z; 1 − tanh² z; −2 tanh z (1 − tanh² z)
+    "tanh": Activation(lambda Z, xp: xp.tanh(Z), _tanh_prime, _tanh_second,
+                       prime_of_output=lambda H: 1 - H * H),
+    # max(z, 0); 1[z > 0] (so relu′(0) = 0, as torch's autograd); 0
+    "relu": Activation(lambda Z, xp: xp.maximum(Z, 0), lambda Z, xp: (Z > 0).astype(Z.dtype)),
+    # z (z > 0) else eᶻ − 1; 1 (z > 0) else eᶻ; eᶻ (z < 0) else 0
+    "elu": Activation(lambda Z, xp: xp.where(Z > 0, Z, xp.expm1(xp.minimum(Z, 0))),
+                      lambda Z, xp: xp.where(Z > 0, xp.ones_like(Z), xp.exp(xp.minimum(Z, 0))),
+                      lambda Z, xp: xp.where(Z < 0, xp.exp(xp.minimum(Z, 0)), xp.zeros_like(Z))),
+}
+ACTIVATIONS = tuple(ACTIVATION_TABLE)
+
 
 def check_activation(activation) -> str:
     """Return ``activation`` if it is one of :data:`ACTIVATIONS`, else raise ValueError."""
@@ -40,46 +79,21 @@ def check_activation(activation) -> str:
 
 
 def sigma(Z, activation: str):
-    """σ(Z) elementwise: identity z, tanh z, relu max(z, 0), elu z (z > 0) else eᶻ − 1."""
-    xp = namespace(Z)
-    if activation == "identity":
-        return Z
-    if activation == "tanh":
-        return xp.tanh(Z)
-    if activation == "relu":
-        return xp.maximum(Z, 0)
-    if activation == "elu":
-        return xp.where(Z > 0, Z, xp.expm1(xp.minimum(Z, 0)))
-    raise ValueError(check_activation(activation))  # pragma: no cover - check raises first
+    """σ(Z) elementwise (:data:`ACTIVATION_TABLE`): identity z, tanh z, relu max(z, 0), elu z (z > 0)
+    else eᶻ − 1."""
+    return ACTIVATION_TABLE[check_activation(activation)].sigma(Z, namespace(Z))
 
 
 def sigma_prime(Z, activation: str):
     """σ′(Z): 1, 1 − tanh² z, 1[z > 0] (so relu′(0) = 0, as torch's autograd), 1 (z > 0) else eᶻ."""
-    xp = namespace(Z)
-    if activation == "identity":
-        return xp.ones_like(Z)
-    if activation == "tanh":
-        T = xp.tanh(Z)
-        return 1 - T * T
-    if activation == "relu":
-        return (Z > 0).astype(Z.dtype)
-    if activation == "elu":
-        return xp.where(Z > 0, xp.ones_like(Z), xp.exp(xp.minimum(Z, 0)))
-    raise ValueError(check_activation(activation))  # pragma: no cover
+    return ACTIVATION_TABLE[check_activation(activation)].prime(Z, namespace(Z))
 
 
 def sigma_second(Z, activation: str):
     """σ″(Z): 0, −2 tanh z (1 − tanh² z), 0, eᶻ (z < 0) else 0; ``None`` where σ″ ≡ 0
     (identity, relu) so callers can skip the term."""
-    xp = namespace(Z)
-    if activation in ("identity", "relu"):
-        return None
-    if activation == "tanh":
-        T = xp.tanh(Z)
-        return -2 * T * (1 - T * T)
-    if activation == "elu":
-        return xp.where(Z < 0, xp.exp(xp.minimum(Z, 0)), xp.zeros_like(Z))
-    raise ValueError(check_activation(activation))  # pragma: no cover
+    second = ACTIVATION_TABLE[check_activation(activation)].second
+    return None if second is None else second(Z, namespace(Z))
 
 
 # --------------------------------------------------------------------------- validation
@@ -259,11 +273,12 @@ def backward(weights, fwd: Forward, activation: str):
 
 
 def _sigma_prime_at(fwd: Forward, i: int, activation: str):
-    """σ′(Z_{i+1}) (0-based i); for tanh as 1 − H² from the forward pass's H = tanh Z, the same
-    numbers as :func:`sigma_prime` (which computes T = tanh Z, then 1 − T·T) without a second tanh."""
-    if activation == "tanh":
-        T = fwd.H[i + 1]
-        return 1 - T * T
+    """σ′(Z_{i+1}) (0-based i); from the forward pass's H = σ(Z) where the activation's row says
+    how (tanh: 1 − H², the same numbers as :func:`sigma_prime`, which computes T = tanh Z, then
+    1 − T·T, without a second tanh)."""
+    of_output = ACTIVATION_TABLE[activation].prime_of_output
+    if of_output is not None:
+        return of_output(fwd.H[i + 1])
     return sigma_prime(fwd.Z[i], activation)
 
 

@@ -12,12 +12,12 @@ from scipy.optimize import OptimizeResult
 from ._backend import backend_name, namespace, one_blas_thread, to_numpy
 from ._checks import check_eta, check_matrix, check_vector, resolve_dtype
 from .families import LinearNet, capabilities
-from .loop import run as run_loop
-from .observers import EHat, HessianTop, OutputGram, Sharpness, TrainedGram
+from .run.loop import run as run_loop
+from .run.observers import EHat, HessianTop, OutputGram, Sharpness, TrainedGram
 from .run.recorder import Recorder, build_trajectory
 from .run.stop import flow_failed
+from .run.trajectory import Trajectory
 from .spectral import DataSpectrum, spectrum as data_spectrum
-from .trajectory import Trajectory
 
 METHODS = ("gd", "flow")
 _LINEAR_ARGS = ("m", "W0", "a0", "alpha")

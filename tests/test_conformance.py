@@ -138,7 +138,7 @@ def test_save_load_round_trip_is_exact(family, tmp_path):
     tr.save(tmp_path / "t.npz")
     back = linnet.load_trajectory(tmp_path / "t.npz")
     assert back.family == tr.family == family and back.config == tr.config and back.stop == tr.stop
-    for name in linnet.trajectory.COMMON + tuple(tr.specific):
+    for name in linnet.run.trajectory.COMMON + tuple(tr.specific):
         x, y = getattr(tr, name), getattr(back, name)
         assert x.dtype == y.dtype and np.array_equal(x, y), name
     assert len(back.initial_weights) == len(tr.initial_weights)

@@ -18,7 +18,7 @@ import numpy as np
 import linnet
 from linnet import to_numpy
 from linnet.engines import SpectralEngine
-from linnet.observers import BaseObserver, WarmLanczos as _Eig
+from linnet.run.observers import BaseObserver, WarmLanczos as _Eig
 from linnet.spectral import DataSpectrum, spectrum as data_spectrum
 
 from .phases import first_above

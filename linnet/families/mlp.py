@@ -10,17 +10,19 @@ from typing import Any
 import numpy as np
 
 from .._backend import backend_name, to_numpy
+from ..mlp import ACTIVATIONS
 from ..spectral import DataSpectrum
 from .base import Built, Capabilities, SweepModel
 
-ACTIVATION_NAMES = ("identity", "tanh", "relu", "elu")
+ACTIVATION_NAMES = ACTIVATIONS  # linnet.mlp.ACTIVATION_TABLE's rows
 GRAM_MODES = ("auto", "dense", "matrix-free")
 
 
 @dataclass(frozen=True)
 class MLP:
     """A bias-free fully connected net with widths ``(d, h_1, …, h_{L−1}, 1)`` (App. A.2, Table 2:
-    ``(3072, 200, 200, 200, 200, 1)``) and ``activation`` "identity", "tanh", "relu" or "elu".
+    ``(3072, 200, 200, 200, 200, 1)``) and ``activation`` "identity", "tanh", "relu" or "elu"
+    (a row of :data:`linnet.mlp.ACTIVATION_TABLE`).
 
     Start from PyTorch's default init of ``nn.Linear(bias=False)`` (``init="torch"``: entries
     U(±1/√fan_in), times ``scale``; or ``"gaussian"``: N(0, scale²/fan_in)), drawn from ``seed``,

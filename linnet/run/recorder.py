@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from .._backend import to_numpy
-from ..trajectory import Trajectory
 from .stop import Stop
+from .trajectory import Trajectory
 
 STEP_COLUMNS = ("loss", "a_norm2", "fd")  # read from every observation (d_norm follows from the loss)
 
