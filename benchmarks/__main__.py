@@ -1,4 +1,5 @@
 """``python -m benchmarks``: the benchmark tables (``--help`` for options)."""
+
 import sys
 
 from benchmarks.bench import main

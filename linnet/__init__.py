@@ -3,6 +3,7 @@
 Companion to Li, Wang & Li, "Analyzing Sharpness along GD Trajectory: Progressive Sharpening
 and Edge of Stability" (NeurIPS 2022). See README.md and docs/theory.md.
 """
+
 from . import linalg, linear2  # the grouped namespaces: linnet.linear2, linnet.linalg
 from ._backend import to_numpy
 from .batch import train_batch
@@ -37,19 +38,55 @@ __version__ = "0.1.0"
 def __getattr__(name: str):
     """``linnet.trajectory``, ``linnet.observers``, … : modules that moved (deprecated aliases)."""
     from ._moved import MOVED, warn
+
     old = f"{__name__}.{name}"
     if old in MOVED:
         import importlib
+
         warn(old)
         return importlib.import_module(MOVED[old])
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = [
-    "outputs", "residual", "loss", "gradients", "gd_step", "resolve_alpha",
-    "data_kernel", "kernel_eigh", "gram", "gram_parts", "gram_tilde", "gram_update",
-    "a_norm_update", "e_hat", "lambda_tilde", "sharpness",
-    "hessian_vector_product", "hessian_sharpness", "lanczos", "LanczosResult",
-    "init_params", "SCHEMES", "spectrum", "DataSpectrum", "train", "Trajectory",
-    "load_trajectory", "make_data", "sweep", "train_batch", "gram_spectrum", "EigTracker", "MLP",
-    "LinearNet", "to_numpy", "save_data", "load_data", "initial_sharpness", "linalg", "linear2",
+    "outputs",
+    "residual",
+    "loss",
+    "gradients",
+    "gd_step",
+    "resolve_alpha",
+    "data_kernel",
+    "kernel_eigh",
+    "gram",
+    "gram_parts",
+    "gram_tilde",
+    "gram_update",
+    "a_norm_update",
+    "e_hat",
+    "lambda_tilde",
+    "sharpness",
+    "hessian_vector_product",
+    "hessian_sharpness",
+    "lanczos",
+    "LanczosResult",
+    "init_params",
+    "SCHEMES",
+    "spectrum",
+    "DataSpectrum",
+    "train",
+    "Trajectory",
+    "load_trajectory",
+    "make_data",
+    "sweep",
+    "train_batch",
+    "gram_spectrum",
+    "EigTracker",
+    "MLP",
+    "LinearNet",
+    "to_numpy",
+    "save_data",
+    "load_data",
+    "initial_sharpness",
+    "linalg",
+    "linear2",
 ]

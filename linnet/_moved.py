@@ -2,6 +2,7 @@
 
 An old module file calls :func:`alias`, which makes the old name *the same module object* as the
 new one (so attributes, monkeypatches and ``isinstance`` checks agree) and warns once."""
+
 from __future__ import annotations
 
 import importlib
@@ -19,8 +20,12 @@ MOVED = {
 
 
 def warn(old: str, stacklevel: int = 3) -> None:
-    warnings.warn(f"{old} has moved to {MOVED[old]}: import it from there ({old} is a deprecated "
-                  "alias, to be removed in the next release)", DeprecationWarning, stacklevel=stacklevel)
+    warnings.warn(
+        f"{old} has moved to {MOVED[old]}: import it from there ({old} is a deprecated "
+        "alias, to be removed in the next release)",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
 
 
 def alias(old: str) -> None:

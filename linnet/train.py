@@ -1,4 +1,5 @@
 """``train``: run GD (or gradient flow) on a model family and record a :class:`Trajectory`."""
+
 from __future__ import annotations
 
 import contextlib
@@ -23,16 +24,40 @@ METHODS = ("gd", "flow")
 _LINEAR_ARGS = ("m", "W0", "a0", "alpha")
 
 
-def train(X, Y, *, eta: float | None = None, steps: int, model: Any = None, m: int | None = None,
-          init: str = "symmetric", scale: float = 1.0, seed: int | None = 0, alpha: float | None = None,
-          W0: Any = None, a0: Any = None, method: str = "gd", engine: str = "spectral",
-          backend: str | None = None, dtype: Any = "float64", top_k: int = 5,
-          sharpness_every: int = 1, sharpness_tol: float = 1e-6, e_hat_every: int = 1,
-          ga_every: int | None = None, hessian_every: int = 0, hessian_tol: float = 1e-8,
-          max_loss: float | None = None, progress: bool | None = None,
-          spectrum: DataSpectrum | None = None, observers: Sequence[Any] = (),
-          flow_rtol: float = 1e-10, flow_atol: float = 1e-12, jit: bool = False,
-          eta_lambda0: float | None = None) -> Trajectory:
+def train(
+    X,
+    Y,
+    *,
+    eta: float | None = None,
+    steps: int,
+    model: Any = None,
+    m: int | None = None,
+    init: str = "symmetric",
+    scale: float = 1.0,
+    seed: int | None = 0,
+    alpha: float | None = None,
+    W0: Any = None,
+    a0: Any = None,
+    method: str = "gd",
+    engine: str = "spectral",
+    backend: str | None = None,
+    dtype: Any = "float64",
+    top_k: int = 5,
+    sharpness_every: int = 1,
+    sharpness_tol: float = 1e-6,
+    e_hat_every: int = 1,
+    ga_every: int | None = None,
+    hessian_every: int = 0,
+    hessian_tol: float = 1e-8,
+    max_loss: float | None = None,
+    progress: bool | None = None,
+    spectrum: DataSpectrum | None = None,
+    observers: Sequence[Any] = (),
+    flow_rtol: float = 1e-10,
+    flow_atol: float = 1e-12,
+    jit: bool = False,
+    eta_lambda0: float | None = None,
+) -> Trajectory:
     """Run ``steps`` GD steps (eq. 6) — or gradient flow (eq. 1) sampled at t = ηk — and record them.
 
     The network is ``model``: a :class:`linnet.MLP`, a :class:`linnet.LinearNet`, a
@@ -64,8 +89,7 @@ def train(X, Y, *, eta: float | None = None, steps: int, model: Any = None, m: i
     The step size is ``eta``, or ``eta_lambda0`` = c for η = c/Λ(0), Λ(0) the sharpness at the
     start (:func:`initial_sharpness`; give one of the two).
     """
-    model = _model_of(model, m=m, init=init, scale=scale, seed=seed, alpha=alpha, W0=W0, a0=a0,
-                      engine=engine)
+    model = _model_of(model, m=m, init=init, scale=scale, seed=seed, alpha=alpha, W0=W0, a0=a0, engine=engine)
     if eta_lambda0 is not None:
         if eta is not None:
             raise ValueError("give eta or eta_lambda0 (η = eta_lambda0/Λ(0)), not both")
@@ -77,9 +101,13 @@ def train(X, Y, *, eta: float | None = None, steps: int, model: Any = None, m: i
         raise ValueError(f"steps must be an integer ≥ 0, got {steps!r}")
     if method not in METHODS:
         raise ValueError(f"method={method!r} is unknown: use 'gd' or 'flow'")
-    for name, val in (("sharpness_every", sharpness_every), ("e_hat_every", e_hat_every),
-                      ("ga_every", 0 if ga_every is None else ga_every),
-                      ("hessian_every", hessian_every), ("top_k", top_k)):
+    for name, val in (
+        ("sharpness_every", sharpness_every),
+        ("e_hat_every", e_hat_every),
+        ("ga_every", 0 if ga_every is None else ga_every),
+        ("hessian_every", hessian_every),
+        ("top_k", top_k),
+    ):
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 0:
             raise ValueError(f"{name} must be an integer ≥ 0 (0 = never), got {val!r}")
     dt = resolve_dtype(dtype)
@@ -100,20 +128,35 @@ def train(X, Y, *, eta: float | None = None, steps: int, model: Any = None, m: i
     if ga_every is None:
         ga_every = caps.default_ga_every
     if jit:
-        check_jit(built, xp, dt, method=method, hessian_every=hessian_every, ga_every=ga_every,
-                  observers=observers)
+        check_jit(
+            built, xp, dt, method=method, hessian_every=hessian_every, ga_every=ga_every, observers=observers
+        )
 
-    config = dict(eta=eta, family=built.family, **built.config, n=n, d=d, r=spectrum.r,
-                  method=method, backend=backend_name(xp), dtype=str(dt),
-                  steps_requested=int(steps), top_k=eng.k, sharpness_every=int(sharpness_every),
-                  sharpness_tol=float(sharpness_tol),
-                  e_hat_every=int(e_hat_every) if caps.measures_e_hat else 0,
-                  ga_every=int(ga_every), hessian_every=int(hessian_every),
-                  hessian_tol=float(hessian_tol), y_norm=float(xp.linalg.norm(spectrum.Y)),
-                  jit=bool(jit))
+    config = dict(
+        eta=eta,
+        family=built.family,
+        **built.config,
+        n=n,
+        d=d,
+        r=spectrum.r,
+        method=method,
+        backend=backend_name(xp),
+        dtype=str(dt),
+        steps_requested=int(steps),
+        top_k=eng.k,
+        sharpness_every=int(sharpness_every),
+        sharpness_tol=float(sharpness_tol),
+        e_hat_every=int(e_hat_every) if caps.measures_e_hat else 0,
+        ga_every=int(ga_every),
+        hessian_every=int(hessian_every),
+        hessian_tol=float(hessian_tol),
+        y_norm=float(xp.linalg.norm(spectrum.Y)),
+        jit=bool(jit),
+    )
     if jit:
-        return _train_compiled(eng, built, config, spectrum, eta=eta, steps=steps, max_loss=max_loss,
-                               progress=progress)
+        return _train_compiled(
+            eng, built, config, spectrum, eta=eta, steps=steps, max_loss=max_loss, progress=progress
+        )
 
     sharp = Sharpness(sharpness_every, sharpness_tol)
     e_hat = EHat(e_hat_every, sharpness_tol) if caps.measures_e_hat else None
@@ -132,10 +175,18 @@ def train(X, Y, *, eta: float | None = None, steps: int, model: Any = None, m: i
         states = [xp.asarray(sol.y[:, t], dtype=dt) for t in range(sol.y.shape[1])]
 
     rec = Recorder(steps + 1, eng.k, n, own=caps.step_fields)
-    res = run_loop(eng, eta=eta, steps=steps, observers=[*measured, *observers],
-                   on_row=rec.every_step, max_loss=max_loss, states=states, progress=progress,
-                   label=f"train[{config['engine']}]",
-                   status=lambda obs: f"loss {obs.loss:.3g} eta*Lambda {eta * sharp.last:.3f}")
+    res = run_loop(
+        eng,
+        eta=eta,
+        steps=steps,
+        observers=[*measured, *observers],
+        on_row=rec.every_step,
+        max_loss=max_loss,
+        states=states,
+        progress=progress,
+        label=f"train[{config['engine']}]",
+        status=lambda obs: f"loss {obs.loss:.3g} eta*Lambda {eta * sharp.last:.3f}",
+    )
     stopped = res.stopped or stopped
     config.update(sharpness_products=sharp.products, ga_products=ga.products)
     if e_hat is not None:
@@ -152,17 +203,28 @@ def train(X, Y, *, eta: float | None = None, steps: int, model: Any = None, m: i
     return rec.build(config, stopped, spectrum, eng.k, arrays, built.family, specific)
 
 
-
-def _model_of(model: Any, *, m: int | None, init: str, scale: float, seed: int | None,
-              alpha: float | None, W0: Any, a0: Any, engine: str) -> Any:
+def _model_of(
+    model: Any,
+    *,
+    m: int | None,
+    init: str,
+    scale: float,
+    seed: int | None,
+    alpha: float | None,
+    W0: Any,
+    a0: Any,
+    engine: str,
+) -> Any:
     """``model``, or the linear net that train's own arguments describe (``model=None``)."""
     if model is None:
         return LinearNet(m=m, init=init, scale=scale, seed=seed, alpha=alpha, W0=W0, a0=a0, engine=engine)
     given = [k for k, v in zip(_LINEAR_ARGS, (m, W0, a0, alpha), strict=True) if v is not None]
     if given or engine != "spectral":
-        raise ValueError(f"model={type(model).__name__}(…) describes the network: drop "
-                         f"{given + (['engine'] if engine != 'spectral' else [])} (those "
-                         "configure the default linear net)")
+        raise ValueError(
+            f"model={type(model).__name__}(…) describes the network: drop "
+            f"{given + (['engine'] if engine != 'spectral' else [])} (those "
+            "configure the default linear net)"
+        )
     return model
 
 
@@ -185,14 +247,17 @@ def eta_from_lambda0(eta_lambda0: float, lambda0: float) -> float:
     return float(eta_lambda0) / lambda0
 
 
-def check_jit(built: Any, xp: Any, dt: Any, *, method: str, hessian_every: int, ga_every: int,
-              observers: Sequence[Any]) -> None:
+def check_jit(
+    built: Any, xp: Any, dt: Any, *, method: str, hessian_every: int, ga_every: int, observers: Sequence[Any]
+) -> None:
     """Raise, naming the arguments, where ``jit=True`` cannot run this model and these settings
     (train's and train_batch's check); Numba's absence is :class:`linnet.jit.CompiledRun`'s."""
     why = []
     if not built.engine.COMPILABLE:
-        why.append(f"it runs the linear net's spectral engine only (this is {built.family}, "
-                   f"engine {built.config.get('engine')!r})")
+        why.append(
+            f"it runs the linear net's spectral engine only (this is {built.family}, "
+            f"engine {built.config.get('engine')!r})"
+        )
     if method != "gd":
         why.append("it runs method='gd' only")
     if xp is not np or dt != np.float64:
@@ -205,13 +270,29 @@ def check_jit(built: Any, xp: Any, dt: Any, *, method: str, hessian_every: int, 
         raise ValueError("jit=True cannot run this: " + "; ".join(why) + "; or use jit=False")
 
 
-def _train_compiled(eng: Any, built: Any, config: dict, spectrum: DataSpectrum, *, eta: float, steps: int,
-                    max_loss: float | None, progress: bool | None) -> Trajectory:
+def _train_compiled(
+    eng: Any,
+    built: Any,
+    config: dict,
+    spectrum: DataSpectrum,
+    *,
+    eta: float,
+    steps: int,
+    max_loss: float | None,
+    progress: bool | None,
+) -> Trajectory:
     from .jit import run_compiled
 
-    res = run_compiled(eng, eta=eta, steps=steps, sharpness_every=config["sharpness_every"],
-                       e_hat_every=config["e_hat_every"], tol=config["sharpness_tol"],
-                       max_loss=max_loss, progress=progress)
+    res = run_compiled(
+        eng,
+        eta=eta,
+        steps=steps,
+        sharpness_every=config["sharpness_every"],
+        e_hat_every=config["e_hat_every"],
+        tol=config["sharpness_tol"],
+        max_loss=max_loss,
+        progress=progress,
+    )
     with one_blas_thread(eng.xp):  # W_final: no spinning OpenBLAS worker left for the next run
         specific = built.specific()
     return trajectory_of_compiled(res, config, spectrum, eng.k, specific)
@@ -220,19 +301,32 @@ def _train_compiled(eng: Any, built: Any, config: dict, spectrum: DataSpectrum, 
 def trajectory_of_compiled(res: Any, config: dict, spec: DataSpectrum, k: int, specific: dict) -> Trajectory:
     """The :class:`Trajectory` of a :class:`linnet.jit.CompiledResult`, with the NumPy path's fields
     (``config`` gains the trackers' product counts)."""
-    config.update(sharpness_products=res.sharpness_products, ga_products=0,
-                  e_hat_products=res.e_hat_products)
+    config.update(sharpness_products=res.sharpness_products, ga_products=0, e_hat_products=res.e_hat_products)
     cols = dict(res.columns)
     arrays = dict(res.arrays)
     caps = capabilities(LinearNet.family)  # the compiled loop is the linear net's
     for name in caps.observed_fields:
         specific[name] = arrays.pop(name)
-    arrays.update(ga_step=np.zeros(0, dtype=np.int64), ga_norm=np.zeros(0),
-                  hessian_step=np.zeros(0, dtype=np.int64), hessian_sharpness=np.zeros(0))
+    arrays.update(
+        ga_step=np.zeros(0, dtype=np.int64),
+        ga_norm=np.zeros(0),
+        hessian_step=np.zeros(0, dtype=np.int64),
+        hessian_sharpness=np.zeros(0),
+    )
     d_top, f_top = cols.pop("d_top"), cols.pop("f_top")
-    return build_trajectory(config=config, columns=cols, d_top=d_top, f_top=f_top, spectrum=spec, k=k,
-                            arrays=arrays, family=caps.name, specific=specific, stop=res.stopped,
-                            own=caps.step_fields)
+    return build_trajectory(
+        config=config,
+        columns=cols,
+        d_top=d_top,
+        f_top=f_top,
+        spectrum=spec,
+        k=k,
+        arrays=arrays,
+        family=caps.name,
+        specific=specific,
+        stop=res.stopped,
+        own=caps.step_fields,
+    )
 
 
 def prepare_data(X: Any, Y: Any, xp: Any, spectrum: DataSpectrum | None) -> tuple[Any, Any, DataSpectrum]:
@@ -256,9 +350,9 @@ def integrate_flow(eng: Any, eta: float, steps: int, *, rtol: float = 1e-10, ato
 
     def rhs(_t, z):
         return to_numpy(eng.flow_rhs(xp.asarray(z)))
+
     z0 = to_numpy(eng.get_state()).astype(np.float64)
     t_eval = eta * np.arange(steps + 1)
     if steps == 0:  # nothing to integrate (SciPy refuses an empty interval)
         return OptimizeResult(t=t_eval, y=z0[:, None], status=0, message="no steps", success=True)
     return solve_ivp(rhs, (0.0, t_eval[-1]), z0, method="DOP853", t_eval=t_eval, rtol=rtol, atol=atol)
-

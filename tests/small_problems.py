@@ -1,4 +1,5 @@
 """The tests' small problems, in one place (conftest.py turns the common ones into fixtures)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -12,6 +12,7 @@ adds a tiny example to EXAMPLES below (a test fails until it does).
 * the divergence stop (a typed stop, finite rows);
 * float32 runs tracking float64.
 """
+
 import numpy as np
 import pytest
 
@@ -25,9 +26,11 @@ from linnet.tolerances import tol
 def _torch_example(d):
     torch = pytest.importorskip("torch")
     from linnet.torch import TorchModel
+
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(d, 6, bias=False), torch.nn.Tanh(),
-                              torch.nn.Linear(6, 1, bias=False))
+    net = torch.nn.Sequential(
+        torch.nn.Linear(d, 6, bias=False), torch.nn.Tanh(), torch.nn.Linear(6, 1, bias=False)
+    )
     return TorchModel(net)
 
 
@@ -79,6 +82,7 @@ def _like(eng, ref, v):
     """v on the engine's arrays (NumPy, or the torch adapter's tensors) in ref's dtype."""
     if type(ref).__module__.split(".")[0] == "torch":
         import torch
+
         return torch.as_tensor(v, dtype=ref.dtype, device=ref.device)
     return eng.xp.asarray(v, dtype=ref.dtype)
 
@@ -159,8 +163,9 @@ def test_float32_tracks_float64(family):
     X, Y = _data(family)
     kw = dict(eta_lambda0=1.0, steps=10, progress=False)
     t64 = linnet.train(X, Y, model=EXAMPLES[family](D), **kw)
-    t32 = linnet.train(X.astype(np.float32), Y.astype(np.float32), model=EXAMPLES[family](D),
-                       dtype="float32", **kw)
+    t32 = linnet.train(
+        X.astype(np.float32), Y.astype(np.float32), model=EXAMPLES[family](D), dtype="float32", **kw
+    )
     assert t32.config["dtype"] == "float32"
     rel = np.max(np.abs(t32.loss - t64.loss)) / np.max(np.abs(t64.loss))
     assert rel < tol("cross-implementation", "float32")

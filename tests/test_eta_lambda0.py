@@ -1,5 +1,6 @@
 """η = c/Λ(0) in one place: train(..., eta_lambda0=c) and initial_sharpness(model, X, Y), equal
 to the step sizes that were set by hand before (bitwise)."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """Slow checks, out of the default run: `python -m pytest -m slow` (about 2 minutes)."""
+
 import numpy as np
 import pytest
 

@@ -1,5 +1,6 @@
 """The typed stop (linnet.run.stop): kinds and steps from every loop, the text kept for display,
 the .npz round trip, files written before stops were typed, and one protocol in all three loops."""
+
 import numpy as np
 import pytest
 
@@ -57,6 +58,7 @@ def test_a_trajectory_given_only_the_text_or_only_the_stop():
     X, Y, W, a, eta = eos_problem()
     tr = linnet.train(X, Y, eta=eta, steps=3, W0=W, a0=a)
     import dataclasses
+
     s = Stop("diverged", 9, "diverged at step 9: loss overflowed")
     assert dataclasses.replace(tr, stopped=s.message).stop == s
     assert dataclasses.replace(tr, stop=s).stopped == s.message
@@ -79,6 +81,7 @@ def test_batched_and_compiled_loops_give_trains_stop():
     (batched,) = linnet.train_batch(X, Y, eta=[eta], steps=500, W0=[W], a0=[a])
     assert batched.stop == single.stop
     from linnet import jit
+
     if jit.available():
         compiled = linnet.train(X, Y, eta=eta, steps=500, W0=W, a0=a, jit=True)
         assert compiled.stop == single.stop

@@ -1,4 +1,5 @@
 """validation.torch_experiments at tiny sizes, and benchmarks.bench_torch's fields (skipped without torch)."""
+
 import os
 
 import pytest

@@ -12,6 +12,7 @@ configuration entries that describe the model, and a function giving the family'
 its :class:`Capabilities` (:data:`FAMILIES`, by ``Trajectory.family``); code elsewhere asks
 :func:`capabilities` instead of comparing family names.
 """
+
 from __future__ import annotations
 
 from .base import Built, Capabilities, Engine, Family, Observation, SweepModel
@@ -22,8 +23,22 @@ from .torch import TORCH
 FAMILIES: dict[str, Capabilities] = {c.name: c for c in (LINEAR2, MLP_FAMILY, TORCH)}
 SWEEP_MODELS: dict[str, SweepModel] = {s.name: s for c in FAMILIES.values() for s in c.sweep_models}
 
-__all__ = ["ACTIVATION_NAMES", "Built", "Capabilities", "Engine", "FAMILIES", "Family", "GRAM_MODES",
-           "LinearNet", "MLP", "Observation", "SWEEP_MODELS", "SweepModel", "capabilities", "register"]
+__all__ = [
+    "ACTIVATION_NAMES",
+    "Built",
+    "Capabilities",
+    "Engine",
+    "FAMILIES",
+    "Family",
+    "GRAM_MODES",
+    "LinearNet",
+    "MLP",
+    "Observation",
+    "SWEEP_MODELS",
+    "SweepModel",
+    "capabilities",
+    "register",
+]
 
 
 def capabilities(family: str) -> Capabilities:

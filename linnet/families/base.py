@@ -1,6 +1,7 @@
 """What a model family is: the protocols an engine and its observations follow, and the family's
 capabilities, declared once (:class:`Capabilities`) and looked up by name in the registry
 (:mod:`linnet.families`), so that no code outside a family's own module branches on its name."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from typing import Any, Protocol
 class Observation(Protocol):
     """What ``engine.observe()`` returns: at least these (a family adds its own fields, e.g. the
     linear net's ``lambda_tilde``; :attr:`Capabilities.step_fields` names them)."""
+
     loss: float
     a_norm2: float
     fd: float
@@ -25,6 +27,7 @@ class Engine(Protocol):
     """One family's exact GD state on fixed data (:func:`linnet.loop.run`'s needs; the operators
     the observers use are ``gram_matvec``/``gram_update``, ``ga_matvec``/``ga_norm``,
     ``hessian_matvec``, and the linear net's ``e_hat_matvec``/``e_hat_update``)."""
+
     xp: Any
     dtype: Any
     dim: int
@@ -40,6 +43,7 @@ class Family(Protocol):
     """A description of a network and its start (:class:`linnet.LinearNet`, :class:`linnet.MLP`,
     ``linnet.torch.TorchModel``): ``family`` its registry name, ``build`` its engine on data,
     ``initial_sharpness`` its Λ(0)."""
+
     family: str
 
     def build(self, X: Any, Y: Any, *, spectrum: Any, dtype: Any, xp: Any, top_k: int) -> Built: ...
@@ -52,6 +56,7 @@ class SweepModel:
     gains, and their values unless given), ``keys`` (the model's own keys a spec may set), and
     ``run(spec, X, Y, spectrum, jit)`` → ``(model, X_in, train_kwargs)``. ``batchable``: runs may
     advance together in :func:`linnet.train_batch`."""
+
     name: str
     run: Callable[..., tuple[Any, Any, dict]]
     defaults: dict = field(default_factory=dict)
@@ -60,8 +65,9 @@ class SweepModel:
 
 
 def _numbered_layers(specific: dict, which: str) -> tuple:
-    names = sorted((k for k in specific if k.startswith(f"W{which}_")),
-                   key=lambda k: int(k.rsplit("_", 1)[1]))
+    names = sorted(
+        (k for k in specific if k.startswith(f"W{which}_")), key=lambda k: int(k.rsplit("_", 1)[1])
+    )
     return tuple(specific[k] for k in names)
 
 
@@ -83,6 +89,7 @@ class Capabilities:
     linear net's statements (§4, App. C) and its exact replay apply (``theory``); ``rebuild(traj)``:
     the family object that reruns a saved trajectory from its file, or None where the file cannot
     say (a PyTorch module)."""
+
     name: str
     supports_flow: bool = False
     measures_e_hat: bool = False
@@ -101,6 +108,7 @@ class Capabilities:
 class Built:
     """A family on data: its ``engine``, the ``config`` entries that describe the model, and
     ``specific()``, the family's own arrays (initial and final weights) once the run is over."""
+
     engine: Any
     config: dict
     specific: Callable[[], dict]
@@ -110,6 +118,7 @@ class Built:
     @property
     def capabilities(self) -> Capabilities:
         from . import capabilities
+
         return capabilities(self.family)
 
     @property

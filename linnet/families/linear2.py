@@ -1,5 +1,6 @@
 """The paper's two-layer linear net f(x) = α aᵀWx (§4) as a model family: :class:`LinearNet`, on
 the spectral or the literal engine (:mod:`linnet.engines`), and its capabilities (:data:`LINEAR2`)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ class LinearNet:
     """The two-layer linear net of width ``m`` (§4): start from ``init_params(m, X, scheme=init,
     scale=scale, seed=seed, alpha=alpha)`` or from the given ``W0`` (m×d), ``a0`` (m,).
     ``alpha=None`` means α = 1/√m; ``engine`` is "spectral" (O(m·r) a step) or "literal"."""
+
     m: int | None = None
     init: str = "symmetric"
     scale: float = 1.0
@@ -38,12 +40,12 @@ class LinearNet:
         if W0 is None:
             if self.m is None:
                 raise ValueError("m (the width) is required unless W0 and a0 are given")
-            W0, a0 = init_params(self.m, X, scheme=self.init, scale=self.scale, seed=self.seed,
-                                 alpha=self.alpha)
+            W0, a0 = init_params(
+                self.m, X, scheme=self.init, scale=self.scale, seed=self.seed, alpha=self.alpha
+            )
         return sharpness(W0, a0, X, alpha=self.alpha)
 
-    def build(self, X: Any, Y: Any, *, spectrum: DataSpectrum, dtype: Any, xp: Any,
-              top_k: int) -> Built:
+    def build(self, X: Any, Y: Any, *, spectrum: DataSpectrum, dtype: Any, xp: Any, top_k: int) -> Built:
         if self.engine not in ENGINES:
             raise ValueError(f"engine={self.engine!r} is unknown: use one of {tuple(ENGINES)}")
         d, n = X.shape
@@ -53,8 +55,16 @@ class LinearNet:
         if W0 is None:
             if m is None:
                 raise ValueError("m (the width) is required unless W0 and a0 are given")
-            W0, a0 = init_params(m, X, scheme=self.init, scale=self.scale, seed=self.seed,
-                                 alpha=self.alpha, dtype=dtype, backend=backend_name(xp))
+            W0, a0 = init_params(
+                m,
+                X,
+                scheme=self.init,
+                scale=self.scale,
+                seed=self.seed,
+                alpha=self.alpha,
+                dtype=dtype,
+                backend=backend_name(xp),
+            )
             init_name = self.init
         else:
             check_matrix("W0", W0, cols=d, cols_name=f"X (d×n = {d}×{n})")
@@ -62,22 +72,27 @@ class LinearNet:
             check_finite("W0", W0)
             check_finite("a0", a0)
             if m is not None and m != W0.shape[0]:
-                raise ValueError(f"m={m} disagrees with W0, which has {W0.shape[0]} rows: "
-                                 "drop m or fix W0")
+                raise ValueError(f"m={m} disagrees with W0, which has {W0.shape[0]} rows: drop m or fix W0")
             W0, a0 = xp.asarray(W0, dtype=dtype), xp.asarray(a0, dtype=dtype)
             init_name = "given"
         m = int(W0.shape[0])
         al = resolve_alpha(self.alpha, m)
         eng: Any = ENGINES[self.engine](spectrum, W0, a0, al, dtype, top_k)
-        config = dict(model="linear2", m=m, alpha=al,
-                      alpha_arg=None if self.alpha is None else float(self.alpha), init=init_name,
-                      scale=float(self.scale), seed=None if self.seed is None else int(self.seed),
-                      engine=self.engine)
+        config = dict(
+            model="linear2",
+            m=m,
+            alpha=al,
+            alpha_arg=None if self.alpha is None else float(self.alpha),
+            init=init_name,
+            scale=float(self.scale),
+            seed=None if self.seed is None else int(self.seed),
+            engine=self.engine,
+        )
 
         def specific() -> dict:
             W_fin, a_fin = eng.params()
-            return dict(W0=to_numpy(W0), a0=to_numpy(a0), W_final=to_numpy(W_fin),
-                        a_final=to_numpy(a_fin))
+            return dict(W0=to_numpy(W0), a0=to_numpy(a0), W_final=to_numpy(W_fin), a_final=to_numpy(a_fin))
+
         return Built(eng, config, specific, self.family)
 
 
@@ -94,16 +109,27 @@ def _sweep_run(spec: dict, X: Any, Y: Any, spectrum: Any, jit: bool) -> tuple[An
     """A sweep spec's linear net: its start from init_params, run on the sweep's spectrum (and
     compiled with ``jit``)."""
     alpha = None if spec["alpha"] in (None, "theory") else float(spec["alpha"])
-    W, a = init_params(int(spec["m"]), X, scheme=spec["init"], scale=float(spec["scale"]),
-                       seed=int(spec["seed"]), alpha=alpha)
+    W, a = init_params(
+        int(spec["m"]),
+        X,
+        scheme=spec["init"],
+        scale=float(spec["scale"]),
+        seed=int(spec["seed"]),
+        alpha=alpha,
+    )
     return LinearNet(W0=W, a0=a, alpha=alpha), X, dict(spectrum=spectrum, jit=jit)
 
 
 LINEAR2 = Capabilities(
-    name=LinearNet.family, supports_flow=True, measures_e_hat=True,
+    name=LinearNet.family,
+    supports_flow=True,
+    measures_e_hat=True,
     default_ga_every=0,  # ‖G_A‖ = α²‖X‖²/n·… is not a question the paper asks of the linear net
     step_fields=("lambda_tilde",),  # Λ̃ = v₁ᵀGv₁ every step
     observed_fields=("e_hat_step", "e_hat_norm"),
-    layers=_layers, describe=_describe, output_norm="|a|^2",
+    layers=_layers,
+    describe=_describe,
+    output_norm="|a|^2",
     sweep_models=(SweepModel("linear2", _sweep_run, batchable=True),),
-    linear_theory=True)
+    linear_theory=True,
+)

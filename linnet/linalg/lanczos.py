@@ -5,6 +5,7 @@ problem goes to the host. The stop rule is the Ritz residual ρ = ‖A u − θ 
 bounds the distance from θ to the spectrum by ρ (Bauer–Fike for symmetric A) and the distance to
 the eigenvalue it approximates by ρ²/gap (Kato–Temple), gap being its distance to the rest.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,6 +24,7 @@ class LanczosResult:
     nearest other Ritz value (an estimate of the spectral gap; inf for one iteration), and
     ``runner_up``: the Ritz vector next in line (None for one iteration), a cheap warm start for
     the eigenvector that may overtake this one."""
+
     value: float
     vector: Array
     residual: float
@@ -36,9 +38,18 @@ def _dot(x: Array, y: Array) -> float:
     return float(x @ y)
 
 
-def lanczos(matvec: MatVec, *, n: int, xp: ArrayModule = np, dtype: DTypeLike = np.float64,
-            v0: Array | None = None, which: str = "LA",
-            tol: float = 1e-10, maxiter: int = 100, seed: int = 0) -> LanczosResult:
+def lanczos(
+    matvec: MatVec,
+    *,
+    n: int,
+    xp: ArrayModule = np,
+    dtype: DTypeLike = np.float64,
+    v0: Array | None = None,
+    which: str = "LA",
+    tol: float = 1e-10,
+    maxiter: int = 100,
+    seed: int = 0,
+) -> LanczosResult:
     """Top eigenpair of the symmetric operator ``matvec`` on R^n.
 
     ``which="LA"``: largest algebraic eigenvalue; ``"LM"``: largest magnitude.
@@ -93,7 +104,8 @@ def lanczos(matvec: MatVec, *, n: int, xp: ArrayModule = np, dtype: DTypeLike = 
             if j:
                 nxt = idx - 1 if which == "LA" else int(np.argsort(np.abs(evals))[-2])
                 second = Qj.T @ xp.asarray(evecs[:, nxt], dtype=dtype)
-            return LanczosResult(theta, Qj.T @ xp.asarray(s, dtype=dtype), resid, j + 1, converged, gap,
-                                 second)
+            return LanczosResult(
+                theta, Qj.T @ xp.asarray(s, dtype=dtype), resid, j + 1, converged, gap, second
+            )
         Q[j + 1] = w / beta
     raise AssertionError("unreachable")  # pragma: no cover

@@ -22,6 +22,7 @@ roundoff of at most ``refresh_every`` updates (each of relative size ε), after 
 re-orthonormalised and S recomputed from the operator; the tests compare ρ and θ with a direct
 computation. As for Lanczos, |θ − λ| ≤ ρ for an eigenvalue λ, and ≤ ρ²/gap for the one u approximates.
 """
+
 from __future__ import annotations
 
 import math
@@ -53,9 +54,21 @@ class EigTracker:
 
     TOL_FLOOR_EPS = 100
 
-    def __init__(self, *, xp: ArrayModule = np, dtype: DTypeLike = np.float64, dim: int, which: str = "LA",
-                 tol: float = 1e-6, keep: int = 4, max_basis: int = 10, probe: bool = True,
-                 refresh_every: int = 64, maxiter: int = 200, seed: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        xp: ArrayModule = np,
+        dtype: DTypeLike = np.float64,
+        dim: int,
+        which: str = "LA",
+        tol: float = 1e-6,
+        keep: int = 4,
+        max_basis: int = 10,
+        probe: bool = True,
+        refresh_every: int = 64,
+        maxiter: int = 200,
+        seed: int = 0,
+    ) -> None:
         if which not in ("LA", "LM"):
             raise ValueError(f"which={which!r} is unknown: use 'LA' or 'LM'")
         if not tol > 0:
@@ -102,7 +115,7 @@ class EigTracker:
             return False
         k = self.k
         self.Q[k] = w / after
-        self.S[k] = matmat(self.Q[k: k + 1].T)[:, 0]
+        self.S[k] = matmat(self.Q[k : k + 1].T)[:, 0]
         self.matvecs += 1
         self.k = k + 1
         return True
@@ -142,8 +155,9 @@ class EigTracker:
         self.since_refresh = 0
 
     # -- one call ----------------------------------------------------------------------------
-    def __call__(self, matmat: MatVec, update: Update | None = None,
-                 probe_image: Array | None = None) -> tuple[float, float, Array]:
+    def __call__(
+        self, matmat: MatVec, update: Update | None = None, probe_image: Array | None = None
+    ) -> tuple[float, float, Array]:
         xp = self.xp
         if self.k == 0:
             self._add(self._start, matmat)

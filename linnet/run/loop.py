@@ -11,6 +11,7 @@ An *engine* holds one family's exact GD state on fixed data (:mod:`linnet.engine
 
 What is measured at each state is up to the observers (:mod:`linnet.observers`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -33,14 +34,24 @@ from .stop import (  # noqa: F401 - the stop messages' former home
 class LoopResult:
     """``rows``: states recorded (t = 0 … rows − 1); ``stopped``: None, or why the run stopped
     (:class:`linnet.run.stop.Stop`)."""
+
     rows: int
     stopped: Stop | None
 
 
-def run(engine: Any, *, eta: float, steps: int, observers: Sequence[Any],
-        on_row: Callable[[int, Any], None], max_loss: float | None = None,
-        states: Sequence[Any] | None = None, progress: bool | None = None, label: str = "train",
-        status: Callable[[Any], str] | None = None) -> LoopResult:
+def run(
+    engine: Any,
+    *,
+    eta: float,
+    steps: int,
+    observers: Sequence[Any],
+    on_row: Callable[[int, Any], None],
+    max_loss: float | None = None,
+    states: Sequence[Any] | None = None,
+    progress: bool | None = None,
+    label: str = "train",
+    status: Callable[[Any], str] | None = None,
+) -> LoopResult:
     """Observe, then step, ``steps`` times; ``on_row(t, obs)`` records each state.
 
     A state whose loss or ‖A‖² is not finite ends the run before it is recorded; one whose loss

@@ -14,6 +14,7 @@ Observers of one's own (the exact replay of :mod:`theory.record`, say) implement
 and are passed as ``train(..., observers=[...])``; they leave the trajectory unchanged (every
 engine's products are as wide whatever is measured, so the run is bitwise the same).
 """
+
 from __future__ import annotations
 
 import math
@@ -65,8 +66,7 @@ class WarmLanczos:
     ``__call__(matvec)`` returns ``(value, residual, unit vector)``.
     """
 
-    def __init__(self, xp: Any, dtype: Any, dim: int, which: str, tol: float, maxiter: int,
-                 seed: int):
+    def __init__(self, xp: Any, dtype: Any, dim: int, which: str, tol: float, maxiter: int, seed: int):
         self.xp, self.dtype, self.dim, self.which = xp, dtype, dim, which
         self.tol, self.maxiter = tol, maxiter
         g = np.random.default_rng(seed).standard_normal(dim)
@@ -79,8 +79,16 @@ class WarmLanczos:
         v0 = self.g if self.u is None else self.u + WARM_MIX * self.g
         if self.u2 is not None:
             v0 = v0 + RUNNER_UP_MIX * self.u2
-        res = lanczos(matvec, n=self.dim, xp=self.xp, dtype=self.dtype, v0=v0, which=self.which,
-                      tol=self.tol, maxiter=self.maxiter)
+        res = lanczos(
+            matvec,
+            n=self.dim,
+            xp=self.xp,
+            dtype=self.dtype,
+            v0=v0,
+            which=self.which,
+            tol=self.tol,
+            maxiter=self.maxiter,
+        )
         self.iterations += res.iterations
         u = res.vector / math.sqrt(float(res.vector @ res.vector))
         if self.u is not None and float(u @ self.u) < 0:
@@ -113,8 +121,9 @@ class _Tracked(BaseObserver):
         self.tracker: EigTracker | None = None
 
     def start(self, engine: Any) -> None:
-        self.tracker = EigTracker(xp=engine.xp, dtype=engine.dtype, dim=engine.dim,
-                                  which=self.which, tol=self.tol, seed=self.seed)
+        self.tracker = EigTracker(
+            xp=engine.xp, dtype=engine.dtype, dim=engine.dim, which=self.which, tol=self.tol, seed=self.seed
+        )
 
     def look(self, obs: Any, engine: Any) -> tuple[float, float, Any]:
         assert self.tracker is not None
@@ -149,9 +158,17 @@ class Sharpness(_Tracked):
         super().__init__(every, tol)
         self.u1_0: Any = None
         self.v1: Any = None
-        self.rows: dict[str, list[float]] = {k: [] for k in (
-            "sharpness_step", "sharpness", "sharpness_residual", "u1_overlap_init",
-            "u1_v1_overlap", "d_u1")}
+        self.rows: dict[str, list[float]] = {
+            k: []
+            for k in (
+                "sharpness_step",
+                "sharpness",
+                "sharpness_residual",
+                "u1_overlap_init",
+                "u1_v1_overlap",
+                "d_u1",
+            )
+        }
         self.last = float("nan")
 
     def start(self, engine: Any) -> None:
@@ -164,8 +181,11 @@ class Sharpness(_Tracked):
         lam, resid, u1 = self.look(obs, engine)
         if self.u1_0 is None:
             self.u1_0 = u1
-        for k, v in zip(self.rows, (t, lam, resid, abs(float(u1 @ self.u1_0)),
-                                    abs(float(u1 @ self.v1)), float(u1 @ obs.D)), strict=True):
+        for k, v in zip(
+            self.rows,
+            (t, lam, resid, abs(float(u1 @ self.u1_0)), abs(float(u1 @ self.v1)), float(u1 @ obs.D)),
+            strict=True,
+        ):
             self.rows[k].append(v)
         self.last = lam
 
@@ -260,5 +280,4 @@ class HessianTop(BaseObserver):
 
 
 def _as_arrays(rows: dict[str, list[float]]) -> dict[str, np.ndarray]:
-    return {k: np.asarray(v, dtype=np.int64 if k.endswith("_step") else np.float64)
-            for k, v in rows.items()}
+    return {k: np.asarray(v, dtype=np.int64 if k.endswith("_step") else np.float64) for k, v in rows.items()}

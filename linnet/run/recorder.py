@@ -1,6 +1,7 @@
 """The one :class:`linnet.Trajectory` builder: every loop (Python, batched, compiled) hands its
 records to :func:`build_trajectory`; :class:`Recorder` keeps the every-step columns of the Python
 loop."""
+
 from __future__ import annotations
 
 import math
@@ -38,18 +39,40 @@ class Recorder:
         self.f_top[t] = to_numpy(obs.f_top)
         self.t = t + 1
 
-    def build(self, config: dict, stop: Stop | None, spec: Any, k: int, arrays: dict, family: str,
-              specific: dict) -> Trajectory:
+    def build(
+        self, config: dict, stop: Stop | None, spec: Any, k: int, arrays: dict, family: str, specific: dict
+    ) -> Trajectory:
         T = self.t
         cols = {name: v[:T].copy() for name, v in self.cols.items()}
-        return build_trajectory(config=config, columns=cols, d_top=self.d_top[:T].copy(),
-                                f_top=self.f_top[:T].copy(), spectrum=spec, k=k, arrays=arrays,
-                                family=family, specific=specific, stop=stop, own=self.own)
+        return build_trajectory(
+            config=config,
+            columns=cols,
+            d_top=self.d_top[:T].copy(),
+            f_top=self.f_top[:T].copy(),
+            spectrum=spec,
+            k=k,
+            arrays=arrays,
+            family=family,
+            specific=specific,
+            stop=stop,
+            own=self.own,
+        )
 
 
-def build_trajectory(*, config: dict, columns: dict, d_top: np.ndarray, f_top: np.ndarray, spectrum: Any,
-                     k: int, arrays: dict, family: str, specific: dict, stop: Stop | None,
-                     own: Sequence[str] = ()) -> Trajectory:
+def build_trajectory(
+    *,
+    config: dict,
+    columns: dict,
+    d_top: np.ndarray,
+    f_top: np.ndarray,
+    spectrum: Any,
+    k: int,
+    arrays: dict,
+    family: str,
+    specific: dict,
+    stop: Stop | None,
+    own: Sequence[str] = (),
+) -> Trajectory:
     """The :class:`Trajectory` of a run's records: ``columns`` the every-step columns (``loss``,
     ``a_norm2``, ``fd``, and ``d_norm`` or it is √(2nL)), of which those named in ``own`` are the
     family's own and go to ``specific``; ``arrays`` the observers' arrays by field name; the data's
@@ -60,7 +83,16 @@ def build_trajectory(*, config: dict, columns: dict, d_top: np.ndarray, f_top: n
     if "d_norm" not in cols:
         cols["d_norm"] = np.sqrt(2 * config["n"] * cols["loss"])
     T = cols["loss"].shape[0]
-    return Trajectory(config=config, step=np.arange(T, dtype=np.int64), d_top=d_top, f_top=f_top,
-                      eigvals_K=to_numpy(spectrum.lam).astype(np.float64),
-                      y_top=to_numpy(spectrum.Yv[:k]).astype(np.float64), family=family,
-                      specific=specific, stop=stop, **cols, **arrays)
+    return Trajectory(
+        config=config,
+        step=np.arange(T, dtype=np.int64),
+        d_top=d_top,
+        f_top=f_top,
+        eigvals_K=to_numpy(spectrum.lam).astype(np.float64),
+        y_top=to_numpy(spectrum.Yv[:k]).astype(np.float64),
+        family=family,
+        specific=specific,
+        stop=stop,
+        **cols,
+        **arrays,
+    )

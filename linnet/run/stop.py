@@ -13,6 +13,7 @@ one (:mod:`linnet.jit`) — apply the same rules through :class:`StopRule`:
   (``"update_overflow"``, at step t + 1; rows end at t);
 * gradient flow whose integrator failed (``"flow_failed"``, no step).
 """
+
 from __future__ import annotations
 
 import math
@@ -28,6 +29,7 @@ DIVERGED = ("loss_overflow", "max_loss", "update_overflow", "diverged")
 class Stop:
     """``kind``: one of :data:`KINDS`; ``step``: the step it names (None: none); ``message``: the
     text for display."""
+
     kind: str
     step: int | None
     message: str
@@ -47,9 +49,12 @@ class Stop:
 
 def loss_overflow(t: int) -> Stop:
     """State t has a non-finite loss or ‖A‖² (rows end at t − 1)."""
-    return Stop("loss_overflow", int(t),
-                f"diverged at step {t}: the loss overflowed (rows end at step {t - 1}; "
-                f"the final parameters are those of step {t})")
+    return Stop(
+        "loss_overflow",
+        int(t),
+        f"diverged at step {t}: the loss overflowed (rows end at step {t - 1}; "
+        f"the final parameters are those of step {t})",
+    )
 
 
 def over_max_loss(t: int, loss: float, max_loss: float) -> Stop:
@@ -59,8 +64,11 @@ def over_max_loss(t: int, loss: float, max_loss: float) -> Stop:
 
 def update_overflow(t: int) -> Stop:
     """The GD step t → t + 1 was not finite (rows end at t, state left there)."""
-    return Stop("update_overflow", int(t) + 1,
-                f"diverged at step {t + 1}: the GD update overflowed (rows end at step {t})")
+    return Stop(
+        "update_overflow",
+        int(t) + 1,
+        f"diverged at step {t + 1}: the GD update overflowed (rows end at step {t})",
+    )
 
 
 def flow_failed(time: float, why: str) -> Stop:
@@ -121,4 +129,3 @@ class StopRule:
     @staticmethod
     def update_failed(t: int) -> Stop:
         return update_overflow(t)
-

@@ -1,4 +1,5 @@
 """The record of one run: per-step arrays, its configuration, and the parameters at both ends."""
+
 from __future__ import annotations
 
 import json
@@ -11,9 +12,27 @@ import numpy as np
 
 from .stop import Stop, parse as parse_stop
 
-COMMON = ("step", "loss", "a_norm2", "fd", "d_norm", "d_top", "f_top",
-          "sharpness_step", "sharpness", "sharpness_residual", "u1_overlap_init", "u1_v1_overlap",
-          "d_u1", "ga_step", "ga_norm", "hessian_step", "hessian_sharpness", "eigvals_K", "y_top")
+COMMON = (
+    "step",
+    "loss",
+    "a_norm2",
+    "fd",
+    "d_norm",
+    "d_top",
+    "f_top",
+    "sharpness_step",
+    "sharpness",
+    "sharpness_residual",
+    "u1_overlap_init",
+    "u1_v1_overlap",
+    "d_u1",
+    "ga_step",
+    "ga_norm",
+    "hessian_step",
+    "hessian_sharpness",
+    "eigvals_K",
+    "y_top",
+)
 # the two-layer linear net's own arrays, top-level names in files written before families existed
 LINEAR2_SPECIFIC = ("lambda_tilde", "e_hat_step", "e_hat_norm", "W0", "a0", "W_final", "a_final")
 _EMPTY_SINCE_FAMILIES = ("d_u1", "ga_step", "ga_norm")  # absent from older files: read as empty
@@ -43,6 +62,7 @@ class Trajectory:
     ``message``); ``stopped`` is its message for display (e.g. "diverged at step 412: …"). Give
     either: a ``stopped`` text alone is read into a ``stop`` (:func:`linnet.run.stop.parse`).
     """
+
     config: dict
     step: np.ndarray
     loss: np.ndarray
@@ -75,16 +95,19 @@ class Trajectory:
         elif self.stopped is None:
             object.__setattr__(self, "stopped", self.stop.message)
         elif self.stopped != self.stop.message:
-            raise ValueError(f"stopped={self.stopped!r} is not stop's message {self.stop.message!r}: "
-                             "give one of them")
+            raise ValueError(
+                f"stopped={self.stopped!r} is not stop's message {self.stop.message!r}: give one of them"
+            )
 
     def __getattr__(self, name: str):
         specific = self.__dict__.get("specific")
         if specific is not None and name in specific:
             return specific[name]
         family = self.__dict__.get("family", "?")
-        raise AttributeError(f"Trajectory of family {family!r} has no field {name!r}"
-                             + (f" (its own fields: {sorted(specific)})" if specific else ""))
+        raise AttributeError(
+            f"Trajectory of family {family!r} has no field {name!r}"
+            + (f" (its own fields: {sorted(specific)})" if specific else "")
+        )
 
     @property
     def initial_weights(self) -> tuple:
@@ -101,6 +124,7 @@ class Trajectory:
     def capabilities(self) -> Any:
         """The family's :class:`linnet.families.Capabilities`."""
         from ..families import capabilities
+
         return capabilities(self.family)
 
     def _layers(self, which: str) -> tuple:
@@ -126,21 +150,29 @@ class Trajectory:
         two = 2 / self.eta
         caps = self.capabilities
         model = caps.describe(c, self.family)
-        lines = [f"{model} on X {c['d']}x{c['n']} (rank {c['r']}), {c['method']} eta={self.eta:g} "
-                 f"engine={c['engine']} backend={c['backend']} {c['dtype']}",
-                 f"steps run: {self.steps}" + (f"  STOPPED: {self.stopped}" if self.stopped else "")]
-        lines.append(f"loss: {self.loss[0]:.4g} -> {self.loss[-1]:.4g}  (min {self.loss.min():.4g}, "
-                     f"rises {int(np.sum(np.diff(self.loss) > 0))} times)")
+        lines = [
+            f"{model} on X {c['d']}x{c['n']} (rank {c['r']}), {c['method']} eta={self.eta:g} "
+            f"engine={c['engine']} backend={c['backend']} {c['dtype']}",
+            f"steps run: {self.steps}" + (f"  STOPPED: {self.stopped}" if self.stopped else ""),
+        ]
+        lines.append(
+            f"loss: {self.loss[0]:.4g} -> {self.loss[-1]:.4g}  (min {self.loss.min():.4g}, "
+            f"rises {int(np.sum(np.diff(self.loss) > 0))} times)"
+        )
         if self.sharpness.size:
             S = self.sharpness
             above = np.flatnonzero(S > two)
-            lines.append(f"sharpness (2/eta = {two:.4g}): {S[0]:.4g} -> {S[-1]:.4g}, "
-                         f"max {S.max():.4g} = {S.max() / two:.3f} x 2/eta"
-                         + (f", first above 2/eta at step {self.sharpness_step[above[0]]}, "
-                            f"{above.size} of {S.size} recorded steps above" if above.size else
-                            ", never above 2/eta"))
-        lines.append(f"{caps.output_norm}: "
-                     f"{self.a_norm2[0]:.4g} -> {self.a_norm2[-1]:.4g}")
+            lines.append(
+                f"sharpness (2/eta = {two:.4g}): {S[0]:.4g} -> {S[-1]:.4g}, "
+                f"max {S.max():.4g} = {S.max() / two:.3f} x 2/eta"
+                + (
+                    f", first above 2/eta at step {self.sharpness_step[above[0]]}, "
+                    f"{above.size} of {S.size} recorded steps above"
+                    if above.size
+                    else ", never above 2/eta"
+                )
+            )
+        lines.append(f"{caps.output_norm}: {self.a_norm2[0]:.4g} -> {self.a_norm2[-1]:.4g}")
         return "\n".join(lines)
 
     # ---- persistence -------------------------------------------------------------
@@ -157,10 +189,12 @@ class Trajectory:
             raise ValueError("x_file needs data=(X, Y): Y is stored in the file, X in x_file")
         arrays = {name: getattr(self, name) for name in COMMON}
         arrays.update({f"specific__{k}": v for k, v in self.specific.items()})
-        extras = {k: v for k, v in self.extras.items()
-                  if data is None or k not in ("X", "Y", "x_file")}  # new data replaces the old
+        extras = {
+            k: v for k, v in self.extras.items() if data is None or k not in ("X", "Y", "x_file")
+        }  # new data replaces the old
         if data is not None:
             from .._backend import to_numpy
+
             X, Y = (np.asarray(to_numpy(v), dtype=np.float64) for v in data)
             extras["Y"] = Y
             if x_file is None:
@@ -168,11 +202,15 @@ class Trajectory:
             else:
                 extras["x_file"] = np.array(str(x_file))
         arrays.update({f"extra__{k}": v for k, v in extras.items()})
-        np.savez(path, config=np.array(json.dumps(self.config)), family=np.array(self.family),
-                 stopped=np.array("" if self.stopped is None else self.stopped),
-                 stop_kind=np.array("" if self.stop is None else self.stop.kind),
-                 stop_step=np.array(-1 if self.stop is None or self.stop.step is None else self.stop.step),
-                 **arrays)
+        np.savez(
+            path,
+            config=np.array(json.dumps(self.config)),
+            family=np.array(self.family),
+            stopped=np.array("" if self.stopped is None else self.stopped),
+            stop_kind=np.array("" if self.stop is None else self.stop.kind),
+            stop_step=np.array(-1 if self.stop is None or self.stop.step is None else self.stop.step),
+            **arrays,
+        )
 
     @classmethod
     def load(cls, path) -> Trajectory:
@@ -192,15 +230,18 @@ class Trajectory:
             missing = [k for k in need + ["config", "stopped"] if k not in files]
             if missing:
                 raise ValueError(f"{path} is not a linnet trajectory: it lacks {missing}")
-            kw = {name: z[name] if name in files else
-                  np.zeros(0, dtype=np.int64 if name.endswith("_step") else np.float64)
-                  for name in COMMON}
+            kw = {
+                name: z[name]
+                if name in files
+                else np.zeros(0, dtype=np.int64 if name.endswith("_step") else np.float64)
+                for name in COMMON
+            }
             if legacy:
                 family, specific = "linear2", {k: z[k] for k in LINEAR2_SPECIFIC}
             else:
                 family = str(z["family"])
-                specific = {k[len("specific__"):]: z[k] for k in files if k.startswith("specific__")}
-            extras = {k[len("extra__"):]: z[k] for k in files if k.startswith("extra__")}
+                specific = {k[len("specific__") :]: z[k] for k in files if k.startswith("specific__")}
+            extras = {k[len("extra__") :]: z[k] for k in files if k.startswith("extra__")}
             stopped = str(z["stopped"]) or None
             stop = None
             if stopped is not None and "stop_kind" in files:
@@ -212,8 +253,9 @@ class Trajectory:
             x_path = os.path.join(os.path.dirname(os.fspath(path)), str(extras["x_file"]))
             if os.path.exists(x_path):
                 extras["X"] = load_data(x_path)
-        return cls(config=config, family=family, specific=specific, stopped=stopped, extras=extras,
-                   stop=stop, **kw)
+        return cls(
+            config=config, family=family, specific=specific, stopped=stopped, extras=extras, stop=stop, **kw
+        )
 
 
 load_trajectory = Trajectory.load
@@ -222,6 +264,7 @@ load_trajectory = Trajectory.load
 def save_data(path, X) -> None:
     """Write the inputs X (d×n) once, for trajectories saved with ``x_file=``."""
     from .._backend import to_numpy
+
     np.savez(path, X=np.asarray(to_numpy(X), dtype=np.float64))
 
 
