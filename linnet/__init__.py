@@ -3,6 +3,8 @@
 Companion to Li, Wang & Li, "Analyzing Sharpness along GD Trajectory: Progressive Sharpening
 and Edge of Stability" (NeurIPS 2022). See README.md and docs/theory.md.
 """
+
+from . import linalg, linear2  # the grouped namespaces: linnet.linear2, linnet.linalg
 from ._backend import to_numpy
 from .batch import train_batch
 from .data import make_data
@@ -22,22 +24,69 @@ from .gram import (
 )
 from .hessian import hessian_sharpness, hessian_vector_product
 from .init import SCHEMES, init_params
-from .lanczos import LanczosResult, lanczos
+from .linalg.lanczos import LanczosResult, lanczos
+from .linalg.tracking import EigTracker
 from .model import gd_step, gradients, loss, outputs, residual, resolve_alpha
+from .run.trajectory import Trajectory, load_data, load_trajectory, save_data
 from .spectral import DataSpectrum, spectrum
 from .sweeps import sweep
-from .tracking import EigTracker
-from .train import train
-from .trajectory import Trajectory, load_data, load_trajectory, save_data
+from .train import initial_sharpness, train
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    """``linnet.trajectory``, ``linnet.observers``, … : modules that moved (deprecated aliases)."""
+    from ._moved import MOVED, warn
+
+    old = f"{__name__}.{name}"
+    if old in MOVED:
+        import importlib
+
+        warn(old)
+        return importlib.import_module(MOVED[old])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
-    "outputs", "residual", "loss", "gradients", "gd_step", "resolve_alpha",
-    "data_kernel", "kernel_eigh", "gram", "gram_parts", "gram_tilde", "gram_update",
-    "a_norm_update", "e_hat", "lambda_tilde", "sharpness",
-    "hessian_vector_product", "hessian_sharpness", "lanczos", "LanczosResult",
-    "init_params", "SCHEMES", "spectrum", "DataSpectrum", "train", "Trajectory",
-    "load_trajectory", "make_data", "sweep", "train_batch", "gram_spectrum", "EigTracker", "MLP",
-    "LinearNet", "to_numpy", "save_data", "load_data",
+    "outputs",
+    "residual",
+    "loss",
+    "gradients",
+    "gd_step",
+    "resolve_alpha",
+    "data_kernel",
+    "kernel_eigh",
+    "gram",
+    "gram_parts",
+    "gram_tilde",
+    "gram_update",
+    "a_norm_update",
+    "e_hat",
+    "lambda_tilde",
+    "sharpness",
+    "hessian_vector_product",
+    "hessian_sharpness",
+    "lanczos",
+    "LanczosResult",
+    "init_params",
+    "SCHEMES",
+    "spectrum",
+    "DataSpectrum",
+    "train",
+    "Trajectory",
+    "load_trajectory",
+    "make_data",
+    "sweep",
+    "train_batch",
+    "gram_spectrum",
+    "EigTracker",
+    "MLP",
+    "LinearNet",
+    "to_numpy",
+    "save_data",
+    "load_data",
+    "initial_sharpness",
+    "linalg",
+    "linear2",
 ]

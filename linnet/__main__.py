@@ -1,5 +1,7 @@
 """``python -m linnet``: a demo run that prints a trajectory's summary (``--help`` for options);
-``python -m linnet bench`` the benchmark table; ``python -m linnet sweep CONFIG.toml`` a sweep."""
+``python -m linnet bench`` the benchmark table (a source checkout's ``python -m benchmarks``);
+``python -m linnet sweep CONFIG.toml`` a sweep."""
+
 from __future__ import annotations
 
 import argparse
@@ -7,15 +9,17 @@ import sys
 import time
 
 from .data import KINDS, make_data
-from .gram import sharpness
-from .init import SCHEMES, init_params
-from .train import train
+from .families import LinearNet
+from .init import SCHEMES
+from .train import eta_from_lambda0, initial_sharpness, train
 
 
 def demo(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m linnet",
-                                description="Run GD on the linear net from an init with ηΛ(0) set, "
-                                            "and print how sharpness and loss evolved.")
+    p = argparse.ArgumentParser(
+        prog="python -m linnet",
+        description="Run GD on the linear net from an init with ηΛ(0) set, "
+        "and print how sharpness and loss evolved.",
+    )
     p.add_argument("--data", choices=KINDS, default="cifar-like")
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--d", type=int, default=3072)
@@ -33,20 +37,33 @@ def demo(argv=None) -> int:
     X, Y = make_data(args.data, n=args.n, d=args.d, seed=args.seed)
     if args.backend == "cupy":
         import cupy
+
         X, Y = cupy.asarray(X), cupy.asarray(Y)
-    W, a = init_params(args.m, X, scheme=args.init, scale=args.scale, seed=args.seed, alpha=args.alpha)
-    eta = args.eta_lambda0 / sharpness(W, a, X, alpha=args.alpha)
+    start = LinearNet(m=args.m, init=args.init, scale=args.scale, seed=args.seed, alpha=args.alpha)
+    eta = eta_from_lambda0(args.eta_lambda0, initial_sharpness(start, X, Y))  # Λ(0) outside the timing
     t0 = time.perf_counter()
-    traj = train(X, Y, eta=eta, steps=args.steps, m=args.m, init=args.init, scale=args.scale,
-                 seed=args.seed, alpha=args.alpha, jit=args.jit)
+    traj = train(
+        X,
+        Y,
+        eta=eta,
+        steps=args.steps,
+        m=args.m,
+        init=args.init,
+        scale=args.scale,
+        seed=args.seed,
+        alpha=args.alpha,
+        jit=args.jit,
+    )
     wall = time.perf_counter() - t0
     print(traj.summary())
     print(f"wall time {wall:.2f}s ({traj.steps / wall:.0f} steps/s, Λ and ‖Ê‖ every step)")
     every = max(1, traj.steps // 20)
     print(f"\n{'step':>6} {'loss':>11} {'eta*Lambda':>10} {'eta*Lt':>8} {'|a|^2':>9} {'<F,D>':>11}")
     for t in range(0, traj.steps + 1, every):
-        print(f"{t:6d} {traj.loss[t]:11.4e} {eta * traj.sharpness[t]:10.4f} "
-              f"{eta * traj.lambda_tilde[t]:8.4f} {traj.a_norm2[t]:9.4f} {traj.fd[t]:11.3e}")
+        print(
+            f"{t:6d} {traj.loss[t]:11.4e} {eta * traj.sharpness[t]:10.4f} "
+            f"{eta * traj.lambda_tilde[t]:8.4f} {traj.a_norm2[t]:9.4f} {traj.fd[t]:11.3e}"
+        )
     if args.save:
         traj.save(args.save)
         print(f"saved {args.save}")
@@ -56,10 +73,19 @@ def demo(argv=None) -> int:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "bench":
-        from .bench import main as bench_main
+        try:  # the benchmarks live beside the package in a source checkout, not in the wheel
+            from benchmarks.bench import main as bench_main
+        except ImportError:
+            print(
+                "the benchmarks are not installed with linnet: run `python -m benchmarks` from a "
+                "source checkout (the repository root)",
+                file=sys.stderr,
+            )
+            return 2
         return bench_main(argv[1:])
     if argv and argv[0] == "sweep":
         from .sweeps import main as sweep_main
+
         return sweep_main(argv[1:])
     if argv and argv[0] == "demo":
         argv = argv[1:]

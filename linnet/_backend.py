@@ -3,6 +3,7 @@
 Every numerical function in linnet takes arrays and asks :func:`namespace` for the module
 that owns them, so the same code runs on the CPU and on a GPU.
 """
+
 from __future__ import annotations
 
 import os
@@ -87,6 +88,7 @@ class one_blas_thread:
             try:
                 if one_blas_thread._ctl is None:
                     from threadpoolctl import ThreadpoolController
+
                     one_blas_thread._ctl = ThreadpoolController()
                 self.lim = one_blas_thread._ctl.limit(limits=1, user_api="blas")
             except ImportError:  # pragma: no cover

@@ -1,4 +1,5 @@
 """Input validation shared by the public functions: clear errors that name the argument."""
+
 from __future__ import annotations
 
 import math
@@ -20,18 +21,27 @@ def resolve_dtype(dtype: DTypeLike) -> np.dtype:
     return dt
 
 
-def check_matrix(name: str, A: Array, *, rows: int | None = None, cols: int | None = None,
-                 rows_name: str = "", cols_name: str = "") -> None:
+def check_matrix(
+    name: str,
+    A: Array,
+    *,
+    rows: int | None = None,
+    cols: int | None = None,
+    rows_name: str = "",
+    cols_name: str = "",
+) -> None:
     if not hasattr(A, "shape") or not hasattr(A, "dtype"):
         raise TypeError(f"{name} must be a NumPy or CuPy array, got {type(A).__name__}")
     if A.ndim != 2:
         raise ValueError(f"{name} must be 2-D, got shape {tuple(A.shape)}")
     if rows is not None and A.shape[0] != rows:
-        raise ValueError(f"{name} has {A.shape[0]} rows but {rows_name} needs {rows}; "
-                         f"got shape {tuple(A.shape)}")
+        raise ValueError(
+            f"{name} has {A.shape[0]} rows but {rows_name} needs {rows}; got shape {tuple(A.shape)}"
+        )
     if cols is not None and A.shape[1] != cols:
-        raise ValueError(f"{name} has {A.shape[1]} columns but {cols_name} needs {cols}; "
-                         f"got shape {tuple(A.shape)}")
+        raise ValueError(
+            f"{name} has {A.shape[1]} columns but {cols_name} needs {cols}; got shape {tuple(A.shape)}"
+        )
     _check_real(name, A)
 
 
@@ -39,8 +49,10 @@ def check_vector(name: str, v: Array, *, length: int | None = None, length_name:
     if not hasattr(v, "shape") or not hasattr(v, "dtype"):
         raise TypeError(f"{name} must be a NumPy or CuPy array, got {type(v).__name__}")
     if v.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {tuple(v.shape)}"
-                         + ("; flatten it with .ravel()" if v.ndim == 2 and 1 in v.shape else ""))
+        raise ValueError(
+            f"{name} must be 1-D, got shape {tuple(v.shape)}"
+            + ("; flatten it with .ravel()" if v.ndim == 2 and 1 in v.shape else "")
+        )
     if length is not None and v.shape[0] != length:
         raise ValueError(f"{name} has length {v.shape[0]} but {length_name} needs {length}")
     _check_real(name, v)

@@ -3,6 +3,7 @@
 linnet accepts NumPy and CuPy arrays alike (and CuPy is optional), so an array is annotated as
 ``Array = Any``: the annotation documents the role; the shape and dtype checks are in ``_checks``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -7,6 +7,7 @@ I: Λ ≤ 2/η and rising (progressive sharpening); II: Λ > 2/η and rising; II
 back near its level just before III (within ``loss_rtol``), after which rising steps are I again.
 The last step takes the sign of the step before it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -21,9 +21,9 @@ Hessian eigensolver) is due, whichever comes first. The eigensolvers read their 
 host, so with Λ every step there is a read-back every step; ``sharpness_every = e_hat_every = k``
 gives one every k steps. On NumPy a read-back costs nothing and every step is checked at once.
 """
+
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,12 +33,14 @@ from ._backend import available_cpus, backend_name, namespace, one_blas_thread, 
 from ._checks import check_eta, resolve_dtype
 from .engines import LowRank, Observation, SpectralEngine
 from .families import LinearNet
-from .loop import default_max_loss, loss_overflow, over_max_loss, update_overflow
-from .observers import EHat, HessianTop, Sharpness
+from .families.linear2 import LINEAR2
 from .progress import Progress
+from .run.observers import EHat, HessianTop, Sharpness
+from .run.recorder import build_trajectory
+from .run.stop import Stop, StopRule
+from .run.trajectory import Trajectory
 from .spectral import DataSpectrum
 from .train import check_jit, prepare_data
-from .trajectory import Trajectory
 
 __all__ = ["BatchSpectralEngine", "train_batch"]
 
@@ -215,7 +217,7 @@ class BatchSpectralEngine:
             for c, (kind, p, _) in enumerate(carry):
                 image = c2[i] * out[i, :, 1 + c]
                 if kind == "gram":
-                    image = image + (self._f(al[i]**2 * a2[i]) * self.lam) * p
+                    image = image + (self._f(al[i] ** 2 * a2[i]) * self.lam) * p
                 elif kind == "e_hat":
                     image = image + (-self.lam) * p
                 got[kind] = image
@@ -259,8 +261,9 @@ class BatchSpectralEngine:
         self._carry = []
         for i, cs in enumerate(carry):
             # Z_v⁺ p = Z_v p + a (yᵀp), with the single engine's dot product y·p
-            self._carry.append([(kind, p, out[i, :, 1 + q] + self.A[i] * (lamD[i] @ p))
-                                for q, (kind, p) in enumerate(cs)])
+            self._carry.append(
+                [(kind, p, out[i, :, 1 + q] + self.A[i] * (lamD[i] @ p)) for q, (kind, p) in enumerate(cs)]
+            )
         a_old2 = obs["a2"]
         if self._z.add(self.A, lamD):
             self._z.fold()
@@ -306,6 +309,7 @@ class BatchSpectralEngine:
 
 # ---- the batched loop ---------------------------------------------------------------------------
 
+
 def _per_member(name, value, B):
     if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
         return [value] * B
@@ -316,8 +320,11 @@ def _per_member(name, value, B):
 
 
 def _batch_size(**given) -> int:
-    sizes = {k: len(v) for k, v in given.items()
-             if v is not None and not isinstance(v, (str, bytes)) and isinstance(v, (Sequence, np.ndarray))}
+    sizes = {
+        k: len(v)
+        for k, v in given.items()
+        if v is not None and not isinstance(v, (str, bytes)) and isinstance(v, (Sequence, np.ndarray))
+    }
     if not sizes:
         return 1
     if len(set(sizes.values())) != 1:
@@ -325,13 +332,34 @@ def _batch_size(**given) -> int:
     return next(iter(sizes.values()))
 
 
-def train_batch(X, Y, *, eta, steps: int, m: int | None = None, init="symmetric", scale=1.0,
-                seed=0, alpha=None, W0=None, a0=None, backend: str | None = None,
-                dtype: Any = "float64", top_k: int = 5, sharpness_every: int = 1,
-                sharpness_tol: float = 1e-6, e_hat_every: int = 1, hessian_every: int = 0,
-                hessian_tol: float = 1e-8, max_loss=None, progress: bool | None = None,
-                spectrum: DataSpectrum | None = None, readback_every: int | None = None,
-                jit: bool = False, threads: int | None = None) -> list[Trajectory]:
+def train_batch(
+    X,
+    Y,
+    *,
+    eta,
+    steps: int,
+    m: int | None = None,
+    init="symmetric",
+    scale=1.0,
+    seed=0,
+    alpha=None,
+    W0=None,
+    a0=None,
+    backend: str | None = None,
+    dtype: Any = "float64",
+    top_k: int = 5,
+    sharpness_every: int = 1,
+    sharpness_tol: float = 1e-6,
+    e_hat_every: int = 1,
+    hessian_every: int = 0,
+    hessian_tol: float = 1e-8,
+    max_loss=None,
+    progress: bool | None = None,
+    spectrum: DataSpectrum | None = None,
+    readback_every: int | None = None,
+    jit: bool = False,
+    threads: int | None = None,
+) -> list[Trajectory]:
     """B GD runs of the two-layer linear net on the same (X, Y) and width, in lockstep; returns one
     :class:`Trajectory` per member, each equal (bitwise, on NumPy) to the corresponding
     ``linnet.train(X, Y, eta=eta[i], steps=steps, m=m, init=init[i], scale=scale[i], seed=seed[i],
@@ -340,9 +368,10 @@ def train_batch(X, Y, *, eta, steps: int, m: int | None = None, init="symmetric"
     ``eta``, ``init``, ``scale``, ``seed``, ``alpha`` and ``max_loss`` are a value for all members
     or a sequence of one per member; ``W0`` (B×m×d or a sequence) and ``a0`` (B×m) give explicit
     starts. The batch size B is the common length of the sequences. Members stop on their own
-    (``Trajectory.stopped``, train's messages). ``readback_every``: the most steps between two host
-    read-backs of the per-step numbers when no eigensolver is due (default 1 on NumPy, where a
-    read-back is free, and 16 on CuPy; see the module notes); the results do not depend on it.
+    (``Trajectory.stop``, train's stop protocol and messages). ``readback_every``: the most steps
+    between two host read-backs of the per-step numbers when no eigensolver is due (default 1 on
+    NumPy, where a read-back is free, and 16 on CuPy; see the module notes); the results do not
+    depend on it.
     Only ``method="gd"`` on the spectral engine.
 
     ``jit=True``: each member runs ``train(..., jit=True)``'s compiled loop (:mod:`linnet.jit`),
@@ -351,17 +380,23 @@ def train_batch(X, Y, *, eta, steps: int, m: int | None = None, init="symmetric"
     """
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"steps must be an integer ≥ 0, got {steps!r}")
-    for name, val in (("sharpness_every", sharpness_every), ("e_hat_every", e_hat_every),
-                      ("hessian_every", hessian_every), ("top_k", top_k)):
+    for name, val in (
+        ("sharpness_every", sharpness_every),
+        ("e_hat_every", e_hat_every),
+        ("hessian_every", hessian_every),
+        ("top_k", top_k),
+    ):
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 0:
             raise ValueError(f"{name} must be an integer ≥ 0 (0 = never), got {val!r}")
-    if readback_every is not None and (isinstance(readback_every, bool) or not isinstance(
-            readback_every, (int, np.integer)) or readback_every < 1):
+    if readback_every is not None and (
+        isinstance(readback_every, bool)
+        or not isinstance(readback_every, (int, np.integer))
+        or readback_every < 1
+    ):
         raise ValueError(f"readback_every must be an integer ≥ 1, got {readback_every!r}")
     if (W0 is None) != (a0 is None):
         raise ValueError("give both W0 and a0 (explicit starts), or neither (use init=...)")
-    B = _batch_size(eta=eta, init=init, scale=scale, seed=seed, alpha=alpha, max_loss=max_loss,
-                    W0=W0, a0=a0)
+    B = _batch_size(eta=eta, init=init, scale=scale, seed=seed, alpha=alpha, max_loss=max_loss, W0=W0, a0=a0)
     etas = [check_eta(e) for e in _per_member("eta", eta, B)]
     inits, scales = _per_member("init", init, B), _per_member("scale", scale, B)
     seeds, alphas = _per_member("seed", seed, B), _per_member("alpha", alpha, B)
@@ -374,9 +409,12 @@ def train_batch(X, Y, *, eta, steps: int, m: int | None = None, init="symmetric"
     d, n = X.shape
 
     # the members' engines share the data arrays through the spectrum (DataSpectrum.in_dtype)
-    built = [LinearNet(m=m, init=inits[i], scale=scales[i], seed=seeds[i], alpha=alphas[i], W0=W0s[i],
-                       a0=a0s[i]).build(X, Y, spectrum=spectrum, dtype=dt, xp=xp, top_k=top_k)
-             for i in range(B)]
+    built = [
+        LinearNet(
+            m=m, init=inits[i], scale=scales[i], seed=seeds[i], alpha=alphas[i], W0=W0s[i], a0=a0s[i]
+        ).build(X, Y, spectrum=spectrum, dtype=dt, xp=xp, top_k=top_k)
+        for i in range(B)
+    ]
     widths = {b.config["m"] for b in built}
     if len(widths) != 1:
         raise ValueError(f"batch members need one width, got {sorted(widths)}")
@@ -384,29 +422,61 @@ def train_batch(X, Y, *, eta, steps: int, m: int | None = None, init="symmetric"
     k_top = engine.k
     configs = []
     for i, b in enumerate(built):
-        configs.append(dict(eta=etas[i], family=b.family, **b.config, n=n, d=d, r=spectrum.r,
-                            method="gd", backend=backend_name(xp), dtype=str(dt),
-                            steps_requested=int(steps), top_k=k_top,
-                            sharpness_every=int(sharpness_every), sharpness_tol=float(sharpness_tol),
-                            e_hat_every=int(e_hat_every), ga_every=0,
-                            hessian_every=int(hessian_every), hessian_tol=float(hessian_tol),
-                            y_norm=float(xp.linalg.norm(spectrum.Y)), jit=bool(jit)))
+        configs.append(
+            dict(
+                eta=etas[i],
+                family=b.family,
+                **b.config,
+                n=n,
+                d=d,
+                r=spectrum.r,
+                method="gd",
+                backend=backend_name(xp),
+                dtype=str(dt),
+                steps_requested=int(steps),
+                top_k=k_top,
+                sharpness_every=int(sharpness_every),
+                sharpness_tol=float(sharpness_tol),
+                e_hat_every=int(e_hat_every),
+                ga_every=0,
+                hessian_every=int(hessian_every),
+                hessian_tol=float(hessian_tol),
+                y_norm=float(xp.linalg.norm(spectrum.Y)),
+                jit=bool(jit),
+            )
+        )
     if jit:
         check_jit(built[0], xp, dt, method="gd", hessian_every=hessian_every, ga_every=0, observers=())
-        return _compiled_members(built, configs, spectrum, etas=etas, steps=steps,
-                                 max_losses=max_losses, threads=threads, progress=progress)
+        return _compiled_members(
+            built,
+            configs,
+            spectrum,
+            etas=etas,
+            steps=steps,
+            max_losses=max_losses,
+            threads=threads,
+            progress=progress,
+        )
     observers = []
     for i in range(B):
-        obs_i: list[Any] = [Sharpness(sharpness_every, sharpness_tol), EHat(e_hat_every, sharpness_tol),
-                            HessianTop(hessian_every, hessian_tol)]
+        obs_i: list[Any] = [
+            Sharpness(sharpness_every, sharpness_tol),
+            EHat(e_hat_every, sharpness_tol),
+            HessianTop(hessian_every, hessian_tol),
+        ]
         for o in obs_i:
             o.start(engine.members[i])
         observers.append(obs_i)
     rec = _BatchRecorder(B, steps + 1, k_top, n)
-    stopped = _run_batch(engine, steps=steps, observers=observers, rec=rec, max_losses=max_losses,
-                         readback_every=(1 if xp is np else 16) if readback_every is None
-                         else int(readback_every),
-                         progress=progress)
+    stopped = _run_batch(
+        engine,
+        steps=steps,
+        observers=observers,
+        rec=rec,
+        max_losses=max_losses,
+        readback_every=(1 if xp is np else 16) if readback_every is None else int(readback_every),
+        progress=progress,
+    )
     out = []
     for i in range(B):
         sharp, e_hat, hess = observers[i]
@@ -418,30 +488,44 @@ def train_batch(X, Y, *, eta, steps: int, m: int | None = None, init="symmetric"
         cfg.update(sharpness_products=sharp.products, ga_products=0, e_hat_products=e_hat.products)
         mem = engine.members[i]
         W_fin, a_fin = mem.params()
-        specific = dict(W0=to_numpy(mem.W0), a0=to_numpy(built[i].engine.a), W_final=to_numpy(W_fin),
-                        a_final=to_numpy(a_fin))
+        specific = dict(
+            W0=to_numpy(mem.W0),
+            a0=to_numpy(built[i].engine.a),
+            W_final=to_numpy(W_fin),
+            a_final=to_numpy(a_fin),
+        )
         specific.update(e_hat.arrays())
         out.append(rec.build(i, cfg, stopped[i], spectrum, k_top, arrays, specific))
     return out
 
 
-def _compiled_members(built, configs, spectrum, *, etas, steps, max_losses, threads,
-                      progress) -> list[Trajectory]:
+def _compiled_members(
+    built, configs, spectrum, *, etas, steps, max_losses, threads, progress
+) -> list[Trajectory]:
     from concurrent.futures import ThreadPoolExecutor
 
     from . import jit as compiled
     from .train import trajectory_of_compiled
 
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer))
-                                or threads < 1):
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1
+    ):
         raise ValueError(f"threads must be an integer ≥ 1 (or None: the CPUs available), got {threads!r}")
     workers = min(int(threads or available_cpus()), len(built))
     compiled.warm_up()
-    runs = [compiled.CompiledRun.of_engine(
-        b.engine, eta=etas[i], steps=steps, sharpness_every=configs[i]["sharpness_every"],
-        e_hat_every=configs[i]["e_hat_every"], tol=configs[i]["sharpness_tol"], max_loss=max_losses[i],
-        parallel=None if workers == 1 else False)  # one at a time: each may use numba's threads
-        for i, b in enumerate(built)]
+    runs = [
+        compiled.CompiledRun.of_engine(
+            b.engine,
+            eta=etas[i],
+            steps=steps,
+            sharpness_every=configs[i]["sharpness_every"],
+            e_hat_every=configs[i]["e_hat_every"],
+            tol=configs[i]["sharpness_tol"],
+            max_loss=max_losses[i],
+            parallel=None if workers == 1 else False,
+        )  # one at a time: each may use numba's threads
+        for i, b in enumerate(built)
+    ]
     prog = Progress(len(runs), f"train_batch[{len(runs)}, jit] members", enabled=progress)
     done = 0
 
@@ -464,8 +548,7 @@ class _BatchRecorder:
 
     def __init__(self, B: int, rows: int, k: int, n: int):
         self.n = n
-        self.cols = {name: np.zeros((B, rows))
-                     for name in ("loss", "a_norm2", "fd", "d_norm", "lambda_tilde")}
+        self.cols = {name: np.zeros((B, rows)) for name in ("loss", "a_norm2", "fd", "lambda_tilde")}
         self.d_top = np.zeros((B, rows, k))
         self.f_top = np.zeros((B, rows, k))
         self.rows = [0] * B
@@ -476,37 +559,45 @@ class _BatchRecorder:
         T = loss.shape[0]
         c = self.cols
         for i, b in enumerate(ids):
-            c["loss"][b, t0:t0 + T] = loss[:, i]
-            c["a_norm2"][b, t0:t0 + T] = a2[:, i]
-            c["fd"][b, t0:t0 + T] = fd[:, i]
-            c["lambda_tilde"][b, t0:t0 + T] = lt[:, i]
-            self.d_top[b, t0:t0 + T] = d_top[:, i]
-            self.f_top[b, t0:t0 + T] = f_top[:, i]
+            c["loss"][b, t0 : t0 + T] = loss[:, i]
+            c["a_norm2"][b, t0 : t0 + T] = a2[:, i]
+            c["fd"][b, t0 : t0 + T] = fd[:, i]
+            c["lambda_tilde"][b, t0 : t0 + T] = lt[:, i]
+            self.d_top[b, t0 : t0 + T] = d_top[:, i]
+            self.f_top[b, t0 : t0 + T] = f_top[:, i]
 
     def build(self, b, config, stopped, spec, k, arrays, specific) -> Trajectory:
         T = self.rows[b]
-        cols = {name: v[b, :T].copy() for name, v in self.cols.items()}
-        cols["d_norm"] = np.sqrt(2 * self.n * cols["loss"])
-        specific["lambda_tilde"] = cols.pop("lambda_tilde")
-        return Trajectory(config=config, step=np.arange(T, dtype=np.int64), d_top=self.d_top[b, :T].copy(),
-                          f_top=self.f_top[b, :T].copy(), eigvals_K=to_numpy(spec.lam).astype(np.float64),
-                          y_top=to_numpy(spec.Yv[:k]).astype(np.float64), family="linear2",
-                          specific=specific, stopped=stopped, **cols, **arrays)
+        cols = {name: v[b, :T].copy() for name, v in self.cols.items()}  # d_norm: the builder's
+        return build_trajectory(
+            config=config,
+            columns=cols,
+            d_top=self.d_top[b, :T].copy(),
+            f_top=self.f_top[b, :T].copy(),
+            spectrum=spec,
+            k=k,
+            arrays=arrays,
+            family=LINEAR2.name,
+            specific=specific,
+            stop=stopped,
+            own=LINEAR2.step_fields,
+        )
 
 
 def _due(every: int, t: int) -> bool:
     return bool(every) and t % every == 0
 
 
-def _run_batch(engine: BatchSpectralEngine, *, steps, observers, rec, max_losses, readback_every,
-               progress) -> list[str | None]:
+def _run_batch(
+    engine: BatchSpectralEngine, *, steps, observers, rec, max_losses, readback_every, progress
+) -> list[Stop | None]:
     """The loop of :func:`linnet.loop.run` for B members in lockstep (same order of observe,
     record, observers, stop tests and step for each member; same ``stopped`` messages)."""
     xp = engine.xp
     B = engine.size
     deferred = engine.deferred = readback_every > 1
-    stopped: list[str | None] = [None] * B
-    limits = list(max_losses)
+    stopped: list[Stop | None] = [None] * B
+    rules = [StopRule(ml) for ml in max_losses]  # the loop's stop protocol, one per member
     prog = Progress(steps, f"train_batch[{B}]", enabled=progress)
     pending: list[tuple] = []  # rows not yet read back, and ("ok", mask) after each step
     k = engine.k
@@ -517,17 +608,21 @@ def _run_batch(engine: BatchSpectralEngine, *, steps, observers, rec, max_losses
         obs = engine.observe()
         pending.append((t, obs["loss"], obs["a2"], obs["fd"], obs["lt"], obs["D"][:, :k], obs["F"][:, :k]))
         last = t == steps
-        need = (not deferred or last or t == 0 or any(_due(e, t) for e in eig_every)
-                or sum(p[0] != "ok" for p in pending) >= readback_every)
+        need = (
+            not deferred
+            or last
+            or t == 0
+            or any(_due(e, t) for e in eig_every)
+            or sum(p[0] != "ok" for p in pending) >= readback_every
+        )
         if need:
-            gone = _read_back(engine, pending, rec, stopped, limits, obs, observers, t)
+            gone = _read_back(engine, pending, rec, stopped, rules, obs, observers, t)
             pending = []
             if gone:
                 keep = engine.drop(gone)
-                obs = {key: ([v[i] for i in keep] if key == "carried" else v[keep])
-                       for key, v in obs.items()}
+                obs = {key: ([v[i] for i in keep] if key == "carried" else v[keep]) for key, v in obs.items()}
             if deferred and engine.size:
-                limit_dev = xp.asarray([limits[b] for b in engine.ids], dtype=xp.float64)
+                limit_dev = xp.asarray([rules[b].max_loss for b in engine.ids], dtype=xp.float64)
         if last or engine.size == 0:
             break
         carry = []
@@ -543,7 +638,7 @@ def _run_batch(engine: BatchSpectralEngine, *, steps, observers, rec, max_losses
         if not deferred:
             for i, b in enumerate(engine.ids):
                 if not ok[i]:
-                    stopped[b] = update_overflow(t)
+                    stopped[b] = rules[b].update_failed(t)
                     bad.append(i)
         else:
             pending.append(("ok", ok))
@@ -557,7 +652,7 @@ def _run_batch(engine: BatchSpectralEngine, *, steps, observers, rec, max_losses
     return stopped
 
 
-def _read_back(engine, pending, rec, stopped, limits, obs, observers, t_now) -> list[int]:
+def _read_back(engine, pending, rec, stopped, rules, obs, observers, t_now) -> list[int]:
     """Bring the pending rows to the host, apply the loop's stop tests member by member in step
     order, record the rows, and run the observers at the current state t_now; returns the positions
     of members that stop now."""
@@ -583,22 +678,22 @@ def _read_back(engine, pending, rec, stopped, limits, obs, observers, t_now) -> 
             t = t0 + s
             if flag is not None:
                 if not flag[i]:
-                    stopped[b] = update_overflow(t)
+                    stopped[b] = rules[b].update_failed(t)
                     end = s + 1
                     break
                 continue
-            if not (math.isfinite(loss[s, i]) and math.isfinite(a2[s, i])):
-                stopped[b] = loss_overflow(t)
+            stop = rules[b].before_record(t, loss[s, i], a2[s, i])
+            if stop is not None:
+                stopped[b] = stop
                 end = s
                 break
-            if limits[b] is None:
-                limits[b] = default_max_loss(float(loss[s, i]))
-            if loss[s, i] > limits[b]:
-                stopped[b] = over_max_loss(t, loss[s, i], limits[b])
+            stop = rules[b].after_record(t, loss[s, i])
+            if stop is not None:
+                stopped[b] = stop
                 end = s + 1
                 break
         if end:
-            rec.put([b], t0, [x[:end, i:i + 1] for x in block])
+            rec.put([b], t0, [x[:end, i : i + 1] for x in block])
             rec.rows[b] = t0 + end
         if stopped[b] is not None:
             gone.append(i)
@@ -606,9 +701,17 @@ def _read_back(engine, pending, rec, stopped, limits, obs, observers, t_now) -> 
             continue  # the member's rows ended before the current state
         # the observers run at the current state only (they are due only at read-back steps),
         # after its row is recorded and before the max_loss test stops it, as in loop.run
-        o_i = Observation(obs["D"][i], obs["F"][i], float(loss[-1, i]), float(block[2][-1, i]),
-                          float(a2[-1, i]), float(block[3][-1, i]), obs["D"][i, :engine.k],
-                          obs["F"][i, :engine.k], obs["carried"][i])
+        o_i = Observation(
+            obs["D"][i],
+            obs["F"][i],
+            float(loss[-1, i]),
+            float(block[2][-1, i]),
+            float(a2[-1, i]),
+            float(block[3][-1, i]),
+            obs["D"][i, : engine.k],
+            obs["F"][i, : engine.k],
+            obs["carried"][i],
+        )
         for o in observers[b]:
             o.observe(t_now, o_i, engine.members[b])
     return gone

@@ -1,4 +1,5 @@
 """Built-in synthetic data sets (X is d×n, samples as columns; Y has length n)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,9 +8,18 @@ KINDS = ("cifar-like", "gaussian", "power-law")
 LABELS = ("class", "random", "top", "bottom")
 
 
-def make_data(kind: str = "cifar-like", *, n: int = 1000, d: int = 3072, seed: int | None = 0,
-              labels: str = "class", mean_strength: float = 1.0, class_strength: float = 0.5,
-              decay: float = 1.0, column_norm: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def make_data(
+    kind: str = "cifar-like",
+    *,
+    n: int = 1000,
+    d: int = 3072,
+    seed: int | None = 0,
+    labels: str = "class",
+    mean_strength: float = 1.0,
+    class_strength: float = 0.5,
+    decay: float = 1.0,
+    column_norm: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Synthetic (X, Y) in float64.
 
     * ``"cifar-like"``: two classes (Y = ±1, half each), xᵢ = mean_strength·μ + yᵢ·class_strength·ν

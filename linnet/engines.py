@@ -15,6 +15,7 @@ of the spectrum is 0) feed the eigensolvers. The spectral engine also gives the 
 :class:`~linnet.tracking.EigTracker` follow Λ with few products; the literal engine returns None
 there, and the tracker recomputes.
 """
+
 from __future__ import annotations
 
 import math
@@ -82,6 +83,7 @@ class LowRank:
 class Observation:
     """Quantities at one state; ``D`` and ``F`` are in the engine's own coordinates. ``carried``
     maps "gram"/"e_hat" to the image, at this state, of the vector carried for it by the last step."""
+
     D: object
     F: object
     loss: float
@@ -99,8 +101,11 @@ class SpectralEngine:
     product Z_vᵀ a, so that G p and Ê p at the new state cost no extra pass over Z_v. The products
     always have WIDTH ≥ 1 + CARRY columns, unused ones zero: a column of a matrix product does not depend
     on the others, so the trajectory is bitwise the same whatever is carried or measured."""
+
     name = "spectral"
     CARRY = 2
+    COMPILABLE = True  # train(jit=True) runs this engine as one compiled loop (linnet.jit)
+    EXACT_GA = False  # ‖G_A‖, if asked, tracked on ga_matvec
     # columns per product, padded; one pass over Z_v (200×1000) on the bench machine takes
     # ~60 µs with 1 column, ~70 with 2, ~135 with 3 and ~85 with 4
     WIDTH = 4
@@ -118,7 +123,7 @@ class SpectralEngine:
         self.Zv = self.Zv0.copy()
         m, r = self.Zv0.shape
         self._right = xp.zeros((r, self.WIDTH), dtype=dtype)  # [D, p…, 0] for Z_v·
-        self._left = xp.zeros((m, self.WIDTH), dtype=dtype)   # [a, Z_v p…, 0] for Z_vᵀ·
+        self._left = xp.zeros((m, self.WIDTH), dtype=dtype)  # [a, Z_v p…, 0] for Z_vᵀ·
         self._carry: list[tuple[str, Any, Any]] = []
 
     @property
@@ -153,9 +158,17 @@ class SpectralEngine:
             left[:, 1 + i] = 0
         self._carry = []
         z1 = self._z.col0()
-        return Observation(D, F, (float(D @ D) + self.spec.y_null2) / (2 * n), float(F @ D), a2,
-                           al**2 * (float(z1 @ z1) / n + a2 * float(self.lam[0])),
-                           D[: self.k], F[: self.k], carried)
+        return Observation(
+            D,
+            F,
+            (float(D @ D) + self.spec.y_null2) / (2 * n),
+            float(F @ D),
+            a2,
+            al**2 * (float(z1 @ z1) / n + a2 * float(self.lam[0])),
+            D[: self.k],
+            F[: self.k],
+            carried,
+        )
 
     def step(self, eta: float, obs: Observation, carry=()) -> bool:
         """Advance in place; returns False (state untouched) if the update is not finite.
@@ -177,8 +190,9 @@ class SpectralEngine:
         if not (math.isfinite(float(da @ da)) and math.isfinite(float(lamD @ lamD))):
             return False
         # Z_v⁺ p = Z_v p + a (yᵀp) for the update Z_v ← Z_v + a yᵀ below
-        self._carry = [(kind, p, out[:, 1 + i] + self.a * float(lamD @ p))
-                       for i, (kind, p) in enumerate(carry)]
+        self._carry = [
+            (kind, p, out[:, 1 + i] + self.a * float(lamD @ p)) for i, (kind, p) in enumerate(carry)
+        ]
         if self._z.add(self.a, lamD):  # Z_v ← Z_v − c a (λ⊙D)ᵀ
             self._z.fold()
         a_old2 = obs.a_norm2
@@ -256,6 +270,7 @@ class SpectralEngine:
                 S += (Q @ L.T) @ R
             if dlam is not None:
                 S += dlam * Q
+
         return update
 
     def hessian_matvec(self, obs: Observation):
@@ -288,15 +303,15 @@ class SpectralEngine:
         c = al / n
 
         def matvec(v):
-            z1, z2, z3 = v[:r], v[r: r + m], v[r + m:]
+            z1, z2, z3 = v[:r], v[r : r + m], v[r + m :]
             u = al * (a_norm * (s * z1) + z.rmv(z3))
             z3_a = float(z3 @ a_hat)
             out = xp.empty_like(v)
             out[:r] = c * (a_norm * (s * u) + z3_a * sD)
-            out[r: r + m] = (c * sD_norm) * (z3 - z3_a * a_hat)
-            out[r + m:] = c * (z.mv(u) + float(z1 @ sD) * a_hat
-                               + sD_norm * (z2 - float(z2 @ a_hat) * a_hat))
+            out[r : r + m] = (c * sD_norm) * (z3 - z3_a * a_hat)
+            out[r + m :] = c * (z.mv(u) + float(z1 @ sD) * a_hat + sD_norm * (z2 - float(z2 @ a_hat) * a_hat))
             return out
+
         return matvec, r + 2 * m
 
     def v1(self):
@@ -320,13 +335,16 @@ class SpectralEngine:
         m = self.a.shape[0]
         Zv, a = z[:-m].reshape(m, self.dim), z[-m:]
         D = self.al * (Zv.T @ a) - self.Yv
-        return self.xp.concatenate([(-self.al) * self.xp.outer(a, self.lam * D).ravel(),
-                                    (-self.al / self.n) * (Zv @ D)])
+        return self.xp.concatenate(
+            [(-self.al) * self.xp.outer(a, self.lam * D).ravel(), (-self.al / self.n) * (Zv @ D)]
+        )
 
 
 class LiteralEngine:
     name = "literal"
     CARRY = 0
+    COMPILABLE = False
+    EXACT_GA = False
 
     def __init__(self, spec: DataSpectrum, W0, a0, alpha: float, dtype, top_k: int):
         xp = namespace(W0)
@@ -348,9 +366,16 @@ class LiteralEngine:
         D = F - self.Y
         a2 = float(self.a @ self.a)
         z1 = self.Z @ self.Vk[:, 0]
-        return Observation(D, F, float(D @ D) / (2 * n), float(F @ D), a2,
-                           al**2 * (float(z1 @ z1) / n + a2 * self.lam1),
-                           self.Vk.T @ D, self.Vk.T @ F)
+        return Observation(
+            D,
+            F,
+            float(D @ D) / (2 * n),
+            float(F @ D),
+            a2,
+            al**2 * (float(z1 @ z1) / n + a2 * self.lam1),
+            self.Vk.T @ D,
+            self.Vk.T @ F,
+        )
 
     def step(self, eta: float, obs: Observation, carry=()) -> bool:
         """Eq. 6 with the old values; returns False (state untouched) if the update is not finite.
@@ -378,8 +403,9 @@ class LiteralEngine:
         Z, XD = self.Z, X @ obs.D
 
         def matvec(v):
-            HW, Ha = hvp_parts(W, a, X, Y, v[: m * d].reshape(m, d), v[m * d:], al, Z, XD)
+            HW, Ha = hvp_parts(W, a, X, Y, v[: m * d].reshape(m, d), v[m * d :], al, Z, XD)
             return xp.concatenate([HW.ravel(), Ha])
+
         return matvec, m * d + m
 
     def ga_matvec(self, obs: Observation):

@@ -4,6 +4,7 @@ G = J Jᵀ / n = α² (ZᵀZ / n + ‖a‖² K) with K = XᵀX / n            (e
 G̃ = G − (η α² / n) ⟨F, D⟩ K, so that D⁺ = (I − η G̃) D exactly       (eq. 9, Lemma C.1)
 Ê = α² ZᵀZ / n − K, so that G = (1 + α² ‖a‖²) K + Ê                  (App. C.1)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +12,7 @@ import numpy as np
 from ._backend import namespace
 from ._checks import check_eta, check_matrix, check_problem
 from ._types import Array
-from .lanczos import lanczos
+from .linalg.lanczos import lanczos
 from .model import resolve_alpha
 
 DENSE_MAX_N = 2048  # above this, sharpness() is matrix-free (Lanczos) by default
@@ -45,8 +46,7 @@ def gram(W: Array, a: Array, X: Array, *, alpha: float | None = None) -> Array:
     return GA + Gh
 
 
-def gram_tilde(W: Array, a: Array, X: Array, Y: Array, eta: float, *,
-               alpha: float | None = None) -> Array:
+def gram_tilde(W: Array, a: Array, X: Array, Y: Array, eta: float, *, alpha: float | None = None) -> Array:
     """G̃ = G − (η α² / n) ⟨F, D⟩ K: the exact one-step residual map D⁺ = (I − ηG̃) D (Lemma C.1)."""
     eta = check_eta(eta)
     check_problem(W, a, X, Y)
@@ -66,8 +66,7 @@ def e_hat(W: Array, X: Array, *, alpha: float | None = None) -> Array:
     return (al**2 / X.shape[1]) * (Z.T @ Z) - data_kernel(X)
 
 
-def a_norm_update(W: Array, a: Array, X: Array, Y: Array, eta: float, *,
-                  alpha: float | None = None) -> float:
+def a_norm_update(W: Array, a: Array, X: Array, Y: Array, eta: float, *, alpha: float | None = None) -> float:
     """‖a⁺‖² − ‖a‖² = −(2η/n) ⟨F, D⟩ + (η² α² / n²) ‖Z D‖²   (identity I3, eq. 3 plus its exact remainder)."""
     eta = check_eta(eta)
     check_problem(W, a, X, Y)
@@ -79,8 +78,7 @@ def a_norm_update(W: Array, a: Array, X: Array, Y: Array, eta: float, *,
     return -2 * eta * float(F @ D) / n + eta**2 * al**2 * float(ZD @ ZD) / n**2
 
 
-def gram_update(W: Array, a: Array, X: Array, Y: Array, eta: float, *,
-                alpha: float | None = None) -> Array:
+def gram_update(W: Array, a: Array, X: Array, Y: Array, eta: float, *, alpha: float | None = None) -> Array:
     """G⁺ − G in closed form (Lemma C.2 / E.9, identity I4), with k = K D:
 
     −(η α²/n) [F kᵀ + k Fᵀ + 2⟨F,D⟩ K] + (η² α⁴/n) [‖a‖² k kᵀ + (‖Z D‖²/n) K].
@@ -100,8 +98,9 @@ def gram_update(W: Array, a: Array, X: Array, Y: Array, eta: float, *,
     return -(eta * al**2 / n) * first + (eta**2 * al**4 / n) * second
 
 
-def lambda_tilde(W: Array, a: Array, X: Array, *, alpha: float | None = None,
-                 v1: Array | None = None) -> float:
+def lambda_tilde(
+    W: Array, a: Array, X: Array, *, alpha: float | None = None, v1: Array | None = None
+) -> float:
     """Approximate sharpness Λ̃ = v₁ᵀ G v₁ = α² (‖Z v₁‖²/n + ‖a‖² λ₁) (eq. 13), v₁ the top eigenvector of K."""
     check_problem(W, a, X)
     al = resolve_alpha(alpha, W.shape[0])
@@ -129,8 +128,9 @@ def gram_spectrum(W: Array, a: Array, X: Array, *, alpha: float | None = None) -
     return xp.linalg.eigvalsh(Gv)[::-1]
 
 
-def sharpness(W: Array, a: Array, X: Array, *, alpha: float | None = None, method: str = "auto",
-              tol: float = 1e-12) -> float:
+def sharpness(
+    W: Array, a: Array, X: Array, *, alpha: float | None = None, method: str = "auto", tol: float = 1e-12
+) -> float:
     """Λ = λ_max(G), the paper's sharpness (§2, App. F).
 
     ``method="dense"`` takes ``eigvalsh`` of the n×n matrix; ``"lanczos"`` is matrix-free on

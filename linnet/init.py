@@ -1,4 +1,5 @@
 """Initialisations of (W, a) (App. C.1 and App. A)."""
+
 from __future__ import annotations
 
 import math
@@ -13,9 +14,17 @@ from .model import resolve_alpha
 SCHEMES = ("symmetric", "symmetric-isometric", "gaussian", "torch")
 
 
-def init_params(m: int, X: Array, *, scheme: str = "symmetric", scale: float = 1.0,
-                seed: int | None = None, alpha: float | None = None, dtype: DTypeLike | None = None,
-                backend: str | None = None) -> tuple[Array, Array]:
+def init_params(
+    m: int,
+    X: Array,
+    *,
+    scheme: str = "symmetric",
+    scale: float = 1.0,
+    seed: int | None = None,
+    alpha: float | None = None,
+    dtype: DTypeLike | None = None,
+    backend: str | None = None,
+) -> tuple[Array, Array]:
     """Initial (W, a) for width ``m`` on data ``X`` (d×n), drawn on the host from ``seed``.
 
     * ``"gaussian"``: Wᵢⱼ, aᵢ ~ N(0, scale²) (the NTK parametrisation with α = 1/√m).
@@ -35,14 +44,17 @@ def init_params(m: int, X: Array, *, scheme: str = "symmetric", scale: float = 1
     if scheme not in SCHEMES:
         raise ValueError(f"scheme={scheme!r} is unknown: use one of {SCHEMES}")
     if scheme.startswith("symmetric") and m % 2:
-        raise ValueError(f"scheme={scheme!r} pairs neurons, so m must be even; got m={m} "
-                         f"(use m={m + 1} or scheme='gaussian')")
+        raise ValueError(
+            f"scheme={scheme!r} pairs neurons, so m must be even; got m={m} "
+            f"(use m={m + 1} or scheme='gaussian')"
+        )
     scale = float(scale)
     if not math.isfinite(scale) or scale <= 0:
         raise ValueError(f"scale must be a finite number > 0, got {scale}")
     xp = namespace(X, backend=backend)
-    dt = resolve_dtype(dtype if dtype is not None else
-                       (X.dtype if X.dtype in (np.float32, np.float64) else np.float64))
+    dt = resolve_dtype(
+        dtype if dtype is not None else (X.dtype if X.dtype in (np.float32, np.float64) else np.float64)
+    )
     rng = np.random.default_rng(seed)
     d = X.shape[0]
     h = m // 2
@@ -62,7 +74,8 @@ def init_params(m: int, X: Array, *, scheme: str = "symmetric", scale: float = 1
             if r > h:
                 raise ValueError(
                     f"scheme='symmetric-isometric' needs rank(X) ≤ m/2, but rank(X) = {r} and "
-                    f"m/2 = {h}: use a width m ≥ {2 * r}, or scheme='symmetric'")
+                    f"m/2 = {h}: use a width m ≥ {2 * r}, or scheme='symmetric'"
+                )
             Q, _ = np.linalg.qr(rng.standard_normal((h, r)))
             al = resolve_alpha(alpha, m)
             B = (Q @ U[:, :r].T) / (al * math.sqrt(2))

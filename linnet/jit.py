@@ -29,6 +29,7 @@ Numba compiles the kernels on first use and caches the machine code on disk (``c
 ``__pycache__`` beside this file, or under ``NUMBA_CACHE_DIR``); :func:`warm_up` does it and
 :func:`compile_seconds` reports what it cost in this process.
 """
+
 from __future__ import annotations
 
 import math
@@ -39,8 +40,8 @@ from typing import Any
 import numpy as np
 
 from ._backend import one_blas_thread
-from .loop import loss_overflow, over_max_loss, update_overflow
 from .progress import Progress
+from .run.stop import Stop, loss_overflow, over_max_loss, update_overflow
 
 try:
     import numba
@@ -70,7 +71,6 @@ def _jit(fast: bool = False):
 
 
 if numba is not None:
-
     # The sweeps over Z_v take three vectors at a time and several rows of Z_v per pass of the
     # inner loop, so each element of the operands read from L1 serves 2–4 rows. On the bench
     # machine a 1.6 MB sweep then runs at ~30 GB/s, its streaming rate from L2 (one vector per
@@ -348,7 +348,7 @@ if numba is not None:
         for c0 in range(0, w, 3):
             nc = min(3, w - c0)
             R[:] = 0.0
-            R[:nc] = V[c0:c0 + nc]
+            R[:nc] = V[c0 : c0 + nc]
             width = 2 if nc <= 2 else 3
             _rows(Zv, R, width, T, par)
             L[:] = T.T
@@ -442,7 +442,7 @@ if numba is not None:
         if after <= 1e-8 * before:
             return False
         Q[k] = w / after
-        _apply_op(kind, Zv, Q[k:k + 1], 1, al, n, lam, a2, S[k:k + 1], par)
+        _apply_op(kind, Zv, Q[k : k + 1], 1, al, n, lam, a2, S[k : k + 1], par)
         ints[MATVECS] += 1
         ints[K] = k + 1
         return True
@@ -558,8 +558,35 @@ if numba is not None:
                         S[kind, q, j] += dlam * lam[j] * Q[kind, q, j]
 
     @_jit()
-    def advance(Zv, a, lam, Yv, y_null2, n, al, eta, t0, t1, last, cur, fl,
-                Q, S, V, ints, every, tol, carried, u1_0, rows, dk, fk, trk, sh, par):
+    def advance(
+        Zv,
+        a,
+        lam,
+        Yv,
+        y_null2,
+        n,
+        al,
+        eta,
+        t0,
+        t1,
+        last,
+        cur,
+        fl,
+        Q,
+        S,
+        V,
+        ints,
+        every,
+        tol,
+        carried,
+        u1_0,
+        rows,
+        dk,
+        fk,
+        trk,
+        sh,
+        par,
+    ):
         """Run the states t0 … t1 − 1 (observe, record, track, stop tests, step), as linnet.loop.run.
 
         ``cur`` (3×r): Z_vᵀ[a, Z_v p₁, Z_v p₂] at state t0; ``fl``: [‖Z_v e₁‖², max_loss];
@@ -598,8 +625,22 @@ if numba is not None:
                     diag = al * al * a2 if kind == GRAM else -1.0
                     for j in range(r):
                         image[j] = c_al2n * cur[1 + kind, j] + diag * lam[j] * V[kind, 0, j]
-                theta, rho = _track(kind, Q[kind], S[kind], V[kind], ints[kind], tol[kind], image, have,
-                                    Zv, al, n, lam, a2, par)
+                theta, rho = _track(
+                    kind,
+                    Q[kind],
+                    S[kind],
+                    V[kind],
+                    ints[kind],
+                    tol[kind],
+                    image,
+                    have,
+                    Zv,
+                    al,
+                    n,
+                    lam,
+                    a2,
+                    par,
+                )
                 trk[kind, t, 0], trk[kind, t, 1] = theta, rho
                 if kind == GRAM:
                     u = V[GRAM, 1]
@@ -674,9 +715,22 @@ def warm_up() -> float:
     if _compile_seconds is None:
         tic = time.perf_counter()
         g = np.random.default_rng(0)
-        run = CompiledRun(g.standard_normal((2, 3)), g.standard_normal(2), np.array([3.0, 2.0, 1.0]),
-                          g.standard_normal(3), 0.0, n=3, alpha=1.0, k_top=2, eta=0.01, steps=3,
-                          sharpness_every=1, e_hat_every=1, tol=1e-6, max_loss=None)
+        run = CompiledRun(
+            g.standard_normal((2, 3)),
+            g.standard_normal(2),
+            np.array([3.0, 2.0, 1.0]),
+            g.standard_normal(3),
+            0.0,
+            n=3,
+            alpha=1.0,
+            k_top=2,
+            eta=0.01,
+            steps=3,
+            sharpness_every=1,
+            e_hat_every=1,
+            tol=1e-6,
+            max_loss=None,
+        )
         run.advance(4)
         _compile_seconds = time.perf_counter() - tic
     return _compile_seconds
@@ -689,9 +743,26 @@ class CompiledRun:
     ``parallel``: the sweeps over Z_v on two threads (default: when Numba has two); the numbers
     do not depend on it."""
 
-    def __init__(self, Zv: Any, a: Any, lam: Any, Yv: Any, y_null2: float, *, n: int, alpha: float,
-                 k_top: int, eta: float, steps: int, sharpness_every: int, e_hat_every: int, tol: float,
-                 max_loss: float | None, seeds: tuple[int, int] = (1, 2), parallel: bool | None = None):
+    def __init__(
+        self,
+        Zv: Any,
+        a: Any,
+        lam: Any,
+        Yv: Any,
+        y_null2: float,
+        *,
+        n: int,
+        alpha: float,
+        k_top: int,
+        eta: float,
+        steps: int,
+        sharpness_every: int,
+        e_hat_every: int,
+        tol: float,
+        max_loss: float | None,
+        seeds: tuple[int, int] = (1, 2),
+        parallel: bool | None = None,
+    ):
         if numba is None:
             raise ImportError("jit=True needs Numba: pip install 'linnet[jit]' (or use jit=False)")
         f64 = np.float64
@@ -717,8 +788,9 @@ class CompiledRun:
         self.u1_0 = np.zeros(r + 1)  # u₁ at the first Λ, and a flag: set
         self.cur = np.zeros((3, r))
         self.cur[0] = self.Zv.T @ self.a
-        self.fl = np.array([float(self.Zv[:, 0] @ self.Zv[:, 0]),
-                            -1.0 if max_loss is None else float(max_loss)])
+        self.fl = np.array(
+            [float(self.Zv[:, 0] @ self.Zv[:, 0]), -1.0 if max_loss is None else float(max_loss)]
+        )
         rows = self.steps + 1
         self.rows = np.zeros((rows, 4))
         self.dk, self.fk = np.zeros((rows, k_top)), np.zeros((rows, k_top))
@@ -733,10 +805,21 @@ class CompiledRun:
     def of_engine(cls, engine: Any, **kw: Any) -> CompiledRun:
         """From a :class:`~linnet.engines.SpectralEngine`'s current state (float64, NumPy)."""
         if engine.dtype != np.float64 or engine.xp is not np:
-            raise ValueError("jit=True runs in float64 on NumPy arrays: use dtype='float64' and "
-                             "the NumPy backend, or jit=False")
-        return cls(engine.zv_copy(), engine.a, engine.lam, engine.Yv, engine.spec.y_null2, n=engine.n,
-                   alpha=engine.al, k_top=engine.k, **kw)
+            raise ValueError(
+                "jit=True runs in float64 on NumPy arrays: use dtype='float64' and "
+                "the NumPy backend, or jit=False"
+            )
+        return cls(
+            engine.zv_copy(),
+            engine.a,
+            engine.lam,
+            engine.Yv,
+            engine.spec.y_null2,
+            n=engine.n,
+            alpha=engine.al,
+            k_top=engine.k,
+            **kw,
+        )
 
     @property
     def max_loss(self) -> float:
@@ -745,10 +828,34 @@ class CompiledRun:
     def advance(self, until: int) -> int:
         """Run the states t … until − 1, or to a stop; returns the stop code."""
         self.t, self.code = advance(
-            self.Zv, self.a, self.lam, self.Yv, self.y_null2, self.n, self.al, self.eta, self.t,
-            min(until, self.steps + 1), self.steps, self.cur, self.fl, self.Q, self.S, self.V, self.ints,
-            self.every, self.tol, self.carried, self.u1_0, self.rows, self.dk, self.fk, self.trk, self.sh,
-            self.parallel)
+            self.Zv,
+            self.a,
+            self.lam,
+            self.Yv,
+            self.y_null2,
+            self.n,
+            self.al,
+            self.eta,
+            self.t,
+            min(until, self.steps + 1),
+            self.steps,
+            self.cur,
+            self.fl,
+            self.Q,
+            self.S,
+            self.V,
+            self.ints,
+            self.every,
+            self.tol,
+            self.carried,
+            self.u1_0,
+            self.rows,
+            self.dk,
+            self.fk,
+            self.trk,
+            self.sh,
+            self.parallel,
+        )
         return int(self.code)
 
     def run_to_end(self, on_chunk: Any = None) -> int:
@@ -778,17 +885,27 @@ class CompiledResult:
     """What a compiled run recorded: ``rows`` states, why it ``stopped`` (None if it did not),
     the every-step columns (``loss``, ``a_norm2``, ``fd``, ``lambda_tilde``, ``d_top``, ``f_top``),
     the observers' arrays under the Trajectory's field names, and the trackers' product counts."""
+
     rows: int
-    stopped: str | None
+    stopped: Stop | None
     columns: dict
     arrays: dict
     sharpness_products: int
     e_hat_products: int
 
 
-def run_compiled(engine: Any, *, eta: float, steps: int, sharpness_every: int, e_hat_every: int,
-                 tol: float, max_loss: float | None, progress: bool | None = None,
-                 label: str = "train[spectral, jit]") -> CompiledResult:
+def run_compiled(
+    engine: Any,
+    *,
+    eta: float,
+    steps: int,
+    sharpness_every: int,
+    e_hat_every: int,
+    tol: float,
+    max_loss: float | None,
+    progress: bool | None = None,
+    label: str = "train[spectral, jit]",
+) -> CompiledResult:
     """Run :func:`linnet.loop.run` with the Sharpness and EHat observers on the spectral engine
     ``engine``, compiled; leaves ``engine`` at the run's last state (for its final weights)."""
     warm_up()
@@ -796,8 +913,15 @@ def run_compiled(engine: Any, *, eta: float, steps: int, sharpness_every: int, e
     # one BLAS thread from the start's products on: an OpenBLAS worker spins for ~0.1 s after its
     # last job, on the core that the loop's second thread needs
     with one_blas_thread(np):
-        run = CompiledRun.of_engine(engine, eta=eta, steps=steps, sharpness_every=sharpness_every,
-                                    e_hat_every=e_hat_every, tol=tol, max_loss=max_loss)
+        run = CompiledRun.of_engine(
+            engine,
+            eta=eta,
+            steps=steps,
+            sharpness_every=sharpness_every,
+            e_hat_every=e_hat_every,
+            tol=tol,
+            max_loss=max_loss,
+        )
         run.run_to_end(prog.update)
     prog.close()
     run.store(engine)
@@ -807,20 +931,32 @@ def run_compiled(engine: Any, *, eta: float, steps: int, sharpness_every: int, e
 def result_of(run: CompiledRun) -> CompiledResult:
     """The records of a finished (or stopped) :class:`CompiledRun`."""
     T = run.t
-    columns = dict(loss=run.rows[:T, 0].copy(), a_norm2=run.rows[:T, 1].copy(), fd=run.rows[:T, 2].copy(),
-                   lambda_tilde=run.rows[:T, 3].copy(), d_top=run.dk[:T].copy(), f_top=run.fk[:T].copy())
+    columns = dict(
+        loss=run.rows[:T, 0].copy(),
+        a_norm2=run.rows[:T, 1].copy(),
+        fd=run.rows[:T, 2].copy(),
+        lambda_tilde=run.rows[:T, 3].copy(),
+        d_top=run.dk[:T].copy(),
+        f_top=run.fk[:T].copy(),
+    )
     arrays: dict[str, np.ndarray] = {}
     s_steps = _due_steps(int(run.every[GRAM]), T)
-    arrays.update(sharpness_step=s_steps, sharpness=run.trk[GRAM, s_steps, 0],
-                  sharpness_residual=run.trk[GRAM, s_steps, 1], u1_overlap_init=run.sh[s_steps, 0],
-                  u1_v1_overlap=run.sh[s_steps, 1], d_u1=run.sh[s_steps, 2])
+    arrays.update(
+        sharpness_step=s_steps,
+        sharpness=run.trk[GRAM, s_steps, 0],
+        sharpness_residual=run.trk[GRAM, s_steps, 1],
+        u1_overlap_init=run.sh[s_steps, 0],
+        u1_v1_overlap=run.sh[s_steps, 1],
+        d_u1=run.sh[s_steps, 2],
+    )
     e_steps = _due_steps(int(run.every[E_HAT]), T)
     arrays.update(e_hat_step=e_steps, e_hat_norm=np.abs(run.trk[E_HAT, e_steps, 0]))
     return CompiledResult(T, _stop_message(run), columns, arrays, run.products(GRAM), run.products(E_HAT))
 
 
-def _stop_message(run: CompiledRun) -> str | None:
-    """linnet.loop.run's message for the run's stop code (rows t = 0 … run.t − 1 recorded)."""
+def _stop_message(run: CompiledRun) -> Stop | None:
+    """linnet.loop.run's stop (:mod:`linnet.run.stop`) for the run's stop code (rows t = 0 …
+    run.t − 1 recorded): the kernel applies the same protocol, compiled."""
     if run.code == LOSS_OVERFLOW:
         return loss_overflow(run.t)
     if run.code == OVER_MAX_LOSS:

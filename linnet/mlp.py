@@ -15,9 +15,11 @@ Conventions, fixed for the engines built on these functions:
 Every function takes arrays and works on NumPy or CuPy (``linnet._backend.namespace``) in the
 arrays' own float dtype (float64 or float32); mixed dtypes are refused rather than upcast.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,11 +28,54 @@ import numpy as np
 from ._backend import namespace
 from ._checks import check_finite, resolve_dtype
 
-ACTIVATIONS = ("identity", "tanh", "relu", "elu")
 INITS = ("torch", "gaussian")
 
 
 # --------------------------------------------------------------------------- activations
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One activation, one row: σ, σ′ and σ″ elementwise on an array of namespace ``xp``
+    (``second`` None where σ″ ≡ 0, so callers can skip the term), and optionally σ′ from the
+    output H = σ(Z) (``prime_of_output``; the forward pass has H at hand)."""
+
+    sigma: Callable[[Any, Any], Any]
+    prime: Callable[[Any, Any], Any]
+    second: Callable[[Any, Any], Any] | None = None
+    prime_of_output: Callable[[Any], Any] | None = None
+
+
+def _tanh_prime(Z, xp):
+    T = xp.tanh(Z)
+    return 1 - T * T
+
+
+def _tanh_second(Z, xp):
+    T = xp.tanh(Z)
+    return -2 * T * (1 - T * T)
+
+
+# Adding an activation is adding a row (the tests take every row: σ′ and σ″ against finite
+# differences of σ and σ′).
+ACTIVATION_TABLE: dict[str, Activation] = {
+    # z; 1; 0
+    "identity": Activation(lambda Z, xp: Z, lambda Z, xp: xp.ones_like(Z)),
+    # tanh z; 1 − tanh² z; −2 tanh z (1 − tanh² z)
+    "tanh": Activation(
+        lambda Z, xp: xp.tanh(Z), _tanh_prime, _tanh_second, prime_of_output=lambda H: 1 - H * H
+    ),
+    # max(z, 0); 1[z > 0] (so relu′(0) = 0, as torch's autograd); 0
+    "relu": Activation(lambda Z, xp: xp.maximum(Z, 0), lambda Z, xp: (Z > 0).astype(Z.dtype)),
+    # z (z > 0) else eᶻ − 1; 1 (z > 0) else eᶻ; eᶻ (z < 0) else 0
+    "elu": Activation(
+        lambda Z, xp: xp.where(Z > 0, Z, xp.expm1(xp.minimum(Z, 0))),
+        lambda Z, xp: xp.where(Z > 0, xp.ones_like(Z), xp.exp(xp.minimum(Z, 0))),
+        lambda Z, xp: xp.where(Z < 0, xp.exp(xp.minimum(Z, 0)), xp.zeros_like(Z)),
+    ),
+}
+ACTIVATIONS = tuple(ACTIVATION_TABLE)
+
 
 def check_activation(activation) -> str:
     """Return ``activation`` if it is one of :data:`ACTIVATIONS`, else raise ValueError."""
@@ -40,57 +85,34 @@ def check_activation(activation) -> str:
 
 
 def sigma(Z, activation: str):
-    """σ(Z) elementwise: identity z, tanh z, relu max(z, 0), elu z (z > 0) else eᶻ − 1."""
-    xp = namespace(Z)
-    if activation == "identity":
-        return Z
-    if activation == "tanh":
-        return xp.tanh(Z)
-    if activation == "relu":
-        return xp.maximum(Z, 0)
-    if activation == "elu":
-        return xp.where(Z > 0, Z, xp.expm1(xp.minimum(Z, 0)))
-    raise ValueError(check_activation(activation))  # pragma: no cover - check raises first
+    """σ(Z) elementwise (:data:`ACTIVATION_TABLE`): identity z, tanh z, relu max(z, 0), elu z (z > 0)
+    else eᶻ − 1."""
+    return ACTIVATION_TABLE[check_activation(activation)].sigma(Z, namespace(Z))
 
 
 def sigma_prime(Z, activation: str):
     """σ′(Z): 1, 1 − tanh² z, 1[z > 0] (so relu′(0) = 0, as torch's autograd), 1 (z > 0) else eᶻ."""
-    xp = namespace(Z)
-    if activation == "identity":
-        return xp.ones_like(Z)
-    if activation == "tanh":
-        T = xp.tanh(Z)
-        return 1 - T * T
-    if activation == "relu":
-        return (Z > 0).astype(Z.dtype)
-    if activation == "elu":
-        return xp.where(Z > 0, xp.ones_like(Z), xp.exp(xp.minimum(Z, 0)))
-    raise ValueError(check_activation(activation))  # pragma: no cover
+    return ACTIVATION_TABLE[check_activation(activation)].prime(Z, namespace(Z))
 
 
 def sigma_second(Z, activation: str):
     """σ″(Z): 0, −2 tanh z (1 − tanh² z), 0, eᶻ (z < 0) else 0; ``None`` where σ″ ≡ 0
     (identity, relu) so callers can skip the term."""
-    xp = namespace(Z)
-    if activation in ("identity", "relu"):
-        return None
-    if activation == "tanh":
-        T = xp.tanh(Z)
-        return -2 * T * (1 - T * T)
-    if activation == "elu":
-        return xp.where(Z < 0, xp.exp(xp.minimum(Z, 0)), xp.zeros_like(Z))
-    raise ValueError(check_activation(activation))  # pragma: no cover
+    second = ACTIVATION_TABLE[check_activation(activation)].second
+    return None if second is None else second(Z, namespace(Z))
 
 
 # --------------------------------------------------------------------------- validation
+
 
 def check_weights(weights, *, d: int | None = None, name: str = "weights", finite: bool = True):
     """Validate ``weights`` = (W_1, …, W_L): 2-D real float arrays of one dtype, with
     W_{l+1}.shape[1] == W_l.shape[0], W_L of one row, W_1 of ``d`` columns (when given) and,
     with ``finite=True``, no NaN or inf. Returns the weights as a tuple."""
     if hasattr(weights, "shape") or not hasattr(weights, "__len__"):
-        raise TypeError(f"{name} must be a tuple or list of 2-D arrays [W_1, …, W_L], "
-                        f"got {type(weights).__name__}")
+        raise TypeError(
+            f"{name} must be a tuple or list of 2-D arrays [W_1, …, W_L], got {type(weights).__name__}"
+        )
     weights = tuple(weights)
     if len(weights) == 0:
         raise ValueError(f"{name} is empty: pass at least one layer (L = 1 is the linear model)")
@@ -98,24 +120,32 @@ def check_weights(weights, *, d: int | None = None, name: str = "weights", finit
         if not hasattr(W, "shape") or not hasattr(W, "dtype"):
             raise TypeError(f"{name}[{l}] must be a NumPy or CuPy array, got {type(W).__name__}")
         if W.ndim != 2:
-            raise ValueError(f"{name}[{l}] must be 2-D (out × in, nn.Linear's layout), "
-                             f"got shape {tuple(W.shape)}")
+            raise ValueError(
+                f"{name}[{l}] must be 2-D (out × in, nn.Linear's layout), got shape {tuple(W.shape)}"
+            )
         if W.dtype not in (np.float64, np.float32):
             raise TypeError(f"{name}[{l}] has dtype {W.dtype}: use float64 or float32")
         if W.dtype != weights[0].dtype:
-            raise ValueError(f"{name}[{l}] has dtype {W.dtype} but {name}[0] has "
-                             f"{weights[0].dtype}: cast all layers to one dtype")
+            raise ValueError(
+                f"{name}[{l}] has dtype {W.dtype} but {name}[0] has "
+                f"{weights[0].dtype}: cast all layers to one dtype"
+            )
         if l > 0 and W.shape[1] != weights[l - 1].shape[0]:
             raise ValueError(
                 f"{name}[{l}] has shape {tuple(W.shape)} but {name}[{l - 1}] has "
                 f"{weights[l - 1].shape[0]} outputs: layer {l} needs {weights[l - 1].shape[0]} "
-                f"columns (W_{{l+1}}.shape[1] == W_l.shape[0])")
+                f"columns (W_{{l+1}}.shape[1] == W_l.shape[0])"
+            )
     if weights[-1].shape[0] != 1:
-        raise ValueError(f"{name}[{len(weights) - 1}] (the output layer) has shape "
-                         f"{tuple(weights[-1].shape)}: it must have 1 row (scalar output)")
+        raise ValueError(
+            f"{name}[{len(weights) - 1}] (the output layer) has shape "
+            f"{tuple(weights[-1].shape)}: it must have 1 row (scalar output)"
+        )
     if d is not None and weights[0].shape[1] != d:
-        raise ValueError(f"{name}[0] has {weights[0].shape[1]} columns but the data have "
-                         f"d = {d} rows (features): the first layer must be h_1 × {d}")
+        raise ValueError(
+            f"{name}[0] has {weights[0].shape[1]} columns but the data have "
+            f"d = {d} rows (features): the first layer must be h_1 × {d}"
+        )
     if finite:
         for l, W in enumerate(weights):
             check_finite(f"{name}[{l}]", W)
@@ -128,22 +158,27 @@ def _check_X(X, weights):
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (d × n, samples as columns), got shape {tuple(X.shape)}")
     if X.shape[0] != weights[0].shape[1]:
-        raise ValueError(f"X has {X.shape[0]} rows (features d) but weights[0] has "
-                         f"{weights[0].shape[1]} columns: they must agree (X is d × n, "
-                         f"samples as columns; transpose X if it is n × d)")
+        raise ValueError(
+            f"X has {X.shape[0]} rows (features d) but weights[0] has "
+            f"{weights[0].shape[1]} columns: they must agree (X is d × n, "
+            f"samples as columns; transpose X if it is n × d)"
+        )
     _check_dtype("X", X, weights[0].dtype)
 
 
 def _check_dtype(name, A, dtype):
     if A.dtype != dtype:
-        raise ValueError(f"{name} has dtype {A.dtype} but the weights have {dtype}: cast it "
-                         f"with .astype('{dtype}') (mixed dtypes are not upcast silently)")
+        raise ValueError(
+            f"{name} has dtype {A.dtype} but the weights have {dtype}: cast it "
+            f"with .astype('{dtype}') (mixed dtypes are not upcast silently)"
+        )
 
 
 def _check_vec(name, v, n, dtype):
     if not hasattr(v, "shape") or v.ndim != 1 or v.shape[0] != n:
-        raise ValueError(f"{name} must be a vector of length n = {n}, got "
-                         f"{getattr(v, 'shape', type(v).__name__)}")
+        raise ValueError(
+            f"{name} must be a vector of length n = {n}, got {getattr(v, 'shape', type(v).__name__)}"
+        )
     _check_dtype(name, v, dtype)
 
 
@@ -153,8 +188,10 @@ def _resolve_layers(layers, L: int):
     out = []
     for l in layers:
         if isinstance(l, bool) or not isinstance(l, (int, np.integer)) or not -L <= l < L:
-            raise ValueError(f"layers must hold 0-based layer indices in [0, {L}) (or negative "
-                             f"ones counted from the end), got {l!r} in {tuple(layers)!r}")
+            raise ValueError(
+                f"layers must hold 0-based layer indices in [0, {L}) (or negative "
+                f"ones counted from the end), got {l!r} in {tuple(layers)!r}"
+            )
         out.append(int(l) % L)
     if len(set(out)) != len(out):
         raise ValueError(f"layers={tuple(layers)!r} names a layer twice: list each once")
@@ -163,8 +200,10 @@ def _resolve_layers(layers, L: int):
 
 # --------------------------------------------------------------------------- initialisation
 
-def init_weights(widths, *, init: str = "torch", scale: float = 1.0, seed=0, dtype="float64",
-                 backend: str | None = None):
+
+def init_weights(
+    widths, *, init: str = "torch", scale: float = 1.0, seed=0, dtype="float64", backend: str | None = None
+):
     """Initial weights for ``widths`` = (h_0 = d, h_1, …, h_{L−1}, 1), drawn on the host with
     ``numpy.random.default_rng(seed)`` layer by layer (W_1 first), times ``scale``.
 
@@ -176,17 +215,16 @@ def init_weights(widths, *, init: str = "torch", scale: float = 1.0, seed=0, dty
     try:
         widths = tuple(widths)
     except TypeError as exc:
-        raise TypeError(f"widths must be a sequence of layer widths (d, h_1, …, 1), "
-                        f"got {widths!r}") from exc
+        raise TypeError(f"widths must be a sequence of layer widths (d, h_1, …, 1), got {widths!r}") from exc
     if len(widths) < 2:
-        raise ValueError(f"widths={widths!r} needs at least (d, 1): the input width and the "
-                         f"output width 1")
+        raise ValueError(f"widths={widths!r} needs at least (d, 1): the input width and the output width 1")
     for i, h in enumerate(widths):
         if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1:
             raise ValueError(f"widths[{i}] = {h!r} must be a positive integer")
     if widths[-1] != 1:
-        raise ValueError(f"widths={widths!r} must end in 1 (the scalar output layer); "
-                         f"append 1, e.g. {widths + (1,)!r}")
+        raise ValueError(
+            f"widths={widths!r} must end in 1 (the scalar output layer); append 1, e.g. {widths + (1,)!r}"
+        )
     if init not in INITS:
         raise ValueError(f"init={init!r} is unknown: use one of {INITS}")
     scale = float(scale)
@@ -215,10 +253,12 @@ def torch_bound(fan_in: int) -> float:
 
 # --------------------------------------------------------------------------- passes
 
+
 @dataclass(frozen=True)
 class Forward:
     """One forward pass: ``Z`` = (Z_1, …, Z_{L−1}) pre-activations (h_l × n),
     ``H`` = (H_0 = X, …, H_{L−1} = σ(Z_{L−1})) layer inputs, ``F`` = W_L H_{L−1} (length n)."""
+
     Z: tuple
     H: tuple
     F: Any
@@ -259,11 +299,12 @@ def backward(weights, fwd: Forward, activation: str):
 
 
 def _sigma_prime_at(fwd: Forward, i: int, activation: str):
-    """σ′(Z_{i+1}) (0-based i); for tanh as 1 − H² from the forward pass's H = tanh Z, the same
-    numbers as :func:`sigma_prime` (which computes T = tanh Z, then 1 − T·T) without a second tanh."""
-    if activation == "tanh":
-        T = fwd.H[i + 1]
-        return 1 - T * T
+    """σ′(Z_{i+1}) (0-based i); from the forward pass's H = σ(Z) where the activation's row says
+    how (tanh: 1 − H², the same numbers as :func:`sigma_prime`, which computes T = tanh Z, then
+    1 − T·T, without a second tanh)."""
+    of_output = ACTIVATION_TABLE[activation].prime_of_output
+    if of_output is not None:
+        return of_output(fwd.H[i + 1])
     return sigma_prime(fwd.Z[i], activation)
 
 
@@ -292,12 +333,15 @@ def vjp(fwd: Forward, B, v):
 def _as_layers(dW, B):
     dW = tuple(dW)
     if len(dW) != len(B):
-        raise ValueError(f"dW has {len(dW)} layers but the network has {len(B)}: pass one "
-                         f"array per layer, shaped like the weights")
+        raise ValueError(
+            f"dW has {len(dW)} layers but the network has {len(B)}: pass one "
+            f"array per layer, shaped like the weights"
+        )
     return dW
 
 
 # --------------------------------------------------------------------------- Gram matrix
+
 
 def gram(fwd: Forward, B, *, layers=None, K0=None):
     """G = J Jᵀ / n restricted to ``layers`` (0-based; None = all), an n × n PSD matrix.
@@ -363,7 +407,7 @@ def gram_matvec(fwd: Forward, B, *, layers=None):
             else:
                 Bl = B[l]
                 h = Bl.shape[0]
-                S = (Bl[None, :, :] * V.T[:, None, :]).reshape(k * h, n)   # rows: (column j, unit)
+                S = (Bl[None, :, :] * V.T[:, None, :]).reshape(k * h, n)  # rows: (column j, unit)
                 out += (Bl[None, :, :] * ((S @ Hl.T) @ Hl).reshape(k, h, n)).sum(axis=1)
         out /= n
         return out.T
@@ -394,6 +438,7 @@ def ga_norm(fwd: Forward) -> float:
 
 # --------------------------------------------------------------------------- Hessian
 
+
 def hessian_vector_product(weights, fwd: Forward, B, D, dW, activation: str):
     """H dθ for the exact Hessian H = ∇²L of L(θ) = ‖F(θ) − Y‖²/(2n), all layers, by
     Pearlmutter's R-operator R{·} = d/dε (·)(θ + ε dθ)|₀.
@@ -418,9 +463,9 @@ def hessian_vector_product(weights, fwd: Forward, B, D, dW, activation: str):
 class _HVPState:
     weights: tuple
     fwd: Forward
-    S1: tuple      # σ′(Z_l), l = 1..L−1
-    C2: tuple      # σ″(Z_l) ∘ (W_{l+1}ᵀ δ_{l+1}), or None where σ″ ≡ 0
-    delta: tuple   # δ_l = B_l ∘ D / n, l = 1..L
+    S1: tuple  # σ′(Z_l), l = 1..L−1
+    C2: tuple  # σ″(Z_l) ∘ (W_{l+1}ᵀ δ_{l+1}), or None where σ″ ≡ 0
+    delta: tuple  # δ_l = B_l ∘ D / n, l = 1..L
 
 
 def _hvp_state(weights, fwd, B, D, activation):
@@ -457,7 +502,7 @@ def _hvp(st: _HVPState, dW):
             RH.append(st.S1[l] * Rz)
     n = st.fwd.n
     out: list[Any] = [None] * L
-    Rd = RZ[L - 1] / n                                  # R{δ_L} = R{F}/n (1 × n)
+    Rd = RZ[L - 1] / n  # R{δ_L} = R{F}/n (1 × n)
     for l in range(L - 1, -1, -1):
         g = Rd @ H[l].T
         RH_l = RH[l]
@@ -484,11 +529,13 @@ def unflatten(vec, shapes):
     shapes = [tuple(int(s) for s in sh) for sh in shapes]
     sizes = [math.prod(sh) for sh in shapes]
     if vec.ndim != 1 or vec.shape[0] != sum(sizes):
-        raise ValueError(f"vec must be a vector of length {sum(sizes)} (the parameter count of "
-                         f"shapes {shapes}), got shape {tuple(vec.shape)}")
+        raise ValueError(
+            f"vec must be a vector of length {sum(sizes)} (the parameter count of "
+            f"shapes {shapes}), got shape {tuple(vec.shape)}"
+        )
     out, i = [], 0
     for sh, s in zip(shapes, sizes, strict=True):
-        out.append(vec[i:i + s].reshape(sh))
+        out.append(vec[i : i + s].reshape(sh))
         i += s
     return tuple(out)
 
@@ -504,8 +551,10 @@ def hessian_matvec(weights, fwd: Forward, B, D, activation: str):
 
     def matvec(v):
         if not hasattr(v, "shape") or v.ndim != 1 or v.shape[0] != P:
-            raise ValueError(f"v must be a flat vector of length P = {P} (the parameter count, "
-                             f"flatten()'s layout), got {getattr(v, 'shape', type(v).__name__)}")
+            raise ValueError(
+                f"v must be a flat vector of length P = {P} (the parameter count, "
+                f"flatten()'s layout), got {getattr(v, 'shape', type(v).__name__)}"
+            )
         _check_dtype("v", v, dtype)
         return flatten(_hvp(st, unflatten(v, shapes)))
 

@@ -14,6 +14,7 @@ G = (1/n)Σ_l (B_lᵀB_l)∘(H_{l−1}ᵀH_{l−1}) (with H_0ᵀH_0 = XᵀX form
 J(Jᵀv)/n; ‖G_A‖ from the h×h matrix H_{L−1}H_{L−1}ᵀ/n; Hessian-vector products by the
 R-operator (:func:`linnet.mlp.hessian_matvec`).
 """
+
 from __future__ import annotations
 
 import math
@@ -29,6 +30,7 @@ from .spectral import DataSpectrum
 class MLPObservation:
     """The quantities at one state (vectors over the n samples), with the forward pass ``fwd``
     and ``B`` that the products at this state reuse, and the dense Gram matrices once formed."""
+
     D: Any
     F: Any
     loss: float
@@ -46,12 +48,24 @@ class MLPObservation:
 class MLPEngine:
     """State: the layers (the first as R = W_1 U when on the data span). ``CARRY = 0``: the
     trackers pay for their own products; G changes by no closed form here (``gram_update`` None)."""
+
     name = "mlp"
     CARRY = 0
+    COMPILABLE = False
+    EXACT_GA = True  # ‖G_A‖ = λ_max of the h×h H_{L−1}H_{L−1}ᵀ/n (ga_norm)
 
-    def __init__(self, spec: DataSpectrum, weights: tuple, activation: str, *, dtype: Any,
-                 top_k: int, frozen: tuple[int, ...] = (), gram: str = "dense",
-                 data_span: bool = True):
+    def __init__(
+        self,
+        spec: DataSpectrum,
+        weights: tuple,
+        activation: str,
+        *,
+        dtype: Any,
+        top_k: int,
+        frozen: tuple[int, ...] = (),
+        gram: str = "dense",
+        data_span: bool = True,
+    ):
         xp = namespace(weights[0])
         self.xp, self.dtype, self.activation = xp, dtype, mlp.check_activation(activation)
         self.n, self.k = spec.n, min(top_k, spec.r)
@@ -83,8 +97,17 @@ class MLPEngine:
         F = fwd.F
         D = F - self.Y
         A = self.weights[-1]
-        return MLPObservation(D, F, float(D @ D) / (2 * self.n), float(F @ D), float(xp_sum2(A)),
-                              self.Vk.T @ D, self.Vk.T @ F, fwd, B)
+        return MLPObservation(
+            D,
+            F,
+            float(D @ D) / (2 * self.n),
+            float(F @ D),
+            float(xp_sum2(A)),
+            self.Vk.T @ D,
+            self.Vk.T @ F,
+            fwd,
+            B,
+        )
 
     def step(self, eta: float, obs: MLPObservation, carry: Any = ()) -> bool:
         """W_l ← W_l − η ∂L/∂W_l for the trained layers; False (state untouched) if not finite."""

@@ -5,6 +5,7 @@ a has length m, Z = W X (m×n), F = α Zᵀ a, D = F − Y, L = ‖D‖²/(2n).
 ``alpha=None`` means α = 1/√m (the paper's theory, App. D.2); ``alpha=1.0`` is the plain
 PyTorch ``nn.Linear`` stack (App. A).
 """
+
 from __future__ import annotations
 
 import math
@@ -43,8 +44,7 @@ def loss(W: Array, a: Array, X: Array, Y: Array, *, alpha: float | None = None) 
     return float(D @ D) / (2 * X.shape[1])
 
 
-def gradients(W: Array, a: Array, X: Array, Y: Array, *,
-              alpha: float | None = None) -> tuple[Array, Array]:
+def gradients(W: Array, a: Array, X: Array, Y: Array, *, alpha: float | None = None) -> tuple[Array, Array]:
     """(∇_W L, ∇_a L) = (α a (X D)ᵀ / n, α Z D / n), computed without forming Z."""
     D = residual(W, a, X, Y, alpha=alpha)
     return _gradients_from_residual(W, a, X, D, resolve_alpha(alpha, W.shape[0]))
@@ -57,8 +57,9 @@ def _gradients_from_residual(W: Array, a: Array, X: Array, D: Array, al: float) 
     return (al / n) * xp.outer(a, XD), (al / n) * (W @ XD)
 
 
-def gd_step(W: Array, a: Array, X: Array, Y: Array, eta: float, *,
-            alpha: float | None = None) -> tuple[Array, Array]:
+def gd_step(
+    W: Array, a: Array, X: Array, Y: Array, eta: float, *, alpha: float | None = None
+) -> tuple[Array, Array]:
     """One full-batch GD step, eq. 6 applied literally to both layers with the old values:
 
     a⁺ = a − η α Z D / n,   W⁺ = W − η α a (X D)ᵀ / n.

@@ -18,6 +18,7 @@ on.
         for done in pool.results():  # as tasks finish; pool.submit may be called meanwhile
             ...  # done.task, done.result, done.error (None, TaskFailure or WorkerDeath)
 """
+
 from __future__ import annotations
 
 import collections
@@ -36,13 +37,16 @@ from typing import Any
 # sys.path so that the worker imports the driver's linnet even when it is not installed.
 _LINNET_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEAK_SAMPLE_S = 1.0  # how often a busy worker's peak memory is read from /proc
-_WORKER_CODE = ("import sys; sys.path.insert(0, {root!r}); import signal; "
-                "signal.signal(signal.SIGINT, signal.SIG_IGN); from linnet.worker import main; main()")
+_WORKER_CODE = (
+    "import sys; sys.path.insert(0, {root!r}); import signal; "
+    "signal.signal(signal.SIGINT, signal.SIG_IGN); from linnet.worker import main; main()"
+)
 
 
 @dataclass(frozen=True)
 class TaskFailure:
     """A task raised in its worker: the exception's type name, message and traceback."""
+
     type: str
     message: str
     traceback: str
@@ -57,18 +61,28 @@ class WorkerDeath:
     killed it (``None`` if it exited), and its peak resident memory in bytes as last sampled
     (VmHWM; ``None`` where /proc is not there). Not ``wait4``'s ru_maxrss: on Linux that carries
     the driver's own peak across the worker's exec."""
+
     pid: int
     exit_code: int | None
     signal: str | None
     max_rss_bytes: int | None
 
     def describe(self) -> str:
-        how = (f"was killed by {self.signal}" if self.signal is not None
-               else f"exited with status {self.exit_code}")
-        mem = (f" after its memory peaked at {self.max_rss_bytes / 2**30:.2f} GiB or more"
-               if self.max_rss_bytes else "")
-        hint = ("; the kernel's out-of-memory killer sends SIGKILL when memory runs out"
-                if self.signal == "SIGKILL" else "")
+        how = (
+            f"was killed by {self.signal}"
+            if self.signal is not None
+            else f"exited with status {self.exit_code}"
+        )
+        mem = (
+            f" after its memory peaked at {self.max_rss_bytes / 2**30:.2f} GiB or more"
+            if self.max_rss_bytes
+            else ""
+        )
+        hint = (
+            "; the kernel's out-of-memory killer sends SIGKILL when memory runs out"
+            if self.signal == "SIGKILL"
+            else ""
+        )
         return f"the worker process (pid {self.pid}) {how}{mem}{hint}"
 
 
@@ -76,6 +90,7 @@ class WorkerDeath:
 class Done:
     """A finished task: its id (from :meth:`WorkerPool.submit`), its result, and ``error``:
     ``None``, a :class:`TaskFailure` (it raised) or a :class:`WorkerDeath` (its worker died)."""
+
     task: int
     result: Any
     error: TaskFailure | WorkerDeath | None
@@ -200,8 +215,12 @@ class WorkerPool:
         to_worker_r, to_worker_w = os.pipe()
         from_worker_r, from_worker_w = os.pipe()
         try:
-            proc = subprocess.Popen([sys.executable, "-c", _WORKER_CODE.format(root=_LINNET_ROOT)],
-                                    stdin=to_worker_r, stdout=from_worker_w, close_fds=True)
+            proc = subprocess.Popen(
+                [sys.executable, "-c", _WORKER_CODE.format(root=_LINNET_ROOT)],
+                stdin=to_worker_r,
+                stdout=from_worker_w,
+                close_fds=True,
+            )
         except BaseException:
             for fd in (to_worker_r, to_worker_w, from_worker_r, from_worker_w):
                 os.close(fd)
@@ -222,8 +241,10 @@ class WorkerPool:
         self._workers.remove(w)
         if w.task is None:
             if not w.ready:
-                raise WorkerStartError(f"a sweep worker could not start: {death.describe()} (its error, "
-                                       "if it printed one, is above)")
+                raise WorkerStartError(
+                    f"a sweep worker could not start: {death.describe()} (its error, "
+                    "if it printed one, is above)"
+                )
             return None
         task, w.task = w.task, None
         del self._tasks[task]

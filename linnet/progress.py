@@ -1,4 +1,5 @@
 """A dependency-free progress line for long runs (stderr, at most one update per second)."""
+
 from __future__ import annotations
 
 import sys
@@ -10,8 +11,14 @@ from typing import TextIO
 class Progress:
     """``progress=None``: appear only once a run has taken ``after`` seconds; True: always; False: never."""
 
-    def __init__(self, total: int, label: str, enabled: bool | None = None, after: float = 2.0,
-                 stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        total: int,
+        label: str,
+        enabled: bool | None = None,
+        after: float = 2.0,
+        stream: TextIO | None = None,
+    ) -> None:
         self.total, self.label, self.enabled = total, label, enabled
         self.stream = stream or sys.stderr
         self.t0 = time.perf_counter()
@@ -30,8 +37,10 @@ class Progress:
         rate = done / max(now - self.t0, 1e-9)
         eta_s = (self.total - done) / rate if rate > 0 else float("inf")
         end = "\r" if self.stream.isatty() else "\n"
-        self.stream.write(f"{self.label} {done}/{self.total} ({100 * done / self.total:.0f}%) "
-                          f"{rate:.0f} steps/s, {eta_s:.0f}s left {info()}{end}")
+        self.stream.write(
+            f"{self.label} {done}/{self.total} ({100 * done / self.total:.0f}%) "
+            f"{rate:.0f} steps/s, {eta_s:.0f}s left {info()}{end}"
+        )
         self.stream.flush()
         self.shown = True
 

@@ -6,6 +6,7 @@ matrix K is decomposed; when n > d the d×d matrix XXᵀ/n (same non-zero spectr
 never formed unless asked for. The labels split into Y_v = Vᵀ Y and a null part that GD can
 never change (Lemma E.10): ‖D_null‖² = ‖Y − V Y_v‖² is a constant of the run.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -34,14 +35,17 @@ def require_memory(nbytes: float, what: str, fix: str) -> None:
     """Raise MemoryError naming the need when ``nbytes`` exceeds the available memory."""
     avail = available_memory_bytes()
     if avail is not None and nbytes > avail:
-        raise MemoryError(f"{what} needs about {nbytes / 2**30:.1f} GiB but only "
-                          f"{avail / 2**30:.1f} GiB is available: {fix}")
+        raise MemoryError(
+            f"{what} needs about {nbytes / 2**30:.1f} GiB but only "
+            f"{avail / 2**30:.1f} GiB is available: {fix}"
+        )
 
 
 @dataclass(frozen=True)
 class DataSpectrum:
     """Eigen-structure of the data: ``lam`` (r,), ``s`` = √(nλ), ``U`` (d×r), ``Yv`` = VᵀY,
     ``y_null2`` = ‖(I − VVᵀ)Y‖², the sizes, which matrix was decomposed, and X, Y themselves."""
+
     lam: Array
     s: Array
     U: Array
@@ -93,8 +97,11 @@ def spectrum(X: Array, Y: Array, *, rank_rtol: float | None = None) -> DataSpect
     check_finite("Y", Y)
     xp = namespace(X, Y)
     p = min(n, d)
-    require_memory(8 * p * p * 4 + 8 * d * p, f"the eigendecomposition of a {p}×{p} data matrix",
-                   "use fewer samples or features (the engine needs min(n, d)² memory)")
+    require_memory(
+        8 * p * p * 4 + 8 * d * p,
+        f"the eigendecomposition of a {p}×{p} data matrix",
+        "use fewer samples or features (the engine needs min(n, d)² memory)",
+    )
     X64 = X.astype(xp.float64, copy=False)
     Y64 = Y.astype(xp.float64, copy=False)
     if n <= d:
@@ -120,5 +127,4 @@ def spectrum(X: Array, Y: Array, *, rank_rtol: float | None = None) -> DataSpect
         U = xp.ascontiguousarray(U[:, ::-1][:, :r])
         Yv = (U.T @ (X64 @ Y64)) / s
         y_null2 = max(float(Y64 @ Y64) - float(Yv @ Yv), 0.0)
-    return DataSpectrum(lam=lam, s=s, U=U, Yv=Yv, y_null2=y_null2, n=n, d=d, path=path,
-                        X=X64, Y=Y64)
+    return DataSpectrum(lam=lam, s=s, U=U, Yv=Yv, y_null2=y_null2, n=n, d=d, path=path, X=X64, Y=Y64)

@@ -70,6 +70,7 @@ it uses batch statistics either way) and the running statistics are updated once
 plain forward at the state the step starts from, as a PyTorch training loop would. Random layers
 (``nn.Dropout`` and relatives) are refused: the loss would not be a function of θ.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -88,8 +89,14 @@ from torch.func import functional_call, grad, jvp, vjp, vmap
 from .families import Built
 from .tolerances import tol
 
-RANDOM_LAYERS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
-                 nn.FeatureAlphaDropout)
+RANDOM_LAYERS = (
+    nn.Dropout,
+    nn.Dropout1d,
+    nn.Dropout2d,
+    nn.Dropout3d,
+    nn.AlphaDropout,
+    nn.FeatureAlphaDropout,
+)
 GRAM_MODES = ("auto", "jacobian", "dense", "matrix-free")
 CHUNK_BYTES = 128 * 2**20  # per-sample working memory of one chunk (forward/backward, per-sample rows)
 COUPLED_JACOBIAN_MAX_N = 64  # "auto" forms a batch-coupled module's J (n full-batch vjps) up to this n
@@ -104,8 +111,17 @@ MEMORY_SLACK = 1.4
 # decompositions for the transform: ~0.1 GB of RSS once per process
 TRANSFORM_CODE_BYTES = 128 * 2**20
 PER_SAMPLE, VJP_ROWS = "per-sample rows (vmap of grad)", "vjp rows (vmap of vjp)"
-_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_UNITS = {
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
 
 _TORCH_DTYPES = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32}
 
@@ -127,8 +143,11 @@ def _named(module: nn.Module, target: nn.Module) -> str:
 
 
 def _tracking_bn(module: nn.Module) -> list[nn.Module]:
-    return [m for m in module.modules()
-            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    return [
+        m
+        for m in module.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
+    ]
 
 
 def _gib(nbytes: float) -> str:
@@ -236,8 +255,10 @@ class _Flat:
         self.P = int(self.theta0.numel())
 
     def unflatten(self, theta: torch.Tensor) -> dict:
-        return {name: t.view(shape) for name, t, shape in
-                zip(self.names, torch.split(theta, self.sizes), self.shapes, strict=True)}
+        return {
+            name: t.view(shape)
+            for name, t, shape in zip(self.names, torch.split(theta, self.sizes), self.shapes, strict=True)
+        }
 
     def __call__(self, theta: torch.Tensor, X: torch.Tensor) -> Any:
         with _no_running_stats(self.bns):
@@ -261,6 +282,7 @@ class Probe:
     backward (``saved``, s) and of all leaf modules' outputs (``activations``, a); whether the
     module couples samples (``coupled``) and why (``coupling``); whether per-sample gradients by
     ``vmap`` work and agree with vjp rows (``per_sample``, ``per_sample_note``)."""
+
     saved: float
     activations: float
     coupled: bool
@@ -276,6 +298,7 @@ class MemoryPlan:
     rows per ``vmap`` call ``jacobian_chunk``, whether matrix-free keeps its linearisation through
     a state, the estimated peak bytes of this mode (``estimate_bytes``) and of each mode that
     applies (``estimates``, by the module doc's formula), the budget, the coupling and ``why``."""
+
     gram: str
     jacobian: str | None
     chunk: int
@@ -289,11 +312,19 @@ class MemoryPlan:
     why: str
 
     def config(self) -> dict:
-        return dict(gram=self.gram, jacobian=self.jacobian, chunk=self.chunk,
-                    jacobian_chunk=self.jacobian_chunk, keep_linearisation=self.keep_linearisation,
-                    memory_estimate_bytes=self.estimate_bytes, memory_estimates=dict(self.estimates),
-                    memory_budget_bytes=self.budget_bytes, batch_coupled=self.coupled,
-                    batch_coupling=self.coupling, gram_choice=self.why)
+        return dict(
+            gram=self.gram,
+            jacobian=self.jacobian,
+            chunk=self.chunk,
+            jacobian_chunk=self.jacobian_chunk,
+            keep_linearisation=self.keep_linearisation,
+            memory_estimate_bytes=self.estimate_bytes,
+            memory_estimates=dict(self.estimates),
+            memory_budget_bytes=self.budget_bytes,
+            batch_coupled=self.coupled,
+            batch_coupling=self.coupling,
+            gram_choice=self.why,
+        )
 
 
 @dataclass(frozen=True)
@@ -316,8 +347,7 @@ def _estimate(mode: str, z: _Sizes, budget: int) -> tuple[int, int, int, bool]:
     formula, the chunks as large as ``CHUNK_BYTES`` allows and shrunk (halved) to fit ``budget``."""
     n, P, w, s, a = z.n, z.P, z.w, z.s, z.a
     unit = s + a
-    base = (z.x_bytes * 3 + 4 * n * n * w + z.buffer_bytes + n * (z.h + 1) * w + 8 * P * w
-            + 40 * n * w)
+    base = z.x_bytes * 3 + 4 * n * n * w + z.buffer_bytes + n * (z.h + 1) * w + 8 * P * w + 40 * n * w
     basis = HESSIAN_BASIS * P * w if z.hessian else 0
     formed = mode in ("jacobian", "dense")
     rows_n = n if z.coupled else 0  # vjp rows of all n samples (coupled), else of one chunk
@@ -379,15 +409,23 @@ class TorchModel:
 
     family = "torch"
 
-    def __init__(self, module: nn.Module, *, output: nn.Module | str | None = None,
-                 gram: str = "auto", memory_budget: int | float | str | None = None):
+    def __init__(
+        self,
+        module: nn.Module,
+        *,
+        output: nn.Module | str | None = None,
+        gram: str = "auto",
+        memory_budget: int | float | str | None = None,
+    ):
         if not isinstance(module, nn.Module):
             raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
         for name, m in module.named_modules():
             if isinstance(m, RANDOM_LAYERS):
-                raise ValueError(f"module {name or '<root>'!r} is {type(m).__name__}: a random layer "
-                                 "makes the loss not a function of the parameters, so full-batch GD "
-                                 "and its sharpness are undefined; remove it (or use nn.Identity)")
+                raise ValueError(
+                    f"module {name or '<root>'!r} is {type(m).__name__}: a random layer "
+                    "makes the loss not a function of the parameters, so full-batch GD "
+                    "and its sharpness are undefined; remove it (or use nn.Identity)"
+                )
         if gram not in GRAM_MODES:
             raise ValueError(f"gram={gram!r} is unknown: use one of {GRAM_MODES}")
         self.memory_budget = parse_memory_budget(memory_budget)
@@ -395,21 +433,27 @@ class TorchModel:
         if output is None:
             linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
             if not linears:
-                raise ValueError("module has no nn.Linear: linnet needs a final linear layer with one "
-                                 "output (the paper's A); end the module with nn.Linear(…, 1) or pass "
-                                 "output=<the output layer>")
+                raise ValueError(
+                    "module has no nn.Linear: linnet needs a final linear layer with one "
+                    "output (the paper's A); end the module with nn.Linear(…, 1) or pass "
+                    "output=<the output layer>"
+                )
             output = linears[-1]
         elif isinstance(output, str):
             mods = dict(module.named_modules())
             if output not in mods:
-                raise ValueError(f"output={output!r} is not a submodule name of the module: use one of "
-                                 f"its named_modules() names")
+                raise ValueError(
+                    f"output={output!r} is not a submodule name of the module: use one of "
+                    f"its named_modules() names"
+                )
             output = mods[output]
         if not isinstance(output, nn.Linear):
             raise ValueError(f"output: the output layer must be an nn.Linear, got {type(output).__name__}")
         if output.out_features != 1:
-            raise ValueError(f"output: the output layer {_named(module, output)!r} has out_features="
-                             f"{output.out_features}: linnet needs one output (out_features=1)")
+            raise ValueError(
+                f"output: the output layer {_named(module, output)!r} has out_features="
+                f"{output.out_features}: linnet needs one output (out_features=1)"
+            )
         if not any(output is m for m in module.modules()):
             raise ValueError("output= is not a submodule of the module: pass one of its layers")
         self.module, self.output, self.gram = module, output, gram
@@ -418,6 +462,12 @@ class TorchModel:
         self._flat: _Flat | None = None
         self._probe: Probe | None = None
         self._hessian = False
+
+    def initial_sharpness(self, X: Any, Y: Any) -> float:
+        """Λ(0): the eigen-tracker's at step 0 of a run (:func:`linnet.train.tracked_initial_sharpness`)."""
+        from .train import tracked_initial_sharpness
+
+        return tracked_initial_sharpness(self, X, Y)
 
     def description(self) -> str:
         src = getattr(self.module, "architecture_source", None)
@@ -436,24 +486,30 @@ class TorchModel:
         try:
             Xt = torch.as_tensor(X)
         except (TypeError, ValueError, RuntimeError) as exc:
-            raise ValueError(f"X must be an array or tensor of samples (n×…), got {type(X).__name__}: "
-                             f"{exc}") from exc
+            raise ValueError(
+                f"X must be an array or tensor of samples (n×…), got {type(X).__name__}: {exc}"
+            ) from exc
         Xt = Xt.to(device=device, dtype=tdt)
         Yt = torch.as_tensor(np.asarray(Y) if not isinstance(Y, torch.Tensor) else Y).detach().to(dtype=tdt)
         if Yt.ndim > 2 or (Yt.ndim == 2 and Yt.shape[1] != 1):
-            raise ValueError(f"Y has shape {tuple(Yt.shape)}: linnet needs one label per sample, shape "
-                             "(n,) or (n, 1)")
+            raise ValueError(
+                f"Y has shape {tuple(Yt.shape)}: linnet needs one label per sample, shape (n,) or (n, 1)"
+            )
         Yt = Yt.reshape(-1)
         if Xt.ndim < 2:
             raise ValueError(f"X must be samples first (n×…, at least 2 axes), got shape {tuple(Xt.shape)}")
         n = Xt.shape[0]
         if Yt.shape[0] != n:
             if Xt.shape[-1] == Yt.shape[0]:
-                raise ValueError(f"X has shape {tuple(Xt.shape)}, its last axis as long as Y "
-                                 f"({Yt.shape[0]}): it looks features-first (d×n), but TorchModel takes "
-                                 "X samples first (n×…, as the module takes it): pass X.T")
-            raise ValueError(f"Y has {Yt.shape[0]} labels but X has {n} samples (its first axis): give "
-                             "one label per sample")
+                raise ValueError(
+                    f"X has shape {tuple(Xt.shape)}, its last axis as long as Y "
+                    f"({Yt.shape[0]}): it looks features-first (d×n), but TorchModel takes "
+                    "X samples first (n×…, as the module takes it): pass X.T"
+                )
+            raise ValueError(
+                f"Y has {Yt.shape[0]} labels but X has {n} samples (its first axis): give "
+                "one label per sample"
+            )
         self._flat = _Flat(self.module)
         self._check_output(Xt, Yt.shape[0])
         self._X = Xt
@@ -473,31 +529,46 @@ class TorchModel:
             with torch.no_grad():
                 out = self._flat(self._flat.theta0, X[:b])
         except Exception as exc:
-            hint = (f"; X's last axis is as long as Y ({n_labels}): if X is features-first (d×n), "
-                    "pass X.T" if X.shape[-1] == n_labels else "")
-            raise ValueError(f"X: the module failed on X[:{b}], of shape {tuple(X[:b].shape)} (X is "
-                             f"{tuple(X.shape)}, samples first: n×… as the module takes it): "
-                             f"{type(exc).__name__}: {exc}{hint}") from exc
+            hint = (
+                f"; X's last axis is as long as Y ({n_labels}): if X is features-first (d×n), pass X.T"
+                if X.shape[-1] == n_labels
+                else ""
+            )
+            raise ValueError(
+                f"X: the module failed on X[:{b}], of shape {tuple(X[:b].shape)} (X is "
+                f"{tuple(X.shape)}, samples first: n×… as the module takes it): "
+                f"{type(exc).__name__}: {exc}{hint}"
+            ) from exc
         finally:
             hook.remove()
         if not isinstance(out, torch.Tensor):
-            raise ValueError(f"module returns a {type(out).__name__}, not one tensor: linnet needs a "
-                             "module with one output, one number per sample; wrap it so that forward "
-                             "returns that tensor")
+            raise ValueError(
+                f"module returns a {type(out).__name__}, not one tensor: linnet needs a "
+                "module with one output, one number per sample; wrap it so that forward "
+                "returns that tensor"
+            )
         if out.numel() != b or out.ndim == 0 or out.shape[0] != b:
-            raise ValueError(f"module output has shape {tuple(out.shape)} for {b} samples: linnet needs "
-                             "one number per sample (shape (n,) or (n, 1)); end the module with "
-                             "nn.Linear(…, 1)")
-        which = (f"output={self.output_name!r}" if self.output_given
-                 else f"module: its last nn.Linear {self.output_name!r}")
-        fix = ("the paper's A, a final nn.Linear with one output, must be the module's last "
-               "operation: end the module with it, or pass output=<the layer whose output the module "
-               "returns>")
+            raise ValueError(
+                f"module output has shape {tuple(out.shape)} for {b} samples: linnet needs "
+                "one number per sample (shape (n,) or (n, 1)); end the module with "
+                "nn.Linear(…, 1)"
+            )
+        which = (
+            f"output={self.output_name!r}"
+            if self.output_given
+            else f"module: its last nn.Linear {self.output_name!r}"
+        )
+        fix = (
+            "the paper's A, a final nn.Linear with one output, must be the module's last "
+            "operation: end the module with it, or pass output=<the layer whose output the module "
+            "returns>"
+        )
         if len(seen) != 1:
             raise ValueError(f"{which} ran {len(seen)} times in one forward pass, not once: {fix}")
         if not isinstance(seen[0], torch.Tensor) or not torch.equal(seen[0].reshape(-1), out.reshape(-1)):
-            raise ValueError(f"{which} does not produce the module's output (something is applied "
-                             f"after it): {fix}")
+            raise ValueError(
+                f"{which} does not produce the module's output (something is applied after it): {fix}"
+            )
 
     def _probe_module(self, X: torch.Tensor, tdt: torch.dtype) -> Probe:
         """Measure s and a per sample from forwards of 2 and 4 samples, detect batch coupling
@@ -517,8 +588,15 @@ class TorchModel:
                 st = t.untyped_storage()
                 storages[st.data_ptr()] = st.nbytes()
                 return t
-            hooks = [m.register_forward_hook(lambda _m, _i, o: acts.append(
-                o.numel() * o.element_size() if isinstance(o, torch.Tensor) else 0)) for m in leaves]
+
+            hooks = [
+                m.register_forward_hook(
+                    lambda _m, _i, o: acts.append(
+                        o.numel() * o.element_size() if isinstance(o, torch.Tensor) else 0
+                    )
+                )
+                for m in leaves
+            ]
             theta = flat.theta0.detach().requires_grad_(True)
             try:
                 with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
@@ -527,6 +605,7 @@ class TorchModel:
                 for hk in hooks:
                     hk.remove()
             return sum(storages.values()), sum(acts), out.detach().reshape(-1)
+
         S1, A1, F1 = run(b1)
         if b2 > b1:
             S2, A2, F2 = run(b2)
@@ -534,18 +613,24 @@ class TorchModel:
         else:
             F2 = F1
             s, a = S1 / b1, A1 / b1
-        bn = [_named(self.module, m) for m in self.module.modules()
-              if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        bn = [
+            _named(self.module, m)
+            for m in self.module.modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm)
+        ]
         limit = tol("batch-independence", np.dtype(str(tdt).replace("torch.", "")))
         if bn:
             coupled, why = True, f"BatchNorm in train mode ({', '.join(bn)}): batch statistics couple samples"
         elif b2 > b1:
             dev = float((F1 - F2[:b1]).abs().max() / max(float(F2[:b1].abs().max()), 1e-300))
             coupled = dev > limit
-            why = (f"F of the first {b1} samples alone differs from their rows of F on {b2} samples by "
-                   f"{dev:.1e} (relative): the module couples samples" if coupled else
-                   f"no BatchNorm; F of the first {b1} samples alone equals their rows on {b2} samples "
-                   f"to {dev:.0e}")
+            why = (
+                f"F of the first {b1} samples alone differs from their rows of F on {b2} samples by "
+                f"{dev:.1e} (relative): the module couples samples"
+                if coupled
+                else f"no BatchNorm; F of the first {b1} samples alone equals their rows on {b2} samples "
+                f"to {dev:.0e}"
+            )
         else:
             coupled, why = False, f"no BatchNorm (n = {n}: too few samples to test numerically)"
         per_sample, note = False, "batch-coupled: J's rows by vjp"
@@ -556,8 +641,11 @@ class TorchModel:
                 _vjp_rows(lambda th: flat(th, X[:b1]).reshape(-1), flat.theta0, b1, b1, ref)
                 dev = float((rows - ref).abs().max() / max(float(ref.abs().max()), 1e-300))
                 per_sample = dev <= limit
-                note = (f"per-sample gradients agree with vjp rows to {dev:.0e}" if per_sample else
-                        f"per-sample gradients differ from vjp rows by {dev:.1e}: J's rows by vjp")
+                note = (
+                    f"per-sample gradients agree with vjp rows to {dev:.0e}"
+                    if per_sample
+                    else f"per-sample gradients differ from vjp rows by {dev:.1e}: J's rows by vjp"
+                )
             except Exception as exc:  # an op without a vmap rule: fall back to vjp rows
                 note = f"vmap of grad failed ({type(exc).__name__}: {str(exc)[:120]}): J's rows by vjp"
         return Probe(float(s), float(a), coupled, why, per_sample, note)
@@ -567,8 +655,9 @@ class TorchModel:
         assert self._flat is not None
         return self._flat(theta, x[None]).reshape(())
 
-    def plan(self, X: Any = None, Y: Any = None, *, dtype: Any = "float64",
-             hessian_every: int = 0) -> MemoryPlan:
+    def plan(
+        self, X: Any = None, Y: Any = None, *, dtype: Any = "float64", hessian_every: int = 0
+    ) -> MemoryPlan:
         """The :class:`MemoryPlan` a run on (X, Y) would use (``prepare`` first when X is given):
         the Gram mode "auto" picks, or the forced one, with the estimates; raises ``ValueError``
         naming ``gram=``/``memory_budget=`` where the mode does not fit."""
@@ -579,15 +668,25 @@ class TorchModel:
         pr, X_, flat = self._probe, self._X, self._flat
         n, P, w = int(X_.shape[0]), flat.P, X_.element_size()
         budget = self.memory_budget if self.memory_budget is not None else device_memory(X_.device) // 2
-        z = _Sizes(n=n, P=P, w=w, s=pr.saved, a=pr.activations, x_bytes=X_.numel() * w,
-                   buffer_bytes=sum(b.numel() * b.element_size() for b in flat.buffers.values()),
-                   h=int(self.output.in_features), coupled=pr.coupled, per_sample=pr.per_sample,
-                   hessian=self._hessian)
+        z = _Sizes(
+            n=n,
+            P=P,
+            w=w,
+            s=pr.saved,
+            a=pr.activations,
+            x_bytes=X_.numel() * w,
+            buffer_bytes=sum(b.numel() * b.element_size() for b in flat.buffers.values()),
+            h=int(self.output.in_features),
+            coupled=pr.coupled,
+            per_sample=pr.per_sample,
+            hessian=self._hessian,
+        )
         modes = ("jacobian", "dense", "matrix-free")
         est = {m: _estimate(m, z, budget) for m in modes}
         estimates = {m: e[0] for m, e in est.items()}
-        where = (f"n = {n}, P = {P}, {X_.dtype}, J alone {_gib(n * P * w)}"
-                 + (", with the Hessian's products (hessian_every > 0)" if self._hessian else ""))
+        where = f"n = {n}, P = {P}, {X_.dtype}, J alone {_gib(n * P * w)}" + (
+            ", with the Hessian's products (hessian_every > 0)" if self._hessian else ""
+        )
         if self.gram == "auto":
             order = (["jacobian"] if not pr.coupled or n <= COUPLED_JACOBIAN_MAX_N else []) + ["matrix-free"]
             fits = [m for m in order if estimates[m] <= budget]
@@ -596,13 +695,19 @@ class TorchModel:
                 raise ValueError(
                     f"no Gram mode fits memory_budget={_gib(budget)} ({where}): the smallest estimate "
                     f"is {_gib(estimates[m])} (gram={m!r}); raise memory_budget=, use fewer samples"
-                    + (", or set hessian_every=0" if self._hessian else ""))
+                    + (", or set hessian_every=0" if self._hessian else "")
+                )
             gram = fits[0]
             skipped = [f"{m} ({_gib(estimates[m])})" for m in order[: order.index(gram)]]
-            why = (f"auto: {gram}, estimated {_gib(estimates[gram])} of {_gib(budget)}"
-                   + (f" (over budget: {', '.join(skipped)})" if skipped else "")
-                   + ("" if not pr.coupled or gram != "matrix-free" or n <= COUPLED_JACOBIAN_MAX_N
-                      else f"; batch-coupled with n > {COUPLED_JACOBIAN_MAX_N}: J would take n vjps"))
+            why = (
+                f"auto: {gram}, estimated {_gib(estimates[gram])} of {_gib(budget)}"
+                + (f" (over budget: {', '.join(skipped)})" if skipped else "")
+                + (
+                    ""
+                    if not pr.coupled or gram != "matrix-free" or n <= COUPLED_JACOBIAN_MAX_N
+                    else f"; batch-coupled with n > {COUPLED_JACOBIAN_MAX_N}: J would take n vjps"
+                )
+            )
         else:
             gram = self.gram
             if estimates[gram] > budget:
@@ -611,15 +716,25 @@ class TorchModel:
                     f"gram={gram!r} needs an estimated {_gib(estimates[gram])} ({where}), over "
                     f"memory_budget={_gib(budget)}: "
                     + (f"use gram='auto' (gram={alt[0]!r}: {_gib(estimates[alt[0]])}) or " if alt else "")
-                    + "raise memory_budget=" + (", or set hessian_every=0" if self._hessian else ""))
+                    + "raise memory_budget="
+                    + (", or set hessian_every=0" if self._hessian else "")
+                )
             why = f"forced: gram={gram!r}, estimated {_gib(estimates[gram])} of {_gib(budget)}"
         peak, c, cj, keep = est[gram]
-        jac = (None if gram == "matrix-free" else
-               PER_SAMPLE if pr.per_sample and not pr.coupled else VJP_ROWS)
-        return MemoryPlan(gram=gram, jacobian=jac, chunk=c, jacobian_chunk=cj,
-                          keep_linearisation=keep and gram == "matrix-free", estimate_bytes=peak,
-                          estimates=estimates, budget_bytes=int(budget), coupled=pr.coupled,
-                          coupling=pr.coupling + ("" if pr.coupled else f"; {pr.per_sample_note}"), why=why)
+        jac = None if gram == "matrix-free" else PER_SAMPLE if pr.per_sample and not pr.coupled else VJP_ROWS
+        return MemoryPlan(
+            gram=gram,
+            jacobian=jac,
+            chunk=c,
+            jacobian_chunk=cj,
+            keep_linearisation=keep and gram == "matrix-free",
+            estimate_bytes=peak,
+            estimates=estimates,
+            budget_bytes=int(budget),
+            coupled=pr.coupled,
+            coupling=pr.coupling + ("" if pr.coupled else f"; {pr.per_sample_note}"),
+            why=why,
+        )
 
     def build(self, X: Any, Y: Any, *, spectrum: Any, dtype: Any, xp: Any, top_k: int) -> Built:
         if xp is not np:
@@ -628,14 +743,22 @@ class TorchModel:
             raise ValueError("TorchModel.build needs prepare(X, Y) first (linnet.train calls it)")
         plan = self.plan()
         eng = TorchEngine(self, spectrum, dtype=dtype, top_k=top_k, plan=plan)
-        config = dict(model="torch", model_description=self.description(),
-                      architecture=getattr(self.module, "architecture", type(self.module).__name__),
-                      architecture_source=getattr(self.module, "architecture_source", "user module"),
-                      n_params=int(eng.P), output_layer=self.output_name,
-                      output_bias=self.output.bias is not None, **plan.config(), engine="torch",
-                      device=str(eng.device), batchnorm_tracked=[_named(self.module, m) for m in eng.bns],
-                      m=int(self.output.in_features), alpha=1.0,
-                      array_exchange="torch tensors on the module's device (eigensolvers on TorchArrays)")
+        config = dict(
+            model="torch",
+            model_description=self.description(),
+            architecture=getattr(self.module, "architecture", type(self.module).__name__),
+            architecture_source=getattr(self.module, "architecture_source", "user module"),
+            n_params=int(eng.P),
+            output_layer=self.output_name,
+            output_bias=self.output.bias is not None,
+            **plan.config(),
+            engine="torch",
+            device=str(eng.device),
+            batchnorm_tracked=[_named(self.module, m) for m in eng.bns],
+            m=int(self.output.in_features),
+            alpha=1.0,
+            array_exchange="torch tensors on the module's device (eigensolvers on TorchArrays)",
+        )
         theta0 = eng.theta.detach().cpu().numpy().copy()
 
         def specific() -> dict:
@@ -645,7 +768,8 @@ class TorchModel:
             for name, b in eng.buffers.items():
                 out[f"buffer_final_{name}"] = b.detach().cpu().numpy().copy()
             return out
-        return Built(eng, config, specific, self.family, measures_e_hat=False, supports_flow=False)
+
+        return Built(eng, config, specific, self.family)
 
 
 @dataclass
@@ -653,6 +777,7 @@ class TorchObservation:
     """The quantities at one state: D, F and the coordinates d_top/f_top as tensors on the module's
     device, the scalars as floats, the state's gradient, features H and θ. ``cache`` holds what
     the state's products share (J, G, linearisations); the GD step clears it."""
+
     D: Any
     F: Any
     loss: float
@@ -661,7 +786,7 @@ class TorchObservation:
     d_top: Any
     f_top: Any
     grad: Any  # ∇L(θ), a tensor
-    H: Any     # the output layer's input (n×h tensor)
+    H: Any  # the output layer's input (n×h tensor)
     theta: Any
     lambda_tilde: None = None
     carried: dict = field(default_factory=dict)
@@ -673,8 +798,11 @@ class TorchEngine:
     says. ``CARRY = 0``; G changes by no closed form (``gram_update`` None); operators take and
     return tensors on the module's device (NumPy input is accepted) and ``xp`` is
     :class:`TorchArrays`, so linnet's eigensolvers keep their vectors there."""
+
     name = "torch"
     CARRY = 0
+    COMPILABLE = False
+    EXACT_GA = True  # ga_norm
 
     def __init__(self, model: TorchModel, spec: Any, *, dtype: Any, top_k: int, plan: MemoryPlan):
         mod = model.module
@@ -689,8 +817,9 @@ class TorchEngine:
         self.device = self.X.device
         self.xp = TorchArrays(self.device)
         self.n, self.k = spec.n, min(top_k, spec.r)
-        self.Vk = torch.as_tensor(np.ascontiguousarray(spec.V().astype(self.dtype)[:, : self.k]),
-                                  device=self.device)
+        self.Vk = torch.as_tensor(
+            np.ascontiguousarray(spec.V().astype(self.dtype)[:, : self.k]), device=self.device
+        )
         self.Y = torch.as_tensor(np.asarray(spec.Y, dtype=self.dtype), device=self.device)
         self.P = self.flat.P
         self.theta = self.flat.theta0.clone()
@@ -747,8 +876,18 @@ class TorchEngine:
         H = torch.cat([h.reshape(h.shape[0], -1) for h in Hs]) if len(Hs) > 1 else Hs[0].reshape(n, -1)
         D = F - self.Y
         A = self.theta[self.A_slice]
-        return TorchObservation(D, F, float((D @ D) / (2 * n)), float(F @ D), float(A @ A),
-                                self.Vk.T @ D, self.Vk.T @ F, g, H, self.theta)
+        return TorchObservation(
+            D,
+            F,
+            float((D @ D) / (2 * n)),
+            float(F @ D),
+            float(A @ A),
+            self.Vk.T @ D,
+            self.Vk.T @ F,
+            g,
+            H,
+            self.theta,
+        )
 
     def step(self, eta: float, obs: TorchObservation, carry: Any = ()) -> bool:
         new = self.theta - eta * obs.grad
@@ -770,7 +909,7 @@ class TorchEngine:
                 for S in _slices(n, cj):
                     J[S] = self._per_sample(theta, self.X[S])
             else:
-                for S in ([slice(0, n)] if self.plan.coupled else self.chunks):
+                for S in [slice(0, n)] if self.plan.coupled else self.chunks:
                     _vjp_rows(lambda th, S=S: self.f(th, S), theta, S.stop - S.start, cj, J[S])
             obs.cache["J"] = J
         return obs.cache["J"]
@@ -809,6 +948,7 @@ class TorchEngine:
             if vt.ndim == 1:
                 return one(vt)
             return torch.stack([one(vt[:, j]) for j in range(vt.shape[1])], dim=1)
+
         return matvec
 
     def gram_update(self, updates: Any) -> None:
@@ -833,6 +973,7 @@ class TorchEngine:
             for gS in grads[1:]:
                 out = out + jvp(gS, (theta,), (vt,))[1]
             return out
+
         return matvec, int(theta.numel())
 
     def v1(self) -> Any:
@@ -869,9 +1010,15 @@ def paper_cnn(activation: str = "tanh", in_shape: tuple[int, int, int] = (3, 32,
         raise ValueError(f"in_shape={in_shape}: height and width must be multiples of 4 (two 2× poolings)")
     act = _ACTS[activation]
     net = nn.Sequential(
-        nn.Conv2d(c, 32, kernel_size=3, padding=1), act(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 32, kernel_size=3, padding=1), act(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(32 * (h // 4) * (w // 4), 1, bias=False))
+        nn.Conv2d(c, 32, kernel_size=3, padding=1),
+        act(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 32, kernel_size=3, padding=1),
+        act(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * (h // 4) * (w // 4), 1, bias=False),
+    )
     net.architecture = f"paper_cnn[{activation}]"  # type: ignore[assignment]
     net.architecture_source = "linnet (App. A.2, Table 3)"  # type: ignore[assignment]
     return net
@@ -945,5 +1092,15 @@ def resnet18(num_outputs: int = 1) -> nn.Module:
     return net
 
 
-__all__ = ["TorchModel", "TorchEngine", "TorchArrays", "MemoryPlan", "Probe", "paper_cnn", "resnet18",
-           "load_final", "parse_memory_budget", "device_memory"]
+__all__ = [
+    "TorchModel",
+    "TorchEngine",
+    "TorchArrays",
+    "MemoryPlan",
+    "Probe",
+    "paper_cnn",
+    "resnet18",
+    "load_final",
+    "parse_memory_budget",
+    "device_memory",
+]

@@ -1,8 +1,8 @@
 """``train``: run GD (or gradient flow) on a model family and record a :class:`Trajectory`."""
+
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,25 +12,52 @@ from scipy.optimize import OptimizeResult
 
 from ._backend import backend_name, namespace, one_blas_thread, to_numpy
 from ._checks import check_eta, check_matrix, check_vector, resolve_dtype
-from .families import LinearNet
-from .loop import run as run_loop
-from .observers import EHat, HessianTop, OutputGram, Sharpness, TrainedGram
+from .families import LinearNet, capabilities
+from .run.loop import run as run_loop
+from .run.observers import EHat, HessianTop, OutputGram, Sharpness, TrainedGram
+from .run.recorder import Recorder, build_trajectory
+from .run.stop import flow_failed
+from .run.trajectory import Trajectory
 from .spectral import DataSpectrum, spectrum as data_spectrum
-from .trajectory import Trajectory
 
 METHODS = ("gd", "flow")
 _LINEAR_ARGS = ("m", "W0", "a0", "alpha")
 
 
-def train(X, Y, *, eta: float, steps: int, model: Any = None, m: int | None = None,
-          init: str = "symmetric", scale: float = 1.0, seed: int | None = 0, alpha: float | None = None,
-          W0: Any = None, a0: Any = None, method: str = "gd", engine: str = "spectral",
-          backend: str | None = None, dtype: Any = "float64", top_k: int = 5,
-          sharpness_every: int = 1, sharpness_tol: float = 1e-6, e_hat_every: int = 1,
-          ga_every: int | None = None, hessian_every: int = 0, hessian_tol: float = 1e-8,
-          max_loss: float | None = None, progress: bool | None = None,
-          spectrum: DataSpectrum | None = None, observers: Sequence[Any] = (),
-          flow_rtol: float = 1e-10, flow_atol: float = 1e-12, jit: bool = False) -> Trajectory:
+def train(
+    X,
+    Y,
+    *,
+    eta: float | None = None,
+    steps: int,
+    model: Any = None,
+    m: int | None = None,
+    init: str = "symmetric",
+    scale: float = 1.0,
+    seed: int | None = 0,
+    alpha: float | None = None,
+    W0: Any = None,
+    a0: Any = None,
+    method: str = "gd",
+    engine: str = "spectral",
+    backend: str | None = None,
+    dtype: Any = "float64",
+    top_k: int = 5,
+    sharpness_every: int = 1,
+    sharpness_tol: float = 1e-6,
+    e_hat_every: int = 1,
+    ga_every: int | None = None,
+    hessian_every: int = 0,
+    hessian_tol: float = 1e-8,
+    max_loss: float | None = None,
+    progress: bool | None = None,
+    spectrum: DataSpectrum | None = None,
+    observers: Sequence[Any] = (),
+    flow_rtol: float = 1e-10,
+    flow_atol: float = 1e-12,
+    jit: bool = False,
+    eta_lambda0: float | None = None,
+) -> Trajectory:
     """Run ``steps`` GD steps (eq. 6) — or gradient flow (eq. 1) sampled at t = ηk — and record them.
 
     The network is ``model``: a :class:`linnet.MLP`, a :class:`linnet.LinearNet`, a
@@ -51,33 +78,39 @@ def train(X, Y, *, eta: float, steps: int, model: Any = None, m: int | None = No
     (default: every step for the MLP and PyTorch families, never for the linear net), the
     Hessian's top eigenvalue every ``hessian_every`` steps (0 = never).
     A run whose loss exceeds ``max_loss`` (default 1e10 × its initial loss) or turns non-finite
-    stops there, keeping only finite rows, with ``Trajectory.stopped`` saying at which step.
+    stops there, keeping only finite rows, with ``Trajectory.stop`` saying why and at which step
+    (its ``kind``, ``step`` and ``message``; ``Trajectory.stopped`` is the message).
     ``spectrum`` reuses a :func:`linnet.spectrum` decomposition of the same (X, Y) across runs.
 
     ``jit=True`` runs the linear net's spectral GD with its Λ and ‖Ê‖ trackers as one compiled
     loop (:mod:`linnet.jit`, needs Numba; float64 NumPy, no Hessian and no observers of one's own):
     the same algorithm and stop rules, the same fields, equal to the NumPy path to roundoff.
+
+    The step size is ``eta``, or ``eta_lambda0`` = c for η = c/Λ(0), Λ(0) the sharpness at the
+    start (:func:`initial_sharpness`; give one of the two).
     """
+    model = _model_of(model, m=m, init=init, scale=scale, seed=seed, alpha=alpha, W0=W0, a0=a0, engine=engine)
+    if eta_lambda0 is not None:
+        if eta is not None:
+            raise ValueError("give eta or eta_lambda0 (η = eta_lambda0/Λ(0)), not both")
+        eta = eta_from_lambda0(eta_lambda0, initial_sharpness(model, X, Y))
+    elif eta is None:
+        raise ValueError("train needs eta (the step size) or eta_lambda0 (η = eta_lambda0/Λ(0))")
     eta = check_eta(eta)
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"steps must be an integer ≥ 0, got {steps!r}")
     if method not in METHODS:
         raise ValueError(f"method={method!r} is unknown: use 'gd' or 'flow'")
-    for name, val in (("sharpness_every", sharpness_every), ("e_hat_every", e_hat_every),
-                      ("ga_every", 0 if ga_every is None else ga_every),
-                      ("hessian_every", hessian_every), ("top_k", top_k)):
+    for name, val in (
+        ("sharpness_every", sharpness_every),
+        ("e_hat_every", e_hat_every),
+        ("ga_every", 0 if ga_every is None else ga_every),
+        ("hessian_every", hessian_every),
+        ("top_k", top_k),
+    ):
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 0:
             raise ValueError(f"{name} must be an integer ≥ 0 (0 = never), got {val!r}")
     dt = resolve_dtype(dtype)
-    if model is None:
-        model = LinearNet(m=m, init=init, scale=scale, seed=seed, alpha=alpha, W0=W0, a0=a0,
-                          engine=engine)
-    else:
-        given = [k for k, v in zip(_LINEAR_ARGS, (m, W0, a0, alpha), strict=True) if v is not None]
-        if given or engine != "spectral":
-            raise ValueError(f"model={type(model).__name__}(…) describes the network: drop "
-                             f"{given + (['engine'] if engine != 'spectral' else [])} (those "
-                             "configure the default linear net)")
     if hasattr(model, "prepare"):  # families that take X in their own layout (PyTorch: samples first)
         X, Y = model.prepare(X, Y, dtype=dt, hessian_every=hessian_every)
     xp = namespace(X, Y, W0, a0, backend=backend)
@@ -89,28 +122,44 @@ def train(X, Y, *, eta: float, steps: int, model: Any = None, m: int | None = No
     with one_blas_thread(xp) if jit else contextlib.nullcontext():
         built = model.build(X, Y, spectrum=spectrum, dtype=dt, xp=xp, top_k=top_k)
     eng = built.engine
-    if method == "flow" and not built.supports_flow:
+    caps = built.capabilities
+    if method == "flow" and not caps.supports_flow:
         raise ValueError(f"method='flow' is available for the linear net only, not {built.family}")
     if ga_every is None:
-        ga_every = 0 if built.family == "linear2" else 1
+        ga_every = caps.default_ga_every
     if jit:
-        check_jit(built, xp, dt, method=method, hessian_every=hessian_every, ga_every=ga_every,
-                  observers=observers)
+        check_jit(
+            built, xp, dt, method=method, hessian_every=hessian_every, ga_every=ga_every, observers=observers
+        )
 
-    config = dict(eta=eta, family=built.family, **built.config, n=n, d=d, r=spectrum.r,
-                  method=method, backend=backend_name(xp), dtype=str(dt),
-                  steps_requested=int(steps), top_k=eng.k, sharpness_every=int(sharpness_every),
-                  sharpness_tol=float(sharpness_tol),
-                  e_hat_every=int(e_hat_every) if built.measures_e_hat else 0,
-                  ga_every=int(ga_every), hessian_every=int(hessian_every),
-                  hessian_tol=float(hessian_tol), y_norm=float(xp.linalg.norm(spectrum.Y)),
-                  jit=bool(jit))
+    config = dict(
+        eta=eta,
+        family=built.family,
+        **built.config,
+        n=n,
+        d=d,
+        r=spectrum.r,
+        method=method,
+        backend=backend_name(xp),
+        dtype=str(dt),
+        steps_requested=int(steps),
+        top_k=eng.k,
+        sharpness_every=int(sharpness_every),
+        sharpness_tol=float(sharpness_tol),
+        e_hat_every=int(e_hat_every) if caps.measures_e_hat else 0,
+        ga_every=int(ga_every),
+        hessian_every=int(hessian_every),
+        hessian_tol=float(hessian_tol),
+        y_norm=float(xp.linalg.norm(spectrum.Y)),
+        jit=bool(jit),
+    )
     if jit:
-        return _train_compiled(eng, built, config, spectrum, eta=eta, steps=steps, max_loss=max_loss,
-                               progress=progress)
+        return _train_compiled(
+            eng, built, config, spectrum, eta=eta, steps=steps, max_loss=max_loss, progress=progress
+        )
 
     sharp = Sharpness(sharpness_every, sharpness_tol)
-    e_hat = EHat(e_hat_every, sharpness_tol) if built.measures_e_hat else None
+    e_hat = EHat(e_hat_every, sharpness_tol) if caps.measures_e_hat else None
     ga = OutputGram(ga_every, sharpness_tol)
     measured: list[Any] = [sharp, *([e_hat] if e_hat is not None else []), ga]
     if built.frozen:
@@ -122,14 +171,22 @@ def train(X, Y, *, eta: float, steps: int, model: Any = None, m: int | None = No
     if method == "flow":
         sol = integrate_flow(eng, eta, steps, rtol=flow_rtol, atol=flow_atol)
         if sol.status != 0:
-            stopped = f"gradient flow integration failed at t = {sol.t[-1]:.6g}: {sol.message}"
+            stopped = flow_failed(sol.t[-1], sol.message)
         states = [xp.asarray(sol.y[:, t], dtype=dt) for t in range(sol.y.shape[1])]
 
-    rec = _Recorder(steps + 1, eng.k, n, linear=built.family == "linear2")
-    res = run_loop(eng, eta=eta, steps=steps, observers=[*measured, *observers],
-                   on_row=rec.every_step, max_loss=max_loss, states=states, progress=progress,
-                   label=f"train[{config['engine']}]",
-                   status=lambda obs: f"loss {obs.loss:.3g} eta*Lambda {eta * sharp.last:.3f}")
+    rec = Recorder(steps + 1, eng.k, n, own=caps.step_fields)
+    res = run_loop(
+        eng,
+        eta=eta,
+        steps=steps,
+        observers=[*measured, *observers],
+        on_row=rec.every_step,
+        max_loss=max_loss,
+        states=states,
+        progress=progress,
+        label=f"train[{config['engine']}]",
+        status=lambda obs: f"loss {obs.loss:.3g} eta*Lambda {eta * sharp.last:.3f}",
+    )
     stopped = res.stopped or stopped
     config.update(sharpness_products=sharp.products, ga_products=ga.products)
     if e_hat is not None:
@@ -138,7 +195,7 @@ def train(X, Y, *, eta: float, steps: int, model: Any = None, m: int | None = No
     for o in measured:
         arrays.update(o.arrays())
     specific = built.specific()
-    for name in _LINEAR_SPECIFIC_OBSERVED:
+    for name in caps.observed_fields:
         if name in arrays:
             specific[name] = arrays.pop(name)
     if built.frozen:
@@ -146,17 +203,61 @@ def train(X, Y, *, eta: float, steps: int, model: Any = None, m: int | None = No
     return rec.build(config, stopped, spectrum, eng.k, arrays, built.family, specific)
 
 
-_LINEAR_SPECIFIC_OBSERVED = ("e_hat_step", "e_hat_norm")
+def _model_of(
+    model: Any,
+    *,
+    m: int | None,
+    init: str,
+    scale: float,
+    seed: int | None,
+    alpha: float | None,
+    W0: Any,
+    a0: Any,
+    engine: str,
+) -> Any:
+    """``model``, or the linear net that train's own arguments describe (``model=None``)."""
+    if model is None:
+        return LinearNet(m=m, init=init, scale=scale, seed=seed, alpha=alpha, W0=W0, a0=a0, engine=engine)
+    given = [k for k, v in zip(_LINEAR_ARGS, (m, W0, a0, alpha), strict=True) if v is not None]
+    if given or engine != "spectral":
+        raise ValueError(
+            f"model={type(model).__name__}(…) describes the network: drop "
+            f"{given + (['engine'] if engine != 'spectral' else [])} (those "
+            "configure the default linear net)"
+        )
+    return model
 
 
-def check_jit(built: Any, xp: Any, dt: Any, *, method: str, hessian_every: int, ga_every: int,
-              observers: Sequence[Any]) -> None:
+def initial_sharpness(model: Any, X: Any, Y: Any) -> float:
+    """Λ(0) = λ_max(G) of ``model`` (a :class:`linnet.LinearNet`, :class:`linnet.MLP` or
+    ``linnet.torch.TorchModel``) at its start on (X, Y): the one home of η = c/Λ(0)
+    (``train(..., eta_lambda0=c)``, the sweeps' ``eta_lambda0``). Each family says how: the linear
+    net by :func:`linnet.sharpness` of its initial (W, a), the others by the eigen-tracker at step 0
+    of a run (:func:`tracked_initial_sharpness`)."""
+    return float(model.initial_sharpness(X, Y))
+
+
+def tracked_initial_sharpness(model: Any, X: Any, Y: Any) -> float:
+    """Λ(0) as a run measures it: the first recorded sharpness of a 0-step run (no ‖G_A‖)."""
+    return float(train(X, Y, eta=1.0, steps=0, model=model, ga_every=0, progress=False).sharpness[0])
+
+
+def eta_from_lambda0(eta_lambda0: float, lambda0: float) -> float:
+    """η = c/Λ(0) for ``eta_lambda0`` = c (train checks the η that comes out)."""
+    return float(eta_lambda0) / lambda0
+
+
+def check_jit(
+    built: Any, xp: Any, dt: Any, *, method: str, hessian_every: int, ga_every: int, observers: Sequence[Any]
+) -> None:
     """Raise, naming the arguments, where ``jit=True`` cannot run this model and these settings
     (train's and train_batch's check); Numba's absence is :class:`linnet.jit.CompiledRun`'s."""
     why = []
-    if built.family != "linear2" or built.config.get("engine") != "spectral":
-        why.append(f"it runs the linear net's spectral engine only (this is {built.family}, "
-                   f"engine {built.config.get('engine')!r})")
+    if not built.engine.COMPILABLE:
+        why.append(
+            f"it runs the linear net's spectral engine only (this is {built.family}, "
+            f"engine {built.config.get('engine')!r})"
+        )
     if method != "gd":
         why.append("it runs method='gd' only")
     if xp is not np or dt != np.float64:
@@ -169,13 +270,29 @@ def check_jit(built: Any, xp: Any, dt: Any, *, method: str, hessian_every: int, 
         raise ValueError("jit=True cannot run this: " + "; ".join(why) + "; or use jit=False")
 
 
-def _train_compiled(eng: Any, built: Any, config: dict, spectrum: DataSpectrum, *, eta: float, steps: int,
-                    max_loss: float | None, progress: bool | None) -> Trajectory:
+def _train_compiled(
+    eng: Any,
+    built: Any,
+    config: dict,
+    spectrum: DataSpectrum,
+    *,
+    eta: float,
+    steps: int,
+    max_loss: float | None,
+    progress: bool | None,
+) -> Trajectory:
     from .jit import run_compiled
 
-    res = run_compiled(eng, eta=eta, steps=steps, sharpness_every=config["sharpness_every"],
-                       e_hat_every=config["e_hat_every"], tol=config["sharpness_tol"],
-                       max_loss=max_loss, progress=progress)
+    res = run_compiled(
+        eng,
+        eta=eta,
+        steps=steps,
+        sharpness_every=config["sharpness_every"],
+        e_hat_every=config["e_hat_every"],
+        tol=config["sharpness_tol"],
+        max_loss=max_loss,
+        progress=progress,
+    )
     with one_blas_thread(eng.xp):  # W_final: no spinning OpenBLAS worker left for the next run
         specific = built.specific()
     return trajectory_of_compiled(res, config, spectrum, eng.k, specific)
@@ -184,21 +301,32 @@ def _train_compiled(eng: Any, built: Any, config: dict, spectrum: DataSpectrum, 
 def trajectory_of_compiled(res: Any, config: dict, spec: DataSpectrum, k: int, specific: dict) -> Trajectory:
     """The :class:`Trajectory` of a :class:`linnet.jit.CompiledResult`, with the NumPy path's fields
     (``config`` gains the trackers' product counts)."""
-    config.update(sharpness_products=res.sharpness_products, ga_products=0,
-                  e_hat_products=res.e_hat_products)
+    config.update(sharpness_products=res.sharpness_products, ga_products=0, e_hat_products=res.e_hat_products)
     cols = dict(res.columns)
-    specific["lambda_tilde"] = cols.pop("lambda_tilde")
     arrays = dict(res.arrays)
-    for name in _LINEAR_SPECIFIC_OBSERVED:
+    caps = capabilities(LinearNet.family)  # the compiled loop is the linear net's
+    for name in caps.observed_fields:
         specific[name] = arrays.pop(name)
-    arrays.update(ga_step=np.zeros(0, dtype=np.int64), ga_norm=np.zeros(0),
-                  hessian_step=np.zeros(0, dtype=np.int64), hessian_sharpness=np.zeros(0))
+    arrays.update(
+        ga_step=np.zeros(0, dtype=np.int64),
+        ga_norm=np.zeros(0),
+        hessian_step=np.zeros(0, dtype=np.int64),
+        hessian_sharpness=np.zeros(0),
+    )
     d_top, f_top = cols.pop("d_top"), cols.pop("f_top")
-    cols["d_norm"] = np.sqrt(2 * config["n"] * cols["loss"])
-    return Trajectory(config=config, step=np.arange(res.rows, dtype=np.int64), d_top=d_top, f_top=f_top,
-                      eigvals_K=to_numpy(spec.lam).astype(np.float64),
-                      y_top=to_numpy(spec.Yv[:k]).astype(np.float64), family="linear2",
-                      specific=specific, stopped=res.stopped, **cols, **arrays)
+    return build_trajectory(
+        config=config,
+        columns=cols,
+        d_top=d_top,
+        f_top=f_top,
+        spectrum=spec,
+        k=k,
+        arrays=arrays,
+        family=caps.name,
+        specific=specific,
+        stop=res.stopped,
+        own=caps.step_fields,
+    )
 
 
 def prepare_data(X: Any, Y: Any, xp: Any, spectrum: DataSpectrum | None) -> tuple[Any, Any, DataSpectrum]:
@@ -222,41 +350,9 @@ def integrate_flow(eng: Any, eta: float, steps: int, *, rtol: float = 1e-10, ato
 
     def rhs(_t, z):
         return to_numpy(eng.flow_rhs(xp.asarray(z)))
+
     z0 = to_numpy(eng.get_state()).astype(np.float64)
     t_eval = eta * np.arange(steps + 1)
     if steps == 0:  # nothing to integrate (SciPy refuses an empty interval)
         return OptimizeResult(t=t_eval, y=z0[:, None], status=0, message="no steps", success=True)
     return solve_ivp(rhs, (0.0, t_eval[-1]), z0, method="DOP853", t_eval=t_eval, rtol=rtol, atol=atol)
-
-
-class _Recorder:
-    """The every-step columns; the linear net also records Λ̃ = v₁ᵀGv₁ (its own field)."""
-
-    def __init__(self, rows: int, k: int, n: int, *, linear: bool):
-        self.k, self.n, self.linear = k, n, linear
-        self.t = 0
-        names = ("loss", "a_norm2", "fd", "d_norm") + (("lambda_tilde",) if linear else ())
-        self.cols = {name: np.zeros(rows) for name in names}
-        self.d_top = np.zeros((rows, k))
-        self.f_top = np.zeros((rows, k))
-
-    def every_step(self, t: int, obs: Any) -> None:
-        c = self.cols
-        c["loss"][t], c["a_norm2"][t], c["fd"][t] = obs.loss, obs.a_norm2, obs.fd
-        if self.linear:
-            c["lambda_tilde"][t] = obs.lambda_tilde
-        c["d_norm"][t] = math.sqrt(2 * self.n * obs.loss)
-        self.d_top[t] = to_numpy(obs.d_top)
-        self.f_top[t] = to_numpy(obs.f_top)
-        self.t = t + 1
-
-    def build(self, config: dict, stopped: str | None, spec: DataSpectrum, k: int,
-              arrays: dict, family: str, specific: dict) -> Trajectory:
-        T = self.t
-        cols = {name: v[:T].copy() for name, v in self.cols.items()}
-        if "lambda_tilde" in cols:
-            specific["lambda_tilde"] = cols.pop("lambda_tilde")
-        return Trajectory(config=config, step=np.arange(T, dtype=np.int64), d_top=self.d_top[:T].copy(),
-                          f_top=self.f_top[:T].copy(), eigvals_K=to_numpy(spec.lam).astype(np.float64),
-                          y_top=to_numpy(spec.Yv[:k]).astype(np.float64), family=family,
-                          specific=specific, stopped=stopped, **cols, **arrays)

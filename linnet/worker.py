@@ -17,6 +17,7 @@ its stdout to the driver's stderr, so that what a run prints cannot corrupt the 
 
 The worker exits as soon as its driver is gone, even when the driver was SIGKILLed.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,6 +41,7 @@ def die_with(driver_pid: int) -> None:
         try:
             import ctypes
             import signal
+
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
         except (OSError, AttributeError):
@@ -52,6 +54,7 @@ def die_with(driver_pid: int) -> None:
             time.sleep(0.5)
             if os.getppid() != parent:
                 os._exit(1)
+
     threading.Thread(target=watch, name="linnet-driver-watch", daemon=True).start()
 
 

@@ -1,4 +1,5 @@
 """The tests' small problems, in one place (conftest.py turns the common ones into fixtures)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,6 +25,16 @@ def eos_problem(n=60, d=80, m=40, seed=0):
     W, a = linnet.init_params(m, X, scheme="symmetric", scale=0.5, seed=seed)
     eta = 1.9 / linnet.sharpness(W, a, X)
     return X, Y, W, a, eta
+
+
+def paper_problem(n, d, m, xp=np):
+    """The benchmark's data and start (benchmarks/bench.py's ``paper_problem``, kept here too: the
+    tests run against the installed wheel, which has no benchmarks): CIFAR-like (X, Y) with column
+    norm 0.2 and PyTorch's default init (W, a), seed 0."""
+    X, Y = linnet.make_data("cifar-like", n=n, d=d, seed=0, column_norm=0.2)
+    X, Y = xp.asarray(X), xp.asarray(Y)
+    W, a = linnet.init_params(m, X, scheme="torch", seed=0)
+    return X, Y, W, a
 
 
 def rel_err(x, y, scale=None):

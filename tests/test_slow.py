@@ -1,11 +1,13 @@
 """Slow checks, out of the default run: `python -m pytest -m slow` (about 2 minutes)."""
+
 import numpy as np
 import pytest
 
 import linnet
-from linnet.bench import paper_problem
 from linnet.engines import SpectralEngine
 from linnet.tolerances import tol
+
+from small_problems import paper_problem
 
 
 @pytest.mark.slow

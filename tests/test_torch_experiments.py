@@ -1,4 +1,5 @@
-"""validation.experiments.torch_nets at tiny sizes, and linnet.bench_torch's fields (no torch: skipped)."""
+"""validation.experiments.torch_nets at tiny sizes; benchmarks.bench_torch's fields (no torch: skipped)."""
+
 import os
 
 import pytest
@@ -34,7 +35,8 @@ def test_resnet18_tiny(tiny_ctx):
 
 
 def test_bench_torch_fields():
-    from linnet.bench_torch import bench, print_report
+    bench_torch = pytest.importorskip("benchmarks.bench_torch")  # a source checkout's, not the wheel's
+    bench, print_report = bench_torch.bench, bench_torch.print_report
     res = bench(tiny=True, threads=1)
     o = res["overhead"]
     for k in ("linnet_s", "bare_s", "ratio", "products", "products_per_state", "loss_dev", "ga_dev"):
@@ -47,7 +49,9 @@ def test_bench_torch_fields():
 
 
 def test_bench_torch_memory_table_fields():
-    from linnet.bench_torch import cell, memory_table, plan_cell, print_memory_table
+    bt = pytest.importorskip("benchmarks.bench_torch")
+    cell, memory_table, plan_cell = bt.cell, bt.memory_table, bt.plan_cell
+    print_memory_table = bt.print_memory_table
     r = cell("bn_cnn", 6, "jacobian", steps=1, threads=1, tiny=True)  # in this process
     assert r["status"] == "ok" and r["jacobian"].startswith("vjp rows") and len(r["step_s"]) == 1
     assert r["peak_rss"] > 0 and 0 < r["estimate"] <= r["budget_bytes"] and r["eta_lambda0"] < 2

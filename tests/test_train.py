@@ -1,4 +1,5 @@
 """train(): engines, init schemes, flow, persistence, divergence and bad input."""
+
 import numpy as np
 import pytest
 
@@ -40,6 +41,7 @@ def test_spectral_hessian_has_the_full_hessians_nonzero_spectrum(case):
     from dataclasses import replace
 
     from linnet.engines import LiteralEngine, SpectralEngine
+
     n, d, m = {"n>d": (9, 6, 4), "m=1": (7, 9, 1)}.get(case, (7, 9, 4))
     X, Y = linnet.make_data("cifar-like", n=n, d=d, seed=1)
     if m == 1:  # below init_params' minimum width
@@ -73,12 +75,24 @@ def test_spectral_hessian_has_the_full_hessians_nonzero_spectrum(case):
 def test_spectral_hessian_at_paper_size_equals_full_space_lanczos():
     """Along the η = 10 paper-size run (through the first catapult): the top eigenvalue of the
     (r + 2m = 1,400)-dimensional Hessian against Lanczos on the full m·d + m = 614,600 parameters."""
-    from linnet.bench import paper_problem
+    from small_problems import paper_problem
+
     X, Y, W, a = paper_problem(1000, 3072, 200, np)
     sp = linnet.spectrum(X, Y)
     for steps in (0, 12, 40):  # the start, the catapult's peak, after it
-        tr = linnet.train(X, Y, eta=10.0, steps=steps, W0=W, a0=a, alpha=1.0, spectrum=sp,
-                          e_hat_every=0, hessian_every=max(steps, 1), hessian_tol=1e-10)
+        tr = linnet.train(
+            X,
+            Y,
+            eta=10.0,
+            steps=steps,
+            W0=W,
+            a0=a,
+            alpha=1.0,
+            spectrum=sp,
+            e_hat_every=0,
+            hessian_every=max(steps, 1),
+            hessian_tol=1e-10,
+        )
         full = linnet.hessian_sharpness(tr.W_final, tr.a_final, X, Y, alpha=1.0, tol=1e-10)
         assert abs(tr.hessian_sharpness[-1] - full) <= tol("eigensolver-hessian") * full, steps
 
@@ -154,8 +168,7 @@ def test_flow_is_the_small_step_limit_of_gd():
     assert errs[-1] < 1e-3
     ratios = np.array(errs[:-1]) / np.array(errs[1:])
     assert np.all(np.abs(ratios - 2) < 0.1), ratios  # first-order convergence in η
-    lit = linnet.train(X, Y, eta=T / 10, steps=10, W0=W, a0=a, method="flow", engine="literal",
-                       e_hat_every=0)
+    lit = linnet.train(X, Y, eta=T / 10, steps=10, W0=W, a0=a, method="flow", engine="literal", e_hat_every=0)
     assert rel_err(flow.loss, lit.loss) < tol("cross-implementation-flow")
 
 
@@ -197,9 +210,16 @@ def test_divergence_stops_cleanly():
 def test_float32_run_tracks_float64():
     X, Y, W, a, eta = eos_problem(n=30, d=40, m=20)
     t64 = linnet.train(X, Y, eta=eta, steps=50, W0=W, a0=a)
-    t32 = linnet.train(X.astype(np.float32), Y.astype(np.float32), eta=eta, steps=50,
-                       W0=W.astype(np.float32), a0=a.astype(np.float32), dtype="float32",
-                       sharpness_tol=1e-4)
+    t32 = linnet.train(
+        X.astype(np.float32),
+        Y.astype(np.float32),
+        eta=eta,
+        steps=50,
+        W0=W.astype(np.float32),
+        a0=a.astype(np.float32),
+        dtype="float32",
+        sharpness_tol=1e-4,
+    )
     assert t32.W_final.dtype == np.float32 and t32.config["dtype"] == "float32"
     # float32 roundoff (6e-8) grows over 50 steps of an amplifying map; 1e-4 is ~1000 ulps.
     assert rel_err(t32.loss, t64.loss) < tol("cross-implementation", "float32")
@@ -221,7 +241,7 @@ BAD = [
     (dict(Y=Y_[:, None]), ValueError, "Y must be 1-D"),
     (dict(a0=np.ones(5)), ValueError, "a0 has length 5"),
     (dict(X=np.where(np.eye(5, 4) > 0, np.nan, X_)), ValueError, "X contains NaN"),
-    (dict(Y=np.array([1, np.inf, 0, 0.])), ValueError, "Y contains NaN or inf"),
+    (dict(Y=np.array([1, np.inf, 0, 0.0])), ValueError, "Y contains NaN or inf"),
     (dict(eta=0.0), ValueError, "eta must be"),
     (dict(eta=-1.0), ValueError, "eta must be"),
     (dict(eta="big"), TypeError, "eta must be"),
@@ -241,13 +261,16 @@ def test_bad_input_to_train_is_named(override, exc, msg):
         linnet.train(kw.pop("X"), kw.pop("Y"), **kw)
 
 
-@pytest.mark.parametrize("kw, msg", [
-    (dict(m=1), "m \\(the width\\) must be an integer ≥ 2"),
-    (dict(m=5, scheme="symmetric"), "m must be even"),
-    (dict(m=4, scheme="symmetric-isometric"), "rank\\(X\\) = 4"),
-    (dict(m=4, scheme="xavier"), "scheme="),
-    (dict(m=4, scale=-1.0), "scale"),
-])
+@pytest.mark.parametrize(
+    "kw, msg",
+    [
+        (dict(m=1), "m \\(the width\\) must be an integer ≥ 2"),
+        (dict(m=5, scheme="symmetric"), "m must be even"),
+        (dict(m=4, scheme="symmetric-isometric"), "rank\\(X\\) = 4"),
+        (dict(m=4, scheme="xavier"), "scheme="),
+        (dict(m=4, scale=-1.0), "scale"),
+    ],
+)
 def test_bad_input_to_init_is_named(kw, msg):
     X = np.random.default_rng(0).standard_normal((6, 4))
     with pytest.raises(ValueError, match=msg):
@@ -271,6 +294,7 @@ def test_warm_started_eigensolver_follows_an_eigenvalue_crossing():
     """Two eigenvalues swap places with a gap of 1% between steps: the tracker must report the new
     top (a pure warm start would keep the old eigenvector, whose residual is zero)."""
     from linnet.observers import WarmLanczos as eig_cls
+
     rng = np.random.default_rng(0)
     r = 200
     Q, _ = np.linalg.qr(rng.standard_normal((r, r)))
@@ -287,9 +311,12 @@ def test_warm_started_eigensolver_follows_an_eigenvalue_crossing():
 
 def test_demo_cli_prints_a_summary_and_saves(tmp_path, capsys):
     from linnet.__main__ import main
+
     path = tmp_path / "demo.npz"
-    assert main(["--n", "60", "--d", "80", "--m", "20", "--scale", "1.0", "--steps", "40",
-                 "--save", str(path)]) == 0
+    assert (
+        main(["--n", "60", "--d", "80", "--m", "20", "--scale", "1.0", "--steps", "40", "--save", str(path)])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "steps run: 40" in out and "eta*Lambda" in out and f"saved {path}" in out
     assert linnet.load_trajectory(path).steps == 40
@@ -299,6 +326,7 @@ def test_zero_step_flow_and_a_replay_starting_above_two_over_eta():
     """No interval to integrate: the flow run is its start, and theory's flow replay of a run that
     starts in the EoS (phase I empty) integrates nothing instead of failing."""
     import theory
+
     X, Y, W, a, _ = eos_problem(n=20, d=25, m=10)
     tr = linnet.train(X, Y, eta=0.1, steps=0, W0=W, a0=a, method="flow")
     assert tr.steps == 0 and tr.stopped is None

@@ -7,6 +7,7 @@ quantities whatever produced them. Vectors are coordinates on K's eigenvectors v
 (D_i = ⟨D, v_i⟩); the part of D outside span(X) is frozen (Lemma E.10) and enters only through
 ``y_null2`` = ‖D_null‖².
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,7 +19,7 @@ import numpy as np
 import linnet
 from linnet import to_numpy
 from linnet.engines import SpectralEngine
-from linnet.observers import BaseObserver, WarmLanczos as _Eig
+from linnet.run.observers import BaseObserver, WarmLanczos as _Eig
 from linnet.spectral import DataSpectrum, spectrum as data_spectrum
 
 from .phases import first_above
@@ -47,6 +48,7 @@ class TheoryRecord:
     ``flow_D``: D of gradient flow at t = ηk from the same start (A3.3), if computed: rows
     k = 0 … up to the first step with ηΛ > 2 (phase I, where A3.3 applies).
     """
+
     eta: float
     alpha: float
     n: int
@@ -106,9 +108,20 @@ def _is_symmetric(W, a) -> bool:
     return bool(np.array_equal(W[:h], W[h:]) and np.array_equal(a[:h], -a[h:]))
 
 
-def record_run(X, Y, traj: linnet.Trajectory | None = None, *, W0=None, a0=None, eta=None,
-               steps=None, alpha=None, flow: bool = False,
-               spectrum: DataSpectrum | None = None, model=None) -> TheoryRecord:
+def record_run(
+    X,
+    Y,
+    traj: linnet.Trajectory | None = None,
+    *,
+    W0=None,
+    a0=None,
+    eta=None,
+    steps=None,
+    alpha=None,
+    flow: bool = False,
+    spectrum: DataSpectrum | None = None,
+    model=None,
+) -> TheoryRecord:
     """Replay GD exactly (spectral engine, float64) and record what the checks need.
 
     Give a :class:`linnet.Trajectory` (its W0, a0, η, α and length are used) or W0, a0, eta,
@@ -116,7 +129,7 @@ def record_run(X, Y, traj: linnet.Trajectory | None = None, *, W0=None, a0=None,
     A trajectory of another family is replayed by :func:`record_family_run` (``model`` is then
     the family to rebuild it with, needed where the file cannot say, e.g. a PyTorch module).
     """
-    if traj is not None and traj.family != "linear2":
+    if traj is not None and not traj.capabilities.linear_theory:
         return record_family_run(X, Y, traj, model=model, spectrum=spectrum)
     if traj is not None:
         W0, a0, eta = traj.W0, traj.a0, traj.eta
@@ -132,8 +145,21 @@ def record_run(X, Y, traj: linnet.Trajectory | None = None, *, W0=None, a0=None,
     al = linnet.resolve_alpha(alpha, W0.shape[0])
     replay = ReplayObserver(sp, eta, al, _is_symmetric(W0, a0))
     # the same loop and engine as the run (float64, spectral): only this observer measures
-    linnet.train(X, Y, eta=eta, steps=steps, W0=W0, a0=a0, alpha=alpha, spectrum=sp, top_k=1,
-                 sharpness_every=0, e_hat_every=0, ga_every=0, observers=[replay])
+    linnet.train(
+        X,
+        Y,
+        eta=eta,
+        steps=steps,
+        W0=W0,
+        a0=a0,
+        alpha=alpha,
+        spectrum=sp,
+        top_k=1,
+        sharpness_every=0,
+        e_hat_every=0,
+        ga_every=0,
+        observers=[replay],
+    )
     rec = replay.record()
     if flow:
         # A3.3 concerns phase I only: integrate up to the first step with ηΛ > 2.
@@ -145,6 +171,7 @@ def record_run(X, Y, traj: linnet.Trajectory | None = None, *, W0=None, a0=None,
 def _flow_residuals(sp, W0, a0, al, eta, steps):
     """D_v of gradient flow (eq. 1) at t = ηk, k = 0 … steps, integrated with SciPy."""
     from linnet.train import integrate_flow
+
     eng = SpectralEngine(sp, W0, a0, al, np.float64, 1)
     sol = integrate_flow(eng, eta, steps, rtol=1e-10, atol=1e-12)
     out = []
@@ -201,6 +228,7 @@ def _second(eig_2, Gmv, u1, dim: int) -> float:
         x = x - u1 * (u1 @ x)
         y = Gmv(x)
         return y - u1 * (u1 @ y)
+
     return eig_2(deflated)[0]
 
 
@@ -222,16 +250,38 @@ class ReplayObserver(BaseObserver):
         self.eig_A = _Eig(np, np.float64, r, "LA", RECORD_TOL, 300, 5)
         self.Zv0 = None
         self.m = 0
-        self.cols: dict[str, list] = {k: [] for k in (
-            "loss", "sharpness", "lambda2", "lambda_tilde", "a_norm2", "fd", "zd_norm2", "d_norm",
-            "e_hat_norm", "D", "F", "u1", "GD", "EhatD", "c12", "lemma35_gap", "lemma35_t0",
-            "ga_norm", "w_move")}
+        self.cols: dict[str, list] = {
+            k: []
+            for k in (
+                "loss",
+                "sharpness",
+                "lambda2",
+                "lambda_tilde",
+                "a_norm2",
+                "fd",
+                "zd_norm2",
+                "d_norm",
+                "e_hat_norm",
+                "D",
+                "F",
+                "u1",
+                "GD",
+                "EhatD",
+                "c12",
+                "lemma35_gap",
+                "lemma35_t0",
+                "ga_norm",
+                "w_move",
+            )
+        }
         self.lemma35 = _Lemma35(self.eta)
 
     def start(self, engine) -> None:
         if not isinstance(engine, SpectralEngine):
-            raise TypeError("the theory record replays the linear net on its spectral engine, "
-                            f"not {type(engine).__name__}")
+            raise TypeError(
+                "the theory record replays the linear net on its spectral engine, "
+                f"not {type(engine).__name__}"
+            )
 
     def observe(self, t: int, obs, eng) -> None:
         sp, eta, al, lam = self.sp, self.eta, self.al, self.lam
@@ -261,11 +311,27 @@ class ReplayObserver(BaseObserver):
         B = -2 * c * 2 * y1 + c * eta * al**2 * 2 * float(z1 @ zrest) / n
         C = -2 * c * fd_rest + c * eta * al**2 * float(zrest @ zrest) / n
         gap35 = self.lemma35.advance(t, D, u1, Lam, Gmv)
-        vals = dict(loss=obs.loss, sharpness=Lam, lambda2=lam2, lambda_tilde=obs.lambda_tilde,
-                    a_norm2=obs.a_norm2, fd=obs.fd, zd_norm2=float(ZD @ ZD),
-                    d_norm=math.sqrt(2 * n * obs.loss), e_hat_norm=e_norm, D=D.copy(), F=F.copy(),
-                    u1=u1.copy(), GD=GD, EhatD=EhatD, c12=np.array([A, B, C]),
-                    lemma35_gap=gap35, lemma35_t0=self.lemma35.t0, ga_norm=ga, w_move=w_move)
+        vals = dict(
+            loss=obs.loss,
+            sharpness=Lam,
+            lambda2=lam2,
+            lambda_tilde=obs.lambda_tilde,
+            a_norm2=obs.a_norm2,
+            fd=obs.fd,
+            zd_norm2=float(ZD @ ZD),
+            d_norm=math.sqrt(2 * n * obs.loss),
+            e_hat_norm=e_norm,
+            D=D.copy(),
+            F=F.copy(),
+            u1=u1.copy(),
+            GD=GD,
+            EhatD=EhatD,
+            c12=np.array([A, B, C]),
+            lemma35_gap=gap35,
+            lemma35_t0=self.lemma35.t0,
+            ga_norm=ga,
+            w_move=w_move,
+        )
         for k, v in vals.items():
             self.cols[k].append(v)
 
@@ -273,34 +339,54 @@ class ReplayObserver(BaseObserver):
         sp = self.sp
         arr = {k: np.array(v) for k, v in self.cols.items()}
         arr["lemma35_t0"] = arr["lemma35_t0"].astype(np.int64)
-        return TheoryRecord(eta=self.eta, alpha=self.al, n=sp.n, m=self.m, lam=self.lam,
-                            y_v=to_numpy(sp.Yv).copy(), y_null2=float(sp.y_null2),
-                            f0_norm=float(np.linalg.norm(arr["F"][0])),
-                            symmetric_init=self.symmetric, **arr)
+        return TheoryRecord(
+            eta=self.eta,
+            alpha=self.al,
+            n=sp.n,
+            m=self.m,
+            lam=self.lam,
+            y_v=to_numpy(sp.Yv).copy(),
+            y_null2=float(sp.y_null2),
+            f0_norm=float(np.linalg.norm(arr["F"][0])),
+            symmetric_init=self.symmetric,
+            **arr,
+        )
 
 
-def model_of(traj: linnet.Trajectory) -> linnet.MLP:
-    """The :class:`linnet.MLP` that reproduces an "mlp" trajectory's run from its initial weights."""
-    c = traj.config
-    return linnet.MLP(tuple(c["widths"]), activation=c["activation"], weights=traj.initial_weights,
-                      frozen=tuple(c["frozen"]), gram=c["gram"],
-                      data_span=str(c["input"]).startswith("data span"))
+def model_of(traj: linnet.Trajectory):
+    """The family object that reproduces a trajectory's run from its file (the family's
+    ``Capabilities.rebuild``: an "mlp" trajectory's :class:`linnet.MLP` at its initial weights);
+    ValueError where the file cannot say (a PyTorch module)."""
+    rebuild = traj.capabilities.rebuild
+    if rebuild is None:
+        raise ValueError(
+            f"a {traj.family!r} trajectory cannot be rebuilt from its file: pass "
+            "model=… (the family it was trained with, at its initial parameters)"
+        )
+    return rebuild(traj)
 
 
-def record_family_run(X, Y, traj: linnet.Trajectory, *, model=None,
-                      spectrum: DataSpectrum | None = None) -> TheoryRecord:
+def record_family_run(
+    X, Y, traj: linnet.Trajectory, *, model=None, spectrum: DataSpectrum | None = None
+) -> TheoryRecord:
     """Replay a trajectory of any family (float64, the same loop and engine) with
     :class:`FamilyReplayObserver`, for the §3 checks."""
     if model is None:
-        if traj.family != "mlp":
-            raise ValueError(f"a {traj.family!r} trajectory cannot be rebuilt from its file: pass "
-                             "model=… (the family it was trained with, at its initial parameters)")
         model = model_of(traj)
     X = np.asarray(to_numpy(X), dtype=np.float64)
     Y = np.asarray(to_numpy(Y), dtype=np.float64)
     replay = FamilyReplayObserver(traj.eta, traj.family, Y)
-    linnet.train(X, Y, eta=traj.eta, steps=traj.steps, model=model, spectrum=spectrum,
-                 sharpness_every=0, ga_every=0, observers=[replay])
+    linnet.train(
+        X,
+        Y,
+        eta=traj.eta,
+        steps=traj.steps,
+        model=model,
+        spectrum=spectrum,
+        sharpness_every=0,
+        ga_every=0,
+        observers=[replay],
+    )
     return replay.record()
 
 
@@ -314,9 +400,24 @@ class FamilyReplayObserver(BaseObserver):
         self.eig_G = self.eig_2 = None
         self.n = self.Y.shape[0]
         self.m = 0
-        self.cols: dict[str, list] = {k: [] for k in (
-            "loss", "sharpness", "lambda2", "a_norm2", "fd", "d_norm", "D", "F", "u1", "GD",
-            "lemma35_gap", "lemma35_t0", "ga_norm")}
+        self.cols: dict[str, list] = {
+            k: []
+            for k in (
+                "loss",
+                "sharpness",
+                "lambda2",
+                "a_norm2",
+                "fd",
+                "d_norm",
+                "D",
+                "F",
+                "u1",
+                "GD",
+                "lemma35_gap",
+                "lemma35_t0",
+                "ga_norm",
+            )
+        }
         self.lemma35 = _Lemma35(self.eta)
 
     def start(self, engine) -> None:
@@ -333,12 +434,29 @@ class FamilyReplayObserver(BaseObserver):
         lam2 = _second(self.eig_2, Gmv, u1, self.n)
         D, F, u1 = (np.asarray(to_numpy(v), dtype=np.float64) for v in (obs.D, obs.F, u1))
         GD = np.asarray(to_numpy(Gmv(obs.D)), dtype=np.float64)
-        ga = eng.ga_norm(obs) if hasattr(eng, "ga_norm") else math.nan
-        gap35 = self.lemma35.advance(t, D, u1, Lam, lambda v: np.asarray(
-            to_numpy(Gmv(eng.xp.asarray(v, dtype=obs.D.dtype))), dtype=np.float64))
-        vals = dict(loss=obs.loss, sharpness=Lam, lambda2=lam2, a_norm2=obs.a_norm2, fd=obs.fd,
-                    d_norm=math.sqrt(2 * self.n * obs.loss), D=D, F=F, u1=u1, GD=GD,
-                    lemma35_gap=gap35, lemma35_t0=self.lemma35.t0, ga_norm=ga)
+        ga = eng.ga_norm(obs) if eng.EXACT_GA else math.nan
+        gap35 = self.lemma35.advance(
+            t,
+            D,
+            u1,
+            Lam,
+            lambda v: np.asarray(to_numpy(Gmv(eng.xp.asarray(v, dtype=obs.D.dtype))), dtype=np.float64),
+        )
+        vals = dict(
+            loss=obs.loss,
+            sharpness=Lam,
+            lambda2=lam2,
+            a_norm2=obs.a_norm2,
+            fd=obs.fd,
+            d_norm=math.sqrt(2 * self.n * obs.loss),
+            D=D,
+            F=F,
+            u1=u1,
+            GD=GD,
+            lemma35_gap=gap35,
+            lemma35_t0=self.lemma35.t0,
+            ga_norm=ga,
+        )
         for k, v in vals.items():
             self.cols[k].append(v)
 
@@ -347,9 +465,22 @@ class FamilyReplayObserver(BaseObserver):
         arr["lemma35_t0"] = arr["lemma35_t0"].astype(np.int64)
         rows = arr["loss"].shape[0]
         nan = np.full(rows, np.nan)
-        return TheoryRecord(eta=self.eta, alpha=math.nan, n=self.n, m=self.m, lam=np.zeros(0),
-                            y_v=self.Y.copy(), y_null2=0.0,
-                            f0_norm=float(np.linalg.norm(arr["F"][0])), symmetric_init=False,
-                            lambda_tilde=nan, zd_norm2=nan, e_hat_norm=nan,
-                            EhatD=np.full((rows, self.n), np.nan), c12=np.full((rows, 3), np.nan),
-                            w_move=nan, family=self.family, **arr)
+        return TheoryRecord(
+            eta=self.eta,
+            alpha=math.nan,
+            n=self.n,
+            m=self.m,
+            lam=np.zeros(0),
+            y_v=self.Y.copy(),
+            y_null2=0.0,
+            f0_norm=float(np.linalg.norm(arr["F"][0])),
+            symmetric_init=False,
+            lambda_tilde=nan,
+            zd_norm2=nan,
+            e_hat_norm=nan,
+            EhatD=np.full((rows, self.n), np.nan),
+            c12=np.full((rows, 3), np.nan),
+            w_move=nan,
+            family=self.family,
+            **arr,
+        )

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 import linnet
-from linnet.trajectory import Trajectory
+from linnet.run.trajectory import Trajectory
 
 from . import section3
 from .verdicts import DEEP_NET_C, MIN_PS_STEPS, Regime, Scorecard

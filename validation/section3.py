@@ -23,7 +23,7 @@ import numpy as np
 
 from linnet import to_numpy
 from linnet.analysis import phase_intervals, phase_labels
-from linnet.observers import BaseObserver, WarmLanczos
+from linnet.run.observers import BaseObserver, WarmLanczos
 from theory.claims import claim
 
 from .a31 import DIFFER, a31_agreement, classify_disagreements

@@ -1,4 +1,4 @@
-"""Benchmarks of :mod:`linnet.torch` (the PyTorch adapter): ``python -m linnet.bench_torch``.
+"""Benchmarks of :mod:`linnet.torch` (the PyTorch adapter): ``python -m benchmarks.bench_torch``.
 
 Three figures:
 
@@ -31,6 +31,7 @@ Every run's η is 0.8/Λ(0) (Λ = λ_max(G) at the start), so runs move into pro
 like the validation suite's; the first step's cold eigen-solve is included (a 2-step warm-up run
 comes first, not timed). Times are wall-clock, best of ``reps``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,8 @@ from typing import Any
 
 import numpy as np
 
-from .data import make_data
-from .train import train
+from linnet.data import make_data
+from linnet.train import train
 
 PIXEL_RMS = 0.5  # CIFAR-like images scaled to pixel RMS 0.5 (CIFAR's [0, 1] pixels have RMS ≈ 0.5)
 
@@ -56,7 +57,7 @@ def _torch():
     try:
         import torch
     except ImportError as exc:  # pragma: no cover - the extra is installed where this runs
-        raise SystemExit("linnet.bench_torch needs PyTorch: pip install 'linnet[torch]'") from exc
+        raise SystemExit("benchmarks.bench_torch needs PyTorch: pip install 'linnet[torch]'") from exc
     return torch
 
 
@@ -80,22 +81,40 @@ def _timed(fn):
 
 
 def _eta(module_fn, X, Y, *, dtype, c=0.8, device="cpu"):
-    from .torch import TorchModel
-    tr0 = train(X, Y, eta=1.0, steps=0, model=TorchModel(module_fn().to(device), gram="matrix-free"),
-                dtype=dtype, progress=False)
+    from linnet.torch import TorchModel
+
+    tr0 = train(
+        X,
+        Y,
+        eta=1.0,
+        steps=0,
+        model=TorchModel(module_fn().to(device), gram="matrix-free"),
+        dtype=dtype,
+        progress=False,
+    )
     return c / float(tr0.sharpness[0]), float(tr0.sharpness[0])
 
 
 def linnet_run(module, X, Y, *, eta, steps, sharpness_every=1, dtype="float64", device="cpu"):
     """linnet's loop on ``TorchModel(module, gram="matrix-free")``: (seconds, trajectory)."""
-    from .torch import TorchModel
+    from linnet.torch import TorchModel
+
     Xt = _torch().as_tensor(X).to(device)
 
     def go():
-        tr = train(Xt, Y, eta=eta, steps=steps, model=TorchModel(module.to(device), gram="matrix-free"),
-                   sharpness_every=sharpness_every, dtype=dtype, progress=False)
+        tr = train(
+            Xt,
+            Y,
+            eta=eta,
+            steps=steps,
+            model=TorchModel(module.to(device), gram="matrix-free"),
+            sharpness_every=sharpness_every,
+            dtype=dtype,
+            progress=False,
+        )
         _sync(device)
         return tr
+
     return _timed(go)
 
 
@@ -106,6 +125,7 @@ def bare_loop(module, X, Y, *, eta, steps, products, dtype="float64", device="cp
     the last loss, Λ estimates and ‖G_A‖ values)."""
     torch = _torch()
     from torch.func import functional_call, jvp, vjp
+
     tdt = getattr(torch, dtype)
     module = module.to(device=device, dtype=tdt).train()
     Xt = torch.as_tensor(X).to(device=device, dtype=tdt)
@@ -142,17 +162,22 @@ def bare_loop(module, X, Y, *, eta, steps, products, dtype="float64", device="cp
                 k_t = int(products[t]) if t < len(products) else 0
                 if k_t:
                     _, pull = vjp(f, pd)
+
                     def gv(v, pd=pd, pull=pull):
                         return jvp(f, (pd,), pull(v))[1] / n
+
                     lam, u = _lanczos(gv, u, k_t, torch)
                     lams.append(lam)
                 if t < steps:
-                    params = {k: (v.detach() - eta * gk).detach()
-                              for (k, v), gk in zip(p.items(), grads, strict=True)}
+                    params = {
+                        k: (v.detach() - eta * gk).detach()
+                        for (k, v), gk in zip(p.items(), grads, strict=True)
+                    }
         finally:
             hook.remove()
         _sync(device)
         return dict(loss=np.array(losses), lam=np.array(lams), ga=np.array(gas))
+
     return _timed(run)
 
 
@@ -190,12 +215,14 @@ def overhead(*, n=64, s=16, steps=30, reps=3, activation="tanh", seed=0):
     """linnet's loop against the bare torch.func loop (module doc): seconds of each (best of
     ``reps``, alternated), their ratio, the products per state, and the runs' agreement (loss)."""
     torch = _torch()
-    from .torch import paper_cnn
+    from linnet.torch import paper_cnn
+
     X, Y = images(n, s, seed=seed)
 
     def net():
         torch.manual_seed(seed)
         return paper_cnn(activation, (3, s, s))
+
     eta, lam0 = _eta(net, X, Y, dtype="float64")
     linnet_run(net(), X, Y, eta=eta, steps=2)  # warm-up (threads, allocator)
     best_l, best_b, tr = math.inf, math.inf, None
@@ -208,34 +235,70 @@ def overhead(*, n=64, s=16, steps=30, reps=3, activation="tanh", seed=0):
     assert tr is not None
     loss_dev = float(np.max(np.abs(bare_out["loss"] - tr.loss) / tr.loss))
     ga_dev = float(np.max(np.abs(bare_out["ga"] - tr.ga_norm) / tr.ga_norm))
-    return dict(n=n, image=s, steps=steps, activation=activation, eta=eta, lambda0=lam0,
-                n_params=int(tr.config["n_params"]), products=int(tr.config["sharpness_products"]),
-                products_per_state=tr.config["sharpness_products"] / (steps + 1),
-                linnet_s=best_l, bare_s=best_b, ratio=best_l / best_b,
-                linnet_steps_per_s=steps / best_l, bare_steps_per_s=steps / best_b,
-                loss_dev=loss_dev, ga_dev=ga_dev, max_eta_lambda=float(eta * tr.sharpness.max()))
+    return dict(
+        n=n,
+        image=s,
+        steps=steps,
+        activation=activation,
+        eta=eta,
+        lambda0=lam0,
+        n_params=int(tr.config["n_params"]),
+        products=int(tr.config["sharpness_products"]),
+        products_per_state=tr.config["sharpness_products"] / (steps + 1),
+        linnet_s=best_l,
+        bare_s=best_b,
+        ratio=best_l / best_b,
+        linnet_steps_per_s=steps / best_l,
+        bare_steps_per_s=steps / best_b,
+        loss_dev=loss_dev,
+        ga_dev=ga_dev,
+        max_eta_lambda=float(eta * tr.sharpness.max()),
+    )
 
 
-def throughput(*, n=200, s=32, steps=20, everies=(1, 10), reps=1, activation="tanh", seed=0,
-               dtype="float64", arch="cnn", device="cpu"):
+def throughput(
+    *,
+    n=200,
+    s=32,
+    steps=20,
+    everies=(1, 10),
+    reps=1,
+    activation="tanh",
+    seed=0,
+    dtype="float64",
+    arch="cnn",
+    device="cpu",
+):
     """Steps/s of linnet's loop on the paper's CNN (or ``arch="resnet18"``) with Λ every k steps,
     for each k in ``everies``; the first cold solve included, best of ``reps``."""
     torch = _torch()
-    from .torch import paper_cnn, resnet18
+    from linnet.torch import paper_cnn, resnet18
+
     X, Y = images(n, s, seed=seed)
 
     def net():
         torch.manual_seed(seed)
         return paper_cnn(activation, (3, s, s)) if arch == "cnn" else resnet18(1)
+
     eta, lam0 = _eta(net, X, Y, dtype=dtype, device=device)
     linnet_run(net(), X, Y, eta=eta, steps=1, sharpness_every=1, dtype=dtype, device=device)  # warm-up
-    out: dict = dict(arch=arch, n=n, image=s, steps=steps, dtype=dtype, device=str(device), eta=eta,
-                     lambda0=lam0, activation=activation if arch == "cnn" else None)
+    out: dict = dict(
+        arch=arch,
+        n=n,
+        image=s,
+        steps=steps,
+        dtype=dtype,
+        device=str(device),
+        eta=eta,
+        lambda0=lam0,
+        activation=activation if arch == "cnn" else None,
+    )
     for k in everies:
         best, tr = math.inf, None
         for _ in range(reps):
-            w, tr = linnet_run(net(), X, Y, eta=eta, steps=steps, sharpness_every=k, dtype=dtype,
-                               device=device)
+            w, tr = linnet_run(
+                net(), X, Y, eta=eta, steps=steps, sharpness_every=k, dtype=dtype, device=device
+            )
             best = min(best, w)
         assert tr is not None
         out[f"every{k}_steps_per_s"] = steps / best
@@ -252,9 +315,14 @@ def bench(*, quick=False, tiny=False, gpu=False, threads=None):
     torch = _torch()
     if threads:
         torch.set_num_threads(int(threads))
-    res: dict = dict(torch=torch.__version__, threads=torch.get_num_threads(),
-                     python=platform.python_version(),
-                     machine=platform.processor() or platform.machine(), quick=quick, tiny=tiny)
+    res: dict = dict(
+        torch=torch.__version__,
+        threads=torch.get_num_threads(),
+        python=platform.python_version(),
+        machine=platform.processor() or platform.machine(),
+        quick=quick,
+        tiny=tiny,
+    )
     if tiny:
         res["overhead"] = overhead(n=8, s=8, steps=3, reps=1)
         res["cnn"] = throughput(n=8, s=8, steps=4, everies=(1, 2))
@@ -275,8 +343,10 @@ def gpu_resnet(*, tiny=False, n=1000, s=32, steps=50, dtype="float32"):
     if tiny:
         n, s, steps = 8, 8, 3
     elif device == "cpu":
-        raise SystemExit("--gpu needs a CUDA device (torch.cuda.is_available() is False); "
-                         "use --gpu --tiny to run the code path on the CPU")
+        raise SystemExit(
+            "--gpu needs a CUDA device (torch.cuda.is_available() is False); "
+            "use --gpu --tiny to run the code path on the CPU"
+        )
     out = throughput(n=n, s=s, steps=steps, everies=(10,), arch="resnet18", dtype=dtype, device=device)
     if device == "cuda":
         out["gpu"] = torch.cuda.get_device_name()
@@ -287,29 +357,44 @@ def gpu_resnet(*, tiny=False, n=1000, s=32, steps=50, dtype="float32"):
 def print_report(res: dict, file=None) -> None:
     def p(*a):
         print(*a, file=file)
-    p(f"linnet bench --torch — PyTorch {res['torch']}, {res['threads']} threads, {res['machine']}, "
-      f"Python {res['python']}" + (" (tiny sizes)" if res.get("tiny") else ""))
+
+    p(
+        f"linnet bench --torch — PyTorch {res['torch']}, {res['threads']} threads, {res['machine']}, "
+        f"Python {res['python']}" + (" (tiny sizes)" if res.get("tiny") else "")
+    )
     o = res["overhead"]
-    p(f"\nadapter overhead: paper CNN ({o['activation']}) n={o['n']} {o['image']}×{o['image']}×3, "
-      f"P={o['n_params']}, {o['steps']} steps, Λ every step, float64, matrix-free G products")
+    p(
+        f"\nadapter overhead: paper CNN ({o['activation']}) n={o['n']} {o['image']}×{o['image']}×3, "
+        f"P={o['n_params']}, {o['steps']} steps, Λ every step, float64, matrix-free G products"
+    )
     p(f"  linnet loop      {o['linnet_s']:8.3f} s  ({o['linnet_steps_per_s']:.2f} steps/s)")
-    p(f"  bare torch.func  {o['bare_s']:8.3f} s  ({o['bare_steps_per_s']:.2f} steps/s), the same "
-      f"{o['products']} G products ({o['products_per_state']:.2f} a state)")
-    p(f"  ratio {o['ratio']:.3f} (target ≤ 1.2: {'met' if o['ratio'] <= 1.2 else 'NOT met'}); "
-      f"losses agree to {o['loss_dev']:.1e}, ‖G_A‖ to {o['ga_dev']:.1e}; max ηΛ {o['max_eta_lambda']:.2f}")
+    p(
+        f"  bare torch.func  {o['bare_s']:8.3f} s  ({o['bare_steps_per_s']:.2f} steps/s), the same "
+        f"{o['products']} G products ({o['products_per_state']:.2f} a state)"
+    )
+    p(
+        f"  ratio {o['ratio']:.3f} (target ≤ 1.2: {'met' if o['ratio'] <= 1.2 else 'NOT met'}); "
+        f"losses agree to {o['loss_dev']:.1e}, ‖G_A‖ to {o['ga_dev']:.1e}; max ηΛ {o['max_eta_lambda']:.2f}"
+    )
     c = res["cnn"]
-    p(f"\npaper CNN ({c['activation']}) n={c['n']} {c['image']}×{c['image']}×3, P={c['n_params']}, "
-      f"{c['steps']} steps, {c['dtype']}, η = 0.8/Λ(0) = {c['eta']:.4g}:")
+    p(
+        f"\npaper CNN ({c['activation']}) n={c['n']} {c['image']}×{c['image']}×3, P={c['n_params']}, "
+        f"{c['steps']} steps, {c['dtype']}, η = 0.8/Λ(0) = {c['eta']:.4g}:"
+    )
     for k in (1, 10, 2):
         if f"every{k}_steps_per_s" in c:
-            p(f"  Λ every {k:2d} step(s): {c[f'every{k}_steps_per_s']:7.3f} steps/s "
-              f"({c[f'every{k}_products']} G products)")
+            p(
+                f"  Λ every {k:2d} step(s): {c[f'every{k}_steps_per_s']:7.3f} steps/s "
+                f"({c[f'every{k}_products']} G products)"
+            )
     if "resnet18" in res:
         r = res["resnet18"]
-        p(f"\nResNet18 (1 output) n={r['n']} {r['image']}×{r['image']}×3 on {r.get('gpu', r['device'])}, "
-          f"P={r['n_params']}, {r['steps']} steps, {r['dtype']}, Λ every 10 steps: "
-          f"{r['every10_steps_per_s']:.3f} steps/s"
-          + (f", peak {r['peak_gib']:.1f} GiB" if "peak_gib" in r else ""))
+        p(
+            f"\nResNet18 (1 output) n={r['n']} {r['image']}×{r['image']}×3 on {r.get('gpu', r['device'])}, "
+            f"P={r['n_params']}, {r['steps']} steps, {r['dtype']}, Λ every 10 steps: "
+            f"{r['every10_steps_per_s']:.3f} steps/s"
+            + (f", peak {r['peak_gib']:.1f} GiB" if "peak_gib" in r else "")
+        )
 
 
 # -- memory and time per step against n, per Gram mode ------------------------------------------
@@ -327,17 +412,27 @@ def bn_cnn():
     conv(1→16, 3×3, pad 1), BatchNorm, ReLU, max-pool 2, conv(16→32, 3×3, pad 1), BatchNorm, ReLU,
     max-pool 2, flatten, Linear(128, 1); P = 5,025. Train-mode BatchNorm couples the samples."""
     nn = _torch().nn
-    net = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-                        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-                        nn.Flatten(), nn.Linear(128, 1))
+    net = nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.BatchNorm2d(32),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(128, 1),
+    )
     net.architecture = "bn_cnn"
-    net.architecture_source = "linnet.bench_torch"
+    net.architecture_source = "benchmarks.bench_torch"
     return net
 
 
 def _arch(name: str, tiny: bool = False):
     """(module builder, image shape) of a table architecture."""
-    from .torch import paper_cnn, resnet18
+    from linnet.torch import paper_cnn, resnet18
+
     rgb = (3, 8, 8) if tiny else (3, 32, 32)
     if name == "paper_cnn":
         return (lambda: paper_cnn("tanh", rgb)), rgb
@@ -372,8 +467,18 @@ def _peak_rss() -> int:
     return int(r if sys.platform == "darwin" else r * 1024)
 
 
-def cell(arch: str, n: int, gram: str, *, steps: int = 2, budget: str = "4GiB", dtype: str = "float64",
-         threads: int | None = None, seed: int = 0, tiny: bool = False) -> dict:
+def cell(
+    arch: str,
+    n: int,
+    gram: str,
+    *,
+    steps: int = 2,
+    budget: str = "4GiB",
+    dtype: str = "float64",
+    threads: int | None = None,
+    seed: int = 0,
+    tiny: bool = False,
+) -> dict:
     """One table cell in this process (run it in a fresh one: the peak RSS is the process's):
     ``steps`` GD steps of ``arch`` on n CIFAR-like images with ``TorchModel(gram=gram,
     memory_budget=budget)``, Λ every step, η = ``TABLE_ETA``. Returns the status ("ok" or "over
@@ -391,14 +496,16 @@ def cell(arch: str, n: int, gram: str, *, steps: int = 2, budget: str = "4GiB", 
 
 def _cell(arch, n, gram, *, steps, budget, dtype, seed, tiny) -> dict:
     torch = _torch()
-    from .observers import BaseObserver
-    from .torch import TorchModel
+    from linnet.run.observers import BaseObserver
+    from linnet.torch import TorchModel
+
     net_fn, (c, s, _) = _arch(arch, tiny)
     X, Y = images(n, s, seed=seed, channels=c)
 
     def net():
         torch.manual_seed(seed)
         return net_fn()
+
     out: dict = dict(arch=arch, n=n, gram=gram, budget=budget, dtype=dtype, threads=torch.get_num_threads())
     model = TorchModel(net(), gram=gram, memory_budget=budget)
     try:
@@ -418,6 +525,7 @@ def _cell(arch, n, gram, *, steps, budget, dtype, seed, tiny) -> dict:
 
         def observe(self, t, obs, engine):
             self.t.append(time.perf_counter())
+
     clock = Clock()
     baseline = _rss_now()
     t0 = time.perf_counter()
@@ -425,40 +533,69 @@ def _cell(arch, n, gram, *, steps, budget, dtype, seed, tiny) -> dict:
     tr = train(X, Y, eta=eta, steps=steps, model=model, dtype=dtype, progress=False, observers=[clock])
     gaps = np.diff(clock.t).tolist()
     cf = tr.config
-    out.update(status="ok", step_s=gaps, mean_step_s=float(np.mean(gaps)) if gaps else math.nan,
-               first_s=clock.t[0] - t0, peak_rss=_peak_rss(), baseline_rss=baseline,
-               jacobian=cf["jacobian"], chunk=cf["chunk"], jacobian_chunk=cf["jacobian_chunk"],
-               products=cf["sharpness_products"], n_params=cf["n_params"],
-               eta=eta, eta_lambda0=eta * float(tr.sharpness[0]), rows=int(tr.step.shape[0]))
+    out.update(
+        status="ok",
+        step_s=gaps,
+        mean_step_s=float(np.mean(gaps)) if gaps else math.nan,
+        first_s=clock.t[0] - t0,
+        peak_rss=_peak_rss(),
+        baseline_rss=baseline,
+        jacobian=cf["jacobian"],
+        chunk=cf["chunk"],
+        jacobian_chunk=cf["jacobian_chunk"],
+        products=cf["sharpness_products"],
+        n_params=cf["n_params"],
+        eta=eta,
+        eta_lambda0=eta * float(tr.sharpness[0]),
+        rows=int(tr.step.shape[0]),
+    )
     return out
 
 
 def cell_in_child(arch: str, n: int, gram: str, *, timeout: float, **kw) -> dict:
     """:func:`cell` in a fresh Python process (its peak RSS is the cell's alone)."""
     spec = json.dumps(dict(arch=arch, n=n, gram=gram, **kw))
-    cmd = [sys.executable, "-m", "linnet.bench_torch", "--cell", spec]
+    cmd = [sys.executable, "-m", "benchmarks.bench_torch", "--cell", spec]
+    # benchmarks/ is not installed: the child finds it where this process did
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH")))))
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return dict(arch=arch, n=n, gram=gram, status=f"timed out ({timeout:.0f} s)")
     if out.returncode != 0:
-        return dict(arch=arch, n=n, gram=gram, status=f"failed (exit {out.returncode})",
-                    message=out.stderr.strip().splitlines()[-1:] and out.stderr.strip().splitlines()[-1])
+        return dict(
+            arch=arch,
+            n=n,
+            gram=gram,
+            status=f"failed (exit {out.returncode})",
+            message=out.stderr.strip().splitlines()[-1:] and out.stderr.strip().splitlines()[-1],
+        )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def plan_cell(arch: str, n: int, gram: str, *, budget: str = "4GiB", dtype: str = "float64", seed: int = 0,
-              tiny: bool = False) -> dict:
+def plan_cell(
+    arch: str,
+    n: int,
+    gram: str,
+    *,
+    budget: str = "4GiB",
+    dtype: str = "float64",
+    seed: int = 0,
+    tiny: bool = False,
+) -> dict:
     """A cell's plan without running it (cheap: two small trial forwards): whether ``gram`` fits
     ``budget`` ("planned") or not ("over budget"), its estimate, and the mode "auto" picks."""
     torch = _torch()
-    from .torch import TorchModel
+    from linnet.torch import TorchModel
+
     net_fn, (c, s, _) = _arch(arch, tiny)
     X, Y = images(n, s, seed=seed, channels=c)
 
     def model(g, b):
         torch.manual_seed(seed)
         return TorchModel(net_fn(), gram=g, memory_budget=b)
+
     out: dict = dict(arch=arch, n=n, gram=gram, budget=budget)
     try:
         out["auto"] = model("auto", budget).plan(X, Y, dtype=dtype).gram
@@ -467,26 +604,48 @@ def plan_cell(arch: str, n: int, gram: str, *, budget: str = "4GiB", dtype: str 
     try:
         out.update(status="planned", estimate=model(gram, budget).plan(X, Y, dtype=dtype).estimate_bytes)
     except ValueError as exc:
-        out.update(status="over budget", message=str(exc),
-                   estimate=model(gram, 2**60).plan(X, Y, dtype=dtype).estimate_bytes)
+        out.update(
+            status="over budget",
+            message=str(exc),
+            estimate=model(gram, 2**60).plan(X, Y, dtype=dtype).estimate_bytes,
+        )
     return out
 
 
-def memory_table(*, ns=TABLE_NS, archs=ARCHS, grams=TABLE_GRAMS, budget="4GiB", max_step_s=120.0,
-                 threads=None, tiny=False, calibrate=None, log=None) -> dict:
+def memory_table(
+    *,
+    ns=TABLE_NS,
+    archs=ARCHS,
+    grams=TABLE_GRAMS,
+    budget="4GiB",
+    max_step_s=120.0,
+    threads=None,
+    tiny=False,
+    calibrate=None,
+    log=None,
+) -> dict:
     """The ``--memory`` table (module doc): each (architecture, mode, n) planned here
     (:func:`plan_cell`) and, where it fits and is not extrapolated past ``max_step_s``, run by
     :func:`cell` in a fresh process, in increasing n so that the previous run's time extrapolates
     to the next. ``calibrate`` {arch: n}: where a mode has no run yet, a run at that smaller n first
     (ResNet18: one float64 CPU step at n = 250 is far beyond the limit), reported as a row of its own."""
-    from .torch import VJP_ROWS
+    from linnet.torch import VJP_ROWS
+
     torch = _torch()
     calibrate = dict(CALIBRATE if calibrate is None else calibrate)
     rows = []
 
     def run(arch, n, gram, steps):
-        r = cell_in_child(arch, n, gram, steps=steps, budget=budget, threads=threads, tiny=tiny,
-                          timeout=600 + 4 * max_step_s * (steps + 2))
+        r = cell_in_child(
+            arch,
+            n,
+            gram,
+            steps=steps,
+            budget=budget,
+            threads=threads,
+            tiny=tiny,
+            timeout=600 + 4 * max_step_s * (steps + 2),
+        )
         if log is not None:
             log(f"{arch} n={n} {gram}: {_cell_text(r)}")
         return r
@@ -520,18 +679,28 @@ def memory_table(*, ns=TABLE_NS, archs=ARCHS, grams=TABLE_GRAMS, budget="4GiB", 
                 rows.append(r)
                 if r["status"] == "ok":
                     prev = r
-    return dict(rows=rows, budget=budget, max_step_s=max_step_s, ns=list(ns), archs=list(archs),
-                grams=list(grams), torch=torch.__version__, python=platform.python_version(),
-                machine=platform.processor() or platform.machine(), cpus=os.cpu_count(),
-                threads=threads or torch.get_num_threads(), tiny=tiny, eta=dict(TABLE_ETA),
-                calibrate=calibrate)
+    return dict(
+        rows=rows,
+        budget=budget,
+        max_step_s=max_step_s,
+        ns=list(ns),
+        archs=list(archs),
+        grams=list(grams),
+        torch=torch.__version__,
+        python=platform.python_version(),
+        machine=platform.processor() or platform.machine(),
+        cpus=os.cpu_count(),
+        threads=threads or torch.get_num_threads(),
+        tiny=tiny,
+        eta=dict(TABLE_ETA),
+        calibrate=calibrate,
+    )
 
 
 def _cell_text(r: dict) -> str:
     gib = 2**30
     if r["status"] == "ok":
-        return (f"{r['mean_step_s']:.2f} s, {r['peak_rss'] / gib:.2f} GiB "
-                f"(est {r['estimate'] / gib:.2f})")
+        return f"{r['mean_step_s']:.2f} s, {r['peak_rss'] / gib:.2f} GiB (est {r['estimate'] / gib:.2f})"
     if r["status"] == "over budget":
         return f"over budget (est {r['estimate'] / gib:.1f} GiB)"
     if r["status"] == "skipped":
@@ -542,19 +711,26 @@ def _cell_text(r: dict) -> str:
 def print_memory_table(res: dict, file=None) -> None:
     """The table as Markdown: per architecture and n, each mode's time per step, peak RSS and
     estimate (GiB), and the mode "auto" picks."""
+
     def p(*a):
         print(*a, file=file)
-    p(f"linnet.bench_torch --memory — PyTorch {res['torch']}, {res['threads']} threads, "
-      f"{res['cpus']} CPUs, {res['machine']}, Python {res['python']}; float64, Λ every step, "
-      f"memory_budget {res['budget']}" + (" (tiny sizes)" if res.get("tiny") else ""))
+
+    p(
+        f"benchmarks.bench_torch --memory — PyTorch {res['torch']}, {res['threads']} threads, "
+        f"{res['cpus']} CPUs, {res['machine']}, Python {res['python']}; float64, Λ every step, "
+        f"memory_budget {res['budget']}" + (" (tiny sizes)" if res.get("tiny") else "")
+    )
     p("")
     ok = [r for r in res["rows"] if r["status"] == "ok"]
-    p("Cells: time per step (s), peak RSS of the process (GiB, Python and torch included) and, in "
-      "brackets, the adapter's own estimate (GiB, without them); \"over budget\": not run, its "
-      f"estimate over the budget; \"skipped\": not run, its time extrapolated past {res['max_step_s']:g} s "
-      "from the mode's previous row; a row marked * is a calibration run at a smaller n. "
-      f"η per model {res['eta']}"
-      + (f", max ηΛ(0) {max(r['eta_lambda0'] for r in ok):.2f}" if ok else "") + ".")
+    p(
+        "Cells: time per step (s), peak RSS of the process (GiB, Python and torch included) and, in "
+        'brackets, the adapter\'s own estimate (GiB, without them); "over budget": not run, its '
+        f'estimate over the budget; "skipped": not run, its time extrapolated past {res["max_step_s"]:g} s '
+        "from the mode's previous row; a row marked * is a calibration run at a smaller n. "
+        f"η per model {res['eta']}"
+        + (f", max ηΛ(0) {max(r['eta_lambda0'] for r in ok):.2f}" if ok else "")
+        + "."
+    )
     p("")
     p("| model | n | " + " | ".join(res["grams"]) + " | auto picks |")
     p("|---|---:|" + "---|" * len(res["grams"]) + "---|")
@@ -570,20 +746,31 @@ def print_memory_table(res: dict, file=None) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m linnet.bench_torch", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.bench_torch",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--quick", action="store_true", help="fewer steps")
     ap.add_argument("--tiny", action="store_true", help="toy sizes (seconds; checks the code paths)")
-    ap.add_argument("--gpu", action="store_true",
-                    help="also ResNet18 at n=1000 on CUDA (with --tiny: on the CPU)")
-    ap.add_argument("--memory", action="store_true",
-                    help="only the memory/time table against n, per architecture and Gram mode")
+    ap.add_argument(
+        "--gpu", action="store_true", help="also ResNet18 at n=1000 on CUDA (with --tiny: on the CPU)"
+    )
+    ap.add_argument(
+        "--memory",
+        action="store_true",
+        help="only the memory/time table against n, per architecture and Gram mode",
+    )
     ap.add_argument("--ns", default=",".join(map(str, TABLE_NS)), help="--memory: sample counts")
     ap.add_argument("--archs", default=",".join(ARCHS), help=f"--memory: of {ARCHS}")
     ap.add_argument("--grams", default=",".join(TABLE_GRAMS), help="--memory: Gram modes")
     ap.add_argument("--budget", default="4GiB", help="--memory: memory_budget of every cell")
-    ap.add_argument("--max-step-s", type=float, default=120.0,
-                    help="--memory: skip cells extrapolated to take longer a step")
+    ap.add_argument(
+        "--max-step-s",
+        type=float,
+        default=120.0,
+        help="--memory: skip cells extrapolated to take longer a step",
+    )
     ap.add_argument("--cell", help=argparse.SUPPRESS)  # one cell as JSON, run by --memory's children
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     ap.add_argument("--json", help="also write the numbers to this file")
@@ -592,10 +779,16 @@ def main(argv=None) -> int:
         print(json.dumps(cell(**json.loads(args.cell))))
         return 0
     if args.memory:
-        res = memory_table(ns=tuple(int(v) for v in args.ns.split(",")), archs=tuple(args.archs.split(",")),
-                           grams=tuple(args.grams.split(",")), budget=args.budget,
-                           max_step_s=args.max_step_s, threads=args.threads, tiny=args.tiny,
-                           log=lambda m: print(m, file=sys.stderr, flush=True))
+        res = memory_table(
+            ns=tuple(int(v) for v in args.ns.split(",")),
+            archs=tuple(args.archs.split(",")),
+            grams=tuple(args.grams.split(",")),
+            budget=args.budget,
+            max_step_s=args.max_step_s,
+            threads=args.threads,
+            tiny=args.tiny,
+            log=lambda m: print(m, file=sys.stderr, flush=True),
+        )
         print_memory_table(res)
     else:
         res = bench(quick=args.quick, tiny=args.tiny, gpu=args.gpu, threads=args.threads)

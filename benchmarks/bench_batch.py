@@ -1,7 +1,8 @@
-"""The batched engine's section of ``python -m linnet bench``: trajectory-steps/s and memory of
+"""The batched engine's section of ``python -m benchmarks``: trajectory-steps/s and memory of
 :func:`linnet.train_batch` at paper size for several batch sizes, the machine's memory bandwidth
 (the bound of a step's two passes over the stacked Z_v), and sweeps run in batches against one run
 per task, all measured in the same process."""
+
 from __future__ import annotations
 
 import os
@@ -13,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from ._backend import available_cpus
-from .batch import train_batch
-from .bench import bench_data
-from .init import init_params
-from .spectral import spectrum
-from .train import train
+from benchmarks.bench import bench_data
+from linnet._backend import available_cpus
+from linnet.batch import train_batch
+from linnet.init import init_params
+from linnet.spectral import spectrum
+from linnet.train import train
 
 
 def bandwidth_gbs(nbytes: int = 51 * 2**20, reps: int = 10) -> dict:
@@ -37,13 +38,15 @@ def bandwidth_gbs(nbytes: int = 51 * 2**20, reps: int = 10) -> dict:
             fn()
             t = min(t, time.perf_counter() - t0)
         return t
+
     t_mv = best(lambda: Z @ V)
     t_cp = best(lambda: np.copyto(dst, Z))
     return dict(mib=Z.nbytes / 2**20, pass_gbs=Z.nbytes / t_mv / 1e9, copy_gbs=2 * Z.nbytes / t_cp / 1e9)
 
 
-def batch_rates(Bs=(1, 8, 32, 128), *, steps=200, n=1000, d=3072, m=200, reps=3,
-                jit: bool = False) -> list[dict]:
+def batch_rates(
+    Bs=(1, 8, 32, 128), *, steps=200, n=1000, d=3072, m=200, reps=3, jit: bool = False
+) -> list[dict]:
     """Trajectory-steps/s of ``train_batch`` at paper size, Λ every step (e_hat off, as the main
     table), torch init seeds 0 … B−1, η = 10 (α = 1), less a 0-step batch's fixed cost; the best
     of ``reps``; peak memory by tracemalloc over a 3-step batch. ``jit``: the compiled members
@@ -70,8 +73,9 @@ def batch_rates(Bs=(1, 8, 32, 128), *, steps=200, n=1000, d=3072, m=200, reps=3,
         finally:
             tracemalloc.stop()
         rate = B * steps / max(wall - fixed, 1e-9)
-        rows.append(dict(B=B, steps_per_s=rate, fixed_s=fixed, peak_mib=peak,
-                         stacked_mib=B * m * sp.r * 8 / 2**20))
+        rows.append(
+            dict(B=B, steps_per_s=rate, fixed_s=fixed, peak_mib=peak, stacked_mib=B * m * sp.r * 8 / 2**20)
+        )
     return rows
 
 
@@ -85,7 +89,8 @@ def sweep_times(*, workers=2, paper_steps=1000, catapult=True, jit: bool = False
     """Wall time of the catapult example (42 runs) and of a 32-run paper-size η sweep, run in
     batches (the default) and one run per task with the BLAS threads left alone (linnet's sweep
     before batches), in temporary folders; ``jit``: also batched with ``jit=True``."""
-    from .sweeps import load_config, run_sweep
+    from linnet.sweeps import load_config, run_sweep
+
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     configs = []
     cat = os.path.join(here, "examples", "catapult.toml")
@@ -93,15 +98,32 @@ def sweep_times(*, workers=2, paper_steps=1000, catapult=True, jit: bool = False
         c = load_config(cat)
         c.pop("sweep", None)
         configs.append(("catapult example (42 runs)", c))
-    configs.append((f"paper-size η sweep (32 runs, {paper_steps} steps)", dict(
-        fixed=dict(kind="cifar-like", n=1000, d=3072, m=200, init="torch", alpha=1.0,
-                   column_norm=0.2, steps=paper_steps, seed=0),
-        grid=dict(eta=[float(e) for e in np.linspace(2.0, 12.0, 32)]))))
+    configs.append(
+        (
+            f"paper-size η sweep (32 runs, {paper_steps} steps)",
+            dict(
+                fixed=dict(
+                    kind="cifar-like",
+                    n=1000,
+                    d=3072,
+                    m=200,
+                    init="torch",
+                    alpha=1.0,
+                    column_norm=0.2,
+                    steps=paper_steps,
+                    seed=0,
+                ),
+                grid=dict(eta=[float(e) for e in np.linspace(2.0, 12.0, 32)]),
+            ),
+        )
+    )
     rows = []
     for label, cfg in configs:
         row: dict[str, Any] = dict(sweep=label)
         modes: tuple[tuple[str, dict[str, Any]], ...] = (
-            ("batched", {}), ("one per task", dict(batch_size=1, blas_threads=0)))
+            ("batched", {}),
+            ("one per task", dict(batch_size=1, blas_threads=0)),
+        )
         if jit:
             modes += (("batched, jit", dict(jit=True)),)
         for mode, kw in modes:
@@ -123,7 +145,8 @@ def sweep_times(*, workers=2, paper_steps=1000, catapult=True, jit: bool = False
 
 def report(*, quick: bool) -> tuple[str, dict]:
     """Measure and format the batched section; returns (text, numbers)."""
-    from . import jit as compiled
+    from linnet import jit as compiled
+
     has_jit = compiled.available()
     bw = bandwidth_gbs()
     bw1 = bandwidth_gbs(nbytes=200 * 1000 * 8, reps=50)  # one member's Z_v, cache resident
@@ -132,15 +155,21 @@ def report(*, quick: bool) -> tuple[str, dict]:
     jit_rates = batch_rates(steps=steps, jit=True) if has_jit else []
     sweeps = sweep_times(paper_steps=200 if quick else 1000, jit=has_jit)
     cpus = available_cpus()
-    lines = [f"\nbatched runs (train_batch) at paper size (n=1000, d=3072, m=200, r=1000), Λ every step, "
-             f"torch init seeds 0..B-1, eta=10, {steps} steps; lockstep NumPy engine and, with Numba, "
-             f"jit=True (members side by side, one per core); {cpus} CPUs"]
-    lines.append(f"  memory bandwidth: one stacked pass over {bw['mib']:.0f} MiB at {bw['pass_gbs']:.1f} GB/s"
-                 " "
-                 f"(copy {bw['copy_gbs']:.1f} GB/s read+write); one pass over one member's "
-                 f"{bw1['mib']:.1f} MiB (cache resident) at {bw1['pass_gbs']:.1f} GB/s")
-    lines.append(f"  {'B':>12} {'traj-steps/s':>13} {'fixed s':>8} {'peak MiB':>9} {'Z_v MiB':>8} "
-                 f"{'bound/s':>8} | {'jit st/s':>9} {'jit fixed':>9} {'jit bound':>9}")
+    lines = [
+        f"\nbatched runs (train_batch) at paper size (n=1000, d=3072, m=200, r=1000), Λ every step, "
+        f"torch init seeds 0..B-1, eta=10, {steps} steps; lockstep NumPy engine and, with Numba, "
+        f"jit=True (members side by side, one per core); {cpus} CPUs"
+    ]
+    lines.append(
+        f"  memory bandwidth: one stacked pass over {bw['mib']:.0f} MiB at {bw['pass_gbs']:.1f} GB/s"
+        " "
+        f"(copy {bw['copy_gbs']:.1f} GB/s read+write); one pass over one member's "
+        f"{bw1['mib']:.1f} MiB (cache resident) at {bw1['pass_gbs']:.1f} GB/s"
+    )
+    lines.append(
+        f"  {'B':>12} {'traj-steps/s':>13} {'fixed s':>8} {'peak MiB':>9} {'Z_v MiB':>8} "
+        f"{'bound/s':>8} | {'jit st/s':>9} {'jit fixed':>9} {'jit bound':>9}"
+    )
     for i, r in enumerate(rates):
         bound = jit_bound = ""
         if "stacked_mib" in r:  # two passes over the stacked Z_v per step at the measured bandwidth
@@ -149,21 +178,33 @@ def report(*, quick: bool) -> tuple[str, dict]:
             # jit: each member's two passes at the cache-resident rate, min(B, cpus) at a time
             jit_bound = f"{min(r['B'], cpus) * bw1['pass_gbs'] * 1e9 / (2 * 200 * 1000 * 8):9.0f}"
         j = jit_rates[i] if jit_rates else None
-        lines.append(f"  {str(r['B']):>12} {r['steps_per_s']:13.0f} {r['fixed_s']:8.3f} "
-                     f"{r.get('peak_mib', float('nan')):9.0f} "
-                     f"{r.get('stacked_mib', float('nan')):8.0f} {bound:>8} | "
-                     + (f"{j['steps_per_s']:9.0f} {j['fixed_s']:9.3f} {jit_bound:>9}" if j else "      -"))
-    lines.append("  (bound/s: B over the time of two passes over the stacked Z_v at the stacked bandwidth; "
-                 "jit bound: each member's two passes over its own Z_v at the cache-resident rate, one "
-                 "member per CPU; the 'single train' row is train(), and train(jit=True) in the jit columns)")
-    lines.append("\nsweeps, 2 local workers: batched (default) against one run per task with BLAS threads "
-                 "left alone (the sweep before batches), same process")
+        lines.append(
+            f"  {str(r['B']):>12} {r['steps_per_s']:13.0f} {r['fixed_s']:8.3f} "
+            f"{r.get('peak_mib', float('nan')):9.0f} "
+            f"{r.get('stacked_mib', float('nan')):8.0f} {bound:>8} | "
+            + (f"{j['steps_per_s']:9.0f} {j['fixed_s']:9.3f} {jit_bound:>9}" if j else "      -")
+        )
+    lines.append(
+        "  (bound/s: B over the time of two passes over the stacked Z_v at the stacked bandwidth; "
+        "jit bound: each member's two passes over its own Z_v at the cache-resident rate, one "
+        "member per CPU; the 'single train' row is train(), and train(jit=True) in the jit columns)"
+    )
+    lines.append(
+        "\nsweeps, 2 local workers: batched (default) against one run per task with BLAS threads "
+        "left alone (the sweep before batches), same process"
+    )
     for r in sweeps:
-        lines.append(f"  {r['sweep']:44s} batched {r['batched']:7.1f} s, "
-                     f"one per task {r['one per task']:7.1f} s"
-                     f" ({r['speed-up']:.1f}x)"
-                     + (f", batched with jit {r['batched, jit']:7.1f} s ({r['speed-up, jit']:.1f}x)"
-                        if "batched, jit" in r else "")
-                     + f"; ok {r['batched ok']}/{r['one per task ok']}; outcomes {r['batched outcomes']}")
-    return "\n".join(lines), dict(bandwidth=bw, bandwidth_member=bw1, batch=rates, batch_jit=jit_rates,
-                                  sweeps=sweeps)
+        lines.append(
+            f"  {r['sweep']:44s} batched {r['batched']:7.1f} s, "
+            f"one per task {r['one per task']:7.1f} s"
+            f" ({r['speed-up']:.1f}x)"
+            + (
+                f", batched with jit {r['batched, jit']:7.1f} s ({r['speed-up, jit']:.1f}x)"
+                if "batched, jit" in r
+                else ""
+            )
+            + f"; ok {r['batched ok']}/{r['one per task ok']}; outcomes {r['batched outcomes']}"
+        )
+    return "\n".join(lines), dict(
+        bandwidth=bw, bandwidth_member=bw1, batch=rates, batch_jit=jit_rates, sweeps=sweeps
+    )

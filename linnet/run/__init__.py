@@ -1,0 +1,1 @@
+"""How a run goes: the stop protocol (:mod:`linnet.run.stop`)."""
