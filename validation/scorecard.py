@@ -180,6 +180,18 @@ def score(facts, rules=None) -> list[Entry]:
         if isinstance(number, (np.floating, np.integer)):
             number = number.item()
         sizes = (facts.get(r.anchor) or {}).get("reduced") or ""
-        out.append(Entry(r.claim, r.paper, verdict, number, thr, r.anchor, kind, reason, r.quote,
-                         sizes=f"reduced: {sizes}" if sizes else "paper"))
+        out.append(
+            Entry(
+                r.claim,
+                r.paper,
+                verdict,
+                number,
+                thr,
+                r.anchor,
+                kind,
+                reason,
+                r.quote,
+                sizes=f"reduced: {sizes}" if sizes else "paper",
+            )
+        )
     return out

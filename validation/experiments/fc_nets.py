@@ -15,6 +15,7 @@ Fig. 1 run's data; with ``--data`` the real images), n = 1,000, d = 3,072, width
 3072→200→200→200→200→1, 800 steps (≈ 6 minutes for all four on 2 cores); quick (verdicts on
 reduced sizes): synthetic samples of norm 0.5·√d, n = 200, d = 32, widths 32→64→64→64→1, 400 steps.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,7 +48,7 @@ from .context import ExperimentResult
 
 # ---- sizes and the step-size recipe -------------------------------------------------------
 C_ETA = DEEP_NET_C  # η = c/Λ(0), c the first of these whose PS lasts ≥ MIN_PS_STEPS steps
-PIXEL_SCALE = 0.5        # quick: synthetic samples of norm PIXEL_SCALE·√d (CIFAR's [0, 1] pixels: RMS ≈ 0.5)
+PIXEL_SCALE = 0.5  # quick: synthetic samples of norm PIXEL_SCALE·√d (CIFAR's [0, 1] pixels: RMS ≈ 0.5)
 QUICK = dict(n=200, d=32, width=64, hidden=3, steps=400)
 # the paper's (App. A.2, Table 2): 1,000 images of 3,072 pixels, four hidden layers of width 200;
 # 800 steps hold a PS of 140–160 steps and ≥ 5 oscillations for tanh, ReLU and ELU on the built-in
@@ -55,6 +56,7 @@ QUICK = dict(n=200, d=32, width=64, hidden=3, steps=400)
 FULL = dict(n=1000, d=3072, width=200, hidden=4, steps=800)
 
 # ---- shared runs ----------------------------------------------------------------------------
+
 
 def _sizes(ctx):
     keys = ("n", "d", "width", "hidden", "steps")
@@ -65,12 +67,13 @@ def _sizes(ctx):
 def _data(ctx):
     def load():
         sz = _sizes(ctx)
-        if ctx.loader is not None:   # real images (d = 3072 or 784): pixels in [0, 1] as loaded
+        if ctx.loader is not None:  # real images (d = 3072 or 784): pixels in [0, 1] as loaded
             return ctx.loader(per_class=sz["n"] // 2, mean_subtract=False)
-        if not ctx.quick:            # the built-in images at pixel scale, as the Fig. 1 run's
+        if not ctx.quick:  # the built-in images at pixel scale, as the Fig. 1 run's
             return ctx.images(n=sz["n"], d=sz["d"])
-        return vdata.synthetic("cifar-like", n=sz["n"], d=sz["d"], seed=ctx.seed,
-                               column_norm=PIXEL_SCALE * np.sqrt(sz["d"]))
+        return vdata.synthetic(
+            "cifar-like", n=sz["n"], d=sz["d"], seed=ctx.seed, column_norm=PIXEL_SCALE * np.sqrt(sz["d"])
+        )
 
     return ctx.cached("nets:data", load)
 
@@ -85,6 +88,7 @@ def _eta(ctx, ds, activation):
     """η = c/Λ(0) with c the first of C_ETA whose run keeps ηΛ ≤ 2 for its first MIN_PS_STEPS steps
     (validation.verdicts.choose_eta_lambda0: a progressive PS on the data at hand); also returns the
     Hessian's and G's top eigenvalues at init, c, and the dropped candidates."""
+
     def choose():
         model = _model(ctx, ds, activation)
         t0 = ctx.train(ds.X, ds.Y, eta=1.0, steps=0, model=model, hessian_every=1)
@@ -109,8 +113,12 @@ def _run(ctx, activation, frozen=(), eta=None):
         step_size = eta0 if eta is None else eta
         steps = _sizes(ctx)["steps"]
         tr = ctx.train(ds.X, ds.Y, eta=step_size, steps=steps, model=_model(ctx, ds, activation, frozen))
-        return (tr, dict(eta=step_size, hessian0=h0, gram0=g0, steps=steps, eta_lambda0=c,
-                         eta_lambda0_dropped=dropped))
+        return (
+            tr,
+            dict(
+                eta=step_size, hessian0=h0, gram0=g0, steps=steps, eta_lambda0=c, eta_lambda0_dropped=dropped
+            ),
+        )
 
     return ctx.cached(f"nets:run:{activation}:{tuple(frozen)}", run)
 
@@ -124,28 +132,44 @@ def _judged(tr):
 def _config(ctx, **extra):
     ds, sz = _data(ctx), _sizes(ctx)
     widths = (ds.X.shape[0],) + (sz["width"],) * sz["hidden"] + (1,)
-    return dict(data=ds.name, n=ds.X.shape[1], d=ds.X.shape[0], widths=list(widths), init="torch",
-                bias=False, eta_lambda0_candidates=list(C_ETA),
-                column_norm=("as loaded" if ctx.loader is not None else PIXEL_SCALE * np.sqrt(ds.X.shape[0])),
-                steps=sz["steps"],
-                seed=ctx.seed, **extra)
+    return dict(
+        data=ds.name,
+        n=ds.X.shape[1],
+        d=ds.X.shape[0],
+        widths=list(widths),
+        init="torch",
+        bias=False,
+        eta_lambda0_candidates=list(C_ETA),
+        column_norm=("as loaded" if ctx.loader is not None else PIXEL_SCALE * np.sqrt(ds.X.shape[0])),
+        steps=sz["steps"],
+        seed=ctx.seed,
+        **extra,
+    )
 
 
 def _eos_summary(tr, eta):
     el = eta * np.asarray(tr.sharpness)
-    half = el[el.size // 2:]
+    half = el[el.size // 2 :]
     fa = first_above(tr.sharpness, eta)
-    return dict(first_above_2=int(fa) if fa < el.size else None, max_eta_lambda=float(el.max()),
-                median_eta_lambda_last_half=float(np.median(half)),
-                std_eta_lambda_last_half=float(np.std(half)),
-                crossings=int(upward_crossings(tr.sharpness, eta).size),
-                loss_start=float(tr.loss[0]), loss_end=float(tr.loss[-1]),
-                loss_rises=int(np.sum(np.diff(tr.loss) > 0)), stopped=tr.stopped)
+    return dict(
+        first_above_2=int(fa) if fa < el.size else None,
+        max_eta_lambda=float(el.max()),
+        median_eta_lambda_last_half=float(np.median(half)),
+        std_eta_lambda_last_half=float(np.std(half)),
+        crossings=int(upward_crossings(tr.sharpness, eta).size),
+        loss_start=float(tr.loss[0]),
+        loss_end=float(tr.loss[-1]),
+        loss_rises=int(np.sum(np.diff(tr.loss) > 0)),
+        stopped=tr.stopped,
+    )
 
 
 def fmt(x):
-    return "n/a" if x is None or (isinstance(x, float) and not np.isfinite(x)) else (
-        f"{x:.3g}" if isinstance(x, float) else str(x))
+    return (
+        "n/a"
+        if x is None or (isinstance(x, float) and not np.isfinite(x))
+        else (f"{x:.3g}" if isinstance(x, float) else str(x))
+    )
 
 
 # ---- experiments ----------------------------------------------------------------------------
@@ -167,8 +191,15 @@ def fc_activations(ctx):
         lab = phase_labels(tr.sharpness, tr.loss, eta)
         s = _eos_summary(tr, eta)
         dead = agr["collapsed_at"] is not None
-        metrics[act] = dict(eta=eta, hessian0=info["hessian0"], gram0=info["gram0"], a31=agr, dead=dead,
-                            **s, **{f"phase_{k}": round(v, 3) for k, v in phase_fractions(lab).items()})
+        metrics[act] = dict(
+            eta=eta,
+            hessian0=info["hessian0"],
+            gram0=info["gram0"],
+            a31=agr,
+            dead=dead,
+            **s,
+            **{f"phase_{k}": round(v, 3) for k, v in phase_fractions(lab).items()},
+        )
         headline[f"{act}_a31_rate"] = agr["rate"]
         headline[f"{act}_dead"] = dead
         headline[f"{act}_max_eta_lambda"] = s["max_eta_lambda"]
@@ -181,24 +212,37 @@ def fc_activations(ctx):
         a2 = a.twinx()
         a2.plot(tr.a_norm2, color="C2", lw=1)
         a2.set_ylabel("‖A‖²", color="C2")
-        a.set_title(f"FC {act}, η={eta:.3g}: A3.1 agreement {fmt(agr['rate'])}"
-                    + (f" — net (nearly) died at step {agr['collapsed_at']}" if dead else ""))
+        a.set_title(
+            f"FC {act}, η={eta:.3g}: A3.1 agreement {fmt(agr['rate'])}"
+            + (f" — net (nearly) died at step {agr['collapsed_at']}" if dead else "")
+        )
         a.legend(loc="lower right", fontsize=7)
     ax[-1, 0].set_xlabel("GD step")
     metrics["headline"] = headline
-    metrics.update(regimes=regimes, section3=verdicts,
-                   first_crossing_step={k: r["first_crossing_step"] for k, r in regimes.items()})
+    metrics.update(
+        regimes=regimes,
+        section3=verdicts,
+        first_crossing_step={k: r["first_crossing_step"] for k, r in regimes.items()},
+    )
     eta_txt = ", ".join(f"{k}: {v:.3g}" for k, v in etas.items())
     cs = ", ".join(f"{a}: {_run(ctx, a)[1]['eta_lambda0']:g}" for a in ACTIVATIONS)
-    notes = (f"η = c/Λ(0) per activation, c the first of {list(C_ETA)} whose PS lasts ≥ {MIN_PS_STEPS} "
-             f"steps (c: {cs}; η: {eta_txt}), "
-             f"{_sizes(ctx)['steps']} steps. A3.1's rate is the fraction of steps where Λ and ‖A‖² move "
-             f"in the same direction (steps with |ΔΛ| ≤ {TIE_RTOL:g}·Λ are ties, excluded; a dead or "
-             f"nearly dead ReLU net, Λ ≤ {COLLAPSE_RTOL:g}·max Λ, is reported as such and "
-             "those steps are not counted).")
-    return ExperimentResult("fc_activations", "Deep FC nets: tanh, ReLU, ELU", "Fig. 5–7",
-                            _config(ctx, etas=etas), [save(fig, ctx.fig("fc_activations"))], metrics,
-                            notes=notes)
+    notes = (
+        f"η = c/Λ(0) per activation, c the first of {list(C_ETA)} whose PS lasts ≥ {MIN_PS_STEPS} "
+        f"steps (c: {cs}; η: {eta_txt}), "
+        f"{_sizes(ctx)['steps']} steps. A3.1's rate is the fraction of steps where Λ and ‖A‖² move "
+        f"in the same direction (steps with |ΔΛ| ≤ {TIE_RTOL:g}·Λ are ties, excluded; a dead or "
+        f"nearly dead ReLU net, Λ ≤ {COLLAPSE_RTOL:g}·max Λ, is reported as such and "
+        "those steps are not counted)."
+    )
+    return ExperimentResult(
+        "fc_activations",
+        "Deep FC nets: tanh, ReLU, ELU",
+        "Fig. 5–7",
+        _config(ctx, etas=etas),
+        [save(fig, ctx.fig("fc_activations"))],
+        metrics,
+        notes=notes,
+    )
 
 
 LINEAR_ETA_LAMBDA0 = 1.8  # the two-layer linear net's η: ηΛ(0) = 1.8 (its PS is weak here)
@@ -210,11 +254,20 @@ def ga_vs_g(ctx):
     tr_fc, info = _run(ctx, "tanh")
     m = ctx.size(64, 200)
     lin_steps = _sizes(ctx)["steps"]
-    lin0 = ctx.train(ds.X, ds.Y, eta=1.0, steps=0, m=m, init="torch", alpha=1.0, seed=ctx.seed,
-                     e_hat_every=0)
+    lin0 = ctx.train(ds.X, ds.Y, eta=1.0, steps=0, m=m, init="torch", alpha=1.0, seed=ctx.seed, e_hat_every=0)
     eta_lin = LINEAR_ETA_LAMBDA0 / float(lin0.sharpness[0])
-    tr_lin = ctx.train(ds.X, ds.Y, eta=eta_lin, steps=lin_steps, m=m, init="torch", alpha=1.0,
-                       seed=ctx.seed, e_hat_every=0, ga_every=1)
+    tr_lin = ctx.train(
+        ds.X,
+        ds.Y,
+        eta=eta_lin,
+        steps=lin_steps,
+        m=m,
+        init="torch",
+        alpha=1.0,
+        seed=ctx.seed,
+        e_hat_every=0,
+        ga_every=1,
+    )
     fig, ax = new(1, 2, w=5.0, h=3.6)
     metrics, headline = {}, {}
     regimes, verdicts = {}, {}
@@ -224,8 +277,13 @@ def ga_vs_g(ctx):
         ga = np.asarray(tr.ga_norm)
         ok = lam > 0
         r = ga[ok] / lam[ok]
-        metrics[name] = dict(eta=eta, median_ga_over_g=float(np.median(r)), max_ga_over_g=float(np.max(r)),
-                             min_ga_over_g=float(np.min(r)), **_eos_summary(tr, eta))
+        metrics[name] = dict(
+            eta=eta,
+            median_ga_over_g=float(np.median(r)),
+            max_ga_over_g=float(np.max(r)),
+            min_ga_over_g=float(np.min(r)),
+            **_eos_summary(tr, eta),
+        )
         headline[f"{name}_median_ga_over_g"] = float(np.median(r))
         headline[f"{name}_max_ga_over_g"] = float(np.max(r))
         headline[f"{name}_max_eta_lambda"] = metrics[name]["max_eta_lambda"]
@@ -237,16 +295,27 @@ def ga_vs_g(ctx):
         a.set_title(f"{name}: median ‖G_A‖/Λ = {np.median(r):.3f}")
         a.legend(fontsize=8)
     metrics["headline"] = headline
-    metrics.update(regimes=regimes, section3=verdicts,
-                   first_crossing_step={k: r["first_crossing_step"] for k, r in regimes.items()})
-    notes = (f"Linear net: width {m}, PyTorch init, α = 1, η = {eta_lin:.3g} "
-             f"(ηΛ(0) = {LINEAR_ETA_LAMBDA0}; its PS is weak on these data, max ηΛ "
-             f"{metrics['linear']['max_eta_lambda']:.3g}); "
-             f"tanh FC net as in fc_activations (η = {info['eta']:.3g}); {lin_steps} steps each. "
-             "‖G_A‖ is the output layer's part of the Gram matrix; ‖G_A‖ ≤ ‖G‖ always (G_A ⪯ G).")
-    return ExperimentResult("ga_vs_g", "‖G_A‖ against ‖G‖", "Fig. 13",
-                            _config(ctx, linear_width=m, eta_linear=eta_lin, eta_tanh=info["eta"]),
-                            [save(fig, ctx.fig("ga_vs_g"))], metrics, notes=notes)
+    metrics.update(
+        regimes=regimes,
+        section3=verdicts,
+        first_crossing_step={k: r["first_crossing_step"] for k, r in regimes.items()},
+    )
+    notes = (
+        f"Linear net: width {m}, PyTorch init, α = 1, η = {eta_lin:.3g} "
+        f"(ηΛ(0) = {LINEAR_ETA_LAMBDA0}; its PS is weak on these data, max ηΛ "
+        f"{metrics['linear']['max_eta_lambda']:.3g}); "
+        f"tanh FC net as in fc_activations (η = {info['eta']:.3g}); {lin_steps} steps each. "
+        "‖G_A‖ is the output layer's part of the Gram matrix; ‖G_A‖ ≤ ‖G‖ always (G_A ⪯ G)."
+    )
+    return ExperimentResult(
+        "ga_vs_g",
+        "‖G_A‖ against ‖G‖",
+        "Fig. 13",
+        _config(ctx, linear_width=m, eta_linear=eta_lin, eta_tanh=info["eta"]),
+        [save(fig, ctx.fig("ga_vs_g"))],
+        metrics,
+        notes=notes,
+    )
 
 
 FREEZES = ((), (0,), (0, 1))
@@ -280,17 +349,25 @@ def freezing(ctx):
         lam_tr = np.asarray(tr.specific.get("trained_sharpness", tr.sharpness) if fr else tr.sharpness)
         el = eta * np.asarray(tr.sharpness)
         slope = float((el[k] - el[0]) / max(k, 1))
-        half = el[el.size // 2:]
+        half = el[el.size // 2 :]
         trained_cross = upward_crossings(lam_tr, eta)
-        eos = el[int(trained_cross[0]):] if trained_cross.size else el[:0]
+        eos = el[int(trained_cross[0]) :] if trained_cross.size else el[:0]
         amplitude = float(np.mean(np.abs(np.diff(eos, 2)))) if eos.size > 2 else None
-        s = dict(_eos_summary(tr, eta), max_eta_lambda=float(el.max()),
-                 median_eta_lambda_last_half=float(np.median(half)),
-                 std_eta_lambda_last_half=float(np.std(half)),
-                 trained_max_eta_lambda=float(eta * lam_tr.max()))
+        s = dict(
+            _eos_summary(tr, eta),
+            max_eta_lambda=float(el.max()),
+            median_eta_lambda_last_half=float(np.median(half)),
+            std_eta_lambda_last_half=float(np.std(half)),
+            trained_max_eta_lambda=float(eta * lam_tr.max()),
+        )
         key = f"frozen_{len(fr)}"
-        metrics[key] = dict(frozen=list(fr), ps_slope_eta_lambda=slope,
-                            trained_crossings=int(trained_cross.size), oscillation_amplitude=amplitude, **s)
+        metrics[key] = dict(
+            frozen=list(fr),
+            ps_slope_eta_lambda=slope,
+            trained_crossings=int(trained_cross.size),
+            oscillation_amplitude=amplitude,
+            **s,
+        )
         rows.append((len(fr), slope, amplitude, int(trained_cross.size)))
         a.plot(eta * lam_tr, lw=1, color=f"C{j}", label=f"{len(fr)} frozen")
         b.plot(el, lw=1, color=f"C{j}", label=f"{len(fr)} frozen")
@@ -301,32 +378,51 @@ def freezing(ctx):
         x.legend(fontsize=8)
     slopes = [r[1] for r in rows]
     amps = [r[2] for r in rows]
-    not_oscillating = [f"{r[0]} frozen: {r[3]} crossing(s) of 2/η by the trained layers' Λ in "
-                       f"{tr0.steps} steps" for r in rows if r[3] < MIN_CROSSINGS]
+    not_oscillating = [
+        f"{r[0]} frozen: {r[3]} crossing(s) of 2/η by the trained layers' Λ in {tr0.steps} steps"
+        for r in rows
+        if r[3] < MIN_CROSSINGS
+    ]
     slower = all(slopes[i + 1] < (1 - FREEZE_TOL) * slopes[i] for i in range(len(rows) - 1))
-    weaker = (None if not_oscillating
-              else all(amps[i + 1] < (1 - FREEZE_TOL) * amps[i] for i in range(len(rows) - 1)))
-    headline = dict(ps_slower_with_freezing=bool(slower), oscillations_weaker_with_freezing=weaker,
-                    oscillation_not_comparable="; ".join(not_oscillating) or None,
-                    claim_held=bool(slower and weaker), ps_window_steps=k,
-                    **{f"frozen_{r[0]}_ps_slope": r[1] for r in rows},
-                    **{f"frozen_{r[0]}_oscillation_amplitude": r[2] for r in rows})
+    weaker = (
+        None
+        if not_oscillating
+        else all(amps[i + 1] < (1 - FREEZE_TOL) * amps[i] for i in range(len(rows) - 1))
+    )
+    headline = dict(
+        ps_slower_with_freezing=bool(slower),
+        oscillations_weaker_with_freezing=weaker,
+        oscillation_not_comparable="; ".join(not_oscillating) or None,
+        claim_held=bool(slower and weaker),
+        ps_window_steps=k,
+        **{f"frozen_{r[0]}_ps_slope": r[1] for r in rows},
+        **{f"frozen_{r[0]}_oscillation_amplitude": r[2] for r in rows},
+    )
     metrics["headline"] = headline
-    metrics.update(regimes=regimes,
-                   first_crossing_step={k_: r["first_crossing_step"] for k_, r in regimes.items()})
+    metrics.update(
+        regimes=regimes, first_crossing_step={k_: r["first_crossing_step"] for k_, r in regimes.items()}
+    )
     a.set_title(f"freezing the first layers: PS slower {slower}, oscillations weaker {weaker}")
-    notes = (f"η = {eta:.3g} for all three (the unfrozen net's {info['eta_lambda0']:g}/Λ(0)), "
-             f"{_sizes(ctx)['steps']} steps. As App. D.3 says, the sharpness is the whole network's Λ "
-             "(right); "
-             "Λ_trained, λ_max of the trained layers' Gram, which sets GD's stability, is on the left. PS "
-             f"speed: the mean rise of ηΛ per step over the unfrozen run's PS (steps 0–{k}); oscillation: "
-             "the mean |second difference| of ηΛ from the run's first crossing of 2/η by the trained "
-             "layers' Λ (a run with fewer than three such crossings has not oscillated: 'weaker' is then not "
-             f"comparable). 'Slower' and 'weaker': each more frozen layer lowers the number by more than "
-             f"{FREEZE_TOL:.0%}.")
-    return ExperimentResult("freezing", "Freezing layers: slower PS, weaker oscillation", "Fig. 23–24",
-                            _config(ctx, eta=eta, frozen=[list(f) for f in FREEZES]),
-                            [save(fig, ctx.fig("freezing"))], metrics, notes=notes)
+    notes = (
+        f"η = {eta:.3g} for all three (the unfrozen net's {info['eta_lambda0']:g}/Λ(0)), "
+        f"{_sizes(ctx)['steps']} steps. As App. D.3 says, the sharpness is the whole network's Λ "
+        "(right); "
+        "Λ_trained, λ_max of the trained layers' Gram, which sets GD's stability, is on the left. PS "
+        f"speed: the mean rise of ηΛ per step over the unfrozen run's PS (steps 0–{k}); oscillation: "
+        "the mean |second difference| of ηΛ from the run's first crossing of 2/η by the trained "
+        "layers' Λ (a run with fewer than three such crossings has not oscillated: 'weaker' is then not "
+        f"comparable). 'Slower' and 'weaker': each more frozen layer lowers the number by more than "
+        f"{FREEZE_TOL:.0%}."
+    )
+    return ExperimentResult(
+        "freezing",
+        "Freezing layers: slower PS, weaker oscillation",
+        "Fig. 23–24",
+        _config(ctx, eta=eta, frozen=[list(f) for f in FREEZES]),
+        [save(fig, ctx.fig("freezing"))],
+        metrics,
+        notes=notes,
+    )
 
 
 def a31_anomalies(ctx):
@@ -339,12 +435,18 @@ def a31_anomalies(ctx):
     ps_to_edge = s["first_above_2"] is not None
     hovering = abs(s["median_eta_lambda_last_half"] - 2) <= 0.1
     nonmono = s["loss_rises"] > 0 and s["loss_end"] < s["loss_start"]
-    headline = dict(a31_rate=agr["rate"], disagreements=agr["differ"],
-                    **{f"kind_{k}": v for k, v in counts.items()},
-                    ps_reaches_2_over_eta=ps_to_edge, eos_hovering=hovering,
-                    loss_non_monotone_decrease=nonmono, ps_eos_held=bool(ps_to_edge and hovering and nonmono),
-                    median_eta_lambda_last_half=s["median_eta_lambda_last_half"],
-                    first_above_2=s["first_above_2"], loss_rises=s["loss_rises"])
+    headline = dict(
+        a31_rate=agr["rate"],
+        disagreements=agr["differ"],
+        **{f"kind_{k}": v for k, v in counts.items()},
+        ps_reaches_2_over_eta=ps_to_edge,
+        eos_hovering=hovering,
+        loss_non_monotone_decrease=nonmono,
+        ps_eos_held=bool(ps_to_edge and hovering and nonmono),
+        median_eta_lambda_last_half=s["median_eta_lambda_last_half"],
+        first_above_2=s["first_above_2"],
+        loss_rises=s["loss_rises"],
+    )
     metrics = dict(a31=agr, kinds=counts, eos=s, headline=headline)
     fig, ax = new(1, 1, w=7.5, h=3.6)
     a = ax[0, 0]
@@ -359,33 +461,49 @@ def a31_anomalies(ctx):
     a.set_xlabel("GD step")
     a.set_title(f"A3.1 disagreements of the tanh run (rate {fmt(agr['rate'])})")
     a.legend(fontsize=7, loc="lower right")
-    notes = (f"tanh FC net, η = {eta:.3g}, {info['steps']} steps. Kinds (first match wins): "
-             f"trend change (within {TREND_WINDOW} steps of a sign change of Δ‖A‖² smoothed over "
-             f"{SMOOTH_WIDTH}), high-frequency oscillation (ΔΛ flips sign at consecutive steps), late "
-             f"(after {LATE_FRACTION:.0%} of steps or loss < {LATE_LOSS_FRACTION:g}× its start), other. "
-             f"PS → EoS check: first ηΛ ≥ 2 at step {fmt(s['first_above_2'])}, median ηΛ over the last half "
-             f"{s['median_eta_lambda_last_half']:.3f} (needs 2 ± 0.1), {s['loss_rises']} loss rises, loss "
-             f"{s['loss_start']:.3g} → {s['loss_end']:.3g}: "
-             + ("held." if headline["ps_eos_held"] else "did NOT hold."))
-    return ExperimentResult("a31_anomalies", "A3.1's exceptions in a deep tanh net", "App. B.2",
-                            _config(ctx, eta=eta), [save(fig, ctx.fig("a31_anomalies"))], metrics,
-                            notes=notes)
+    notes = (
+        f"tanh FC net, η = {eta:.3g}, {info['steps']} steps. Kinds (first match wins): "
+        f"trend change (within {TREND_WINDOW} steps of a sign change of Δ‖A‖² smoothed over "
+        f"{SMOOTH_WIDTH}), high-frequency oscillation (ΔΛ flips sign at consecutive steps), late "
+        f"(after {LATE_FRACTION:.0%} of steps or loss < {LATE_LOSS_FRACTION:g}× its start), other. "
+        f"PS → EoS check: first ηΛ ≥ 2 at step {fmt(s['first_above_2'])}, median ηΛ over the last half "
+        f"{s['median_eta_lambda_last_half']:.3f} (needs 2 ± 0.1), {s['loss_rises']} loss rises, loss "
+        f"{s['loss_start']:.3g} → {s['loss_end']:.3g}: "
+        + ("held." if headline["ps_eos_held"] else "did NOT hold.")
+    )
+    return ExperimentResult(
+        "a31_anomalies",
+        "A3.1's exceptions in a deep tanh net",
+        "App. B.2",
+        _config(ctx, eta=eta),
+        [save(fig, ctx.fig("a31_anomalies"))],
+        metrics,
+        notes=notes,
+    )
 
 
-EXPERIMENTS = {"fc_activations": fc_activations, "ga_vs_g": ga_vs_g, "freezing": freezing,
-               "a31_anomalies": a31_anomalies}
+EXPERIMENTS = {
+    "fc_activations": fc_activations,
+    "ga_vs_g": ga_vs_g,
+    "freezing": freezing,
+    "a31_anomalies": a31_anomalies,
+}
 
 
 def fc_freezing(f):
     eos_regime_gate(f, "freezing", "frozen 0")
     slower, k = headline(f, "freezing", "ps_slower_with_freezing", "ps_window_steps")
     head = f["freezing"]["metrics"]["headline"]
-    rule = (f"with 0, 1, 2 frozen layers, the whole network's ηΛ rises more slowly over the unfrozen run's "
-            "PS and oscillates less in the EoS (mean |second difference|), each by more than "
-            f"{FREEZE_TOL:.0%}")
+    rule = (
+        f"with 0, 1, 2 frozen layers, the whole network's ηΛ rises more slowly over the unfrozen run's "
+        "PS and oscillates less in the EoS (mean |second difference|), each by more than "
+        f"{FREEZE_TOL:.0%}"
+    )
     if head.get("oscillation_not_comparable"):
-        raise NotComparable(f"PS slower: {bool(slower)} (over {k} steps); the oscillations cannot be "
-                            "compared: " + head["oscillation_not_comparable"])
+        raise NotComparable(
+            f"PS slower: {bool(slower)} (over {k} steps); the oscillations cannot be "
+            "compared: " + head["oscillation_not_comparable"]
+        )
     weaker = head["oscillations_weaker_with_freezing"]
     return (
         verdict_of(bool(slower) and bool(weaker)),

@@ -10,6 +10,7 @@ loader, block-averaged to the run's image size; else CIFAR-like vectors
 [0, 1] pixels have RMS ≈ 0.5). η = 0.8/Λ(0), Λ(0) = λ_max(G) at the start (equal to the Hessian's
 top eigenvalue within 1–2% there: measured 9.46 vs 9.59 for the ReLU CNN at the suite's size).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -29,9 +30,9 @@ from ..verdicts import DEEP_NET_C, MIN_PS_STEPS, choose_eta_lambda0, judge
 from .common import checked_lambda0
 from .context import ExperimentResult
 
-ETA_FACTOR = 0.8        # ResNet18 (reduced, never judged): η = ETA_FACTOR / Λ(0); the CNN chooses c
+ETA_FACTOR = 0.8  # ResNet18 (reduced, never judged): η = ETA_FACTOR / Λ(0); the CNN chooses c
 PIXEL_RMS = 0.5
-TORCH_THREADS = 1       # intra-op threads during these runs (restored after); see _threads
+TORCH_THREADS = 1  # intra-op threads during these runs (restored after); see _threads
 ACTIVATIONS = ("tanh", "relu", "elu")
 
 # (quick, full) sizes of the suite's runs; ctx.size picks one (tiny: quick shrunk 4×, ≥ 8)
@@ -52,6 +53,7 @@ def _threads(n):
     other jobs ran: with 2 OpenMP threads a forward and backward of the CNN took 70× longer than
     with 1 (the threads spin against each other); 1 thread is robust."""
     import torch
+
     old = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
@@ -73,8 +75,11 @@ def _images(ctx, n, s):
         return np.ascontiguousarray(X), ds.Y, f"{ds.name}, {s}×{s}"
     d = 3 * s * s
     X, Y = linnet.make_data("cifar-like", n=n, d=d, seed=ctx.seed, column_norm=PIXEL_RMS * math.sqrt(d))
-    return (np.ascontiguousarray(X.T.reshape(n, 3, s, s)), Y,
-            f"cifar-like (n={n}, 3×{s}×{s}, pixel RMS {PIXEL_RMS}, seed={ctx.seed})")
+    return (
+        np.ascontiguousarray(X.T.reshape(n, 3, s, s)),
+        Y,
+        f"cifar-like (n={n}, 3×{s}×{s}, pixel RMS {PIXEL_RMS}, seed={ctx.seed})",
+    )
 
 
 def _sizes(ctx, kind, paper_size):
@@ -94,6 +99,7 @@ def _run(net_fn, X, Y, sz, device, *, gram="matrix-free", choose=False):
     validation.verdicts.choose_eta_lambda0), else ETA_FACTOR — then the run: (trajectory, η, c,
     Λ(0), seconds)."""
     from linnet.torch import TorchModel
+
     kw = dict(dtype=sz["dtype"], progress=False)
     t0 = time.perf_counter()
 
@@ -111,8 +117,16 @@ def _run(net_fn, X, Y, sz, device, *, gram="matrix-free", choose=False):
 
     c = choose_eta_lambda0(DEEP_NET_C, probe)[0] if choose else ETA_FACTOR
     eta = c / lam0
-    tr = linnet.train(X, Y, eta=eta, steps=sz["steps"], model=model(),
-                      sharpness_every=sz["sharpness_every"], hessian_every=sz["hessian_every"], **kw)
+    tr = linnet.train(
+        X,
+        Y,
+        eta=eta,
+        steps=sz["steps"],
+        model=model(),
+        sharpness_every=sz["sharpness_every"],
+        hessian_every=sz["hessian_every"],
+        **kw,
+    )
     return tr, eta, c, lam0, time.perf_counter() - t0
 
 
@@ -127,17 +141,24 @@ def _summary(tr, eta, lam0):
     crossed = cross < S.size
     agree = np.sign(np.diff(a2)) == np.sign(np.diff(S))
     fr = phase_fractions(lab)
-    out = dict(eta=eta, lambda0=lam0, max_eta_lambda=float(eta * S.max()),
-               first_crossing_step=int(steps[cross]) if crossed else None,
-               ps_ratio_at_crossing=float(S[cross] / S[0]) if crossed else float(S.max() / S[0]),
-               crossings=[int(steps[i]) for i in upward_crossings(S, eta)],
-               ps_then_eos=bool(crossed and S[cross] > S[0] and np.any(lab == 3)),
-               a31_agreement=float(agree.mean()) if agree.size else float("nan"),
-               corr_a2_lambda=float(np.corrcoef(a2, S)[0, 1]) if S.size > 2 else float("nan"),
-               a2_start=float(tr.a_norm2[0]), a2_end=float(tr.a_norm2[-1]),
-               loss_start=float(tr.loss[0]), loss_end=float(tr.loss[-1]),
-               loss_rises=int(np.sum(np.diff(tr.loss) > 0)), stopped=tr.stopped,
-               **{f"phase_{k}": round(v, 3) for k, v in fr.items()})
+    out = dict(
+        eta=eta,
+        lambda0=lam0,
+        max_eta_lambda=float(eta * S.max()),
+        first_crossing_step=int(steps[cross]) if crossed else None,
+        ps_ratio_at_crossing=float(S[cross] / S[0]) if crossed else float(S.max() / S[0]),
+        crossings=[int(steps[i]) for i in upward_crossings(S, eta)],
+        ps_then_eos=bool(crossed and S[cross] > S[0] and np.any(lab == 3)),
+        a31_agreement=float(agree.mean()) if agree.size else float("nan"),
+        corr_a2_lambda=float(np.corrcoef(a2, S)[0, 1]) if S.size > 2 else float("nan"),
+        a2_start=float(tr.a_norm2[0]),
+        a2_end=float(tr.a_norm2[-1]),
+        loss_start=float(tr.loss[0]),
+        loss_end=float(tr.loss[-1]),
+        loss_rises=int(np.sum(np.diff(tr.loss) > 0)),
+        stopped=tr.stopped,
+        **{f"phase_{k}": round(v, 3) for k, v in fr.items()},
+    )
     return out, lab
 
 
@@ -167,6 +188,7 @@ def cnn_activations(ctx, paper_size=False, device="cpu"):
     import torch
 
     from linnet.torch import paper_cnn
+
     sz = _sizes(ctx, "cnn", paper_size)
     n, s = sz["n"], sz["image"]
     X, Y, dname = _images(ctx, n, s)
@@ -175,9 +197,11 @@ def cnn_activations(ctx, paper_size=False, device="cpu"):
     fig, ax = new(len(ACTIVATIONS), 3, w=3.6, h=2.6)
     with _threads(TORCH_THREADS):
         for i, act in enumerate(ACTIVATIONS):
+
             def net(act=act):
                 torch.manual_seed(ctx.seed)
                 return paper_cnn(act, (3, s, s))
+
             tr, eta, c, lam0, secs = _run(net, X, Y, sz, device, gram="jacobian", choose=True)
             summ, lab = _summary(tr, eta, lam0)
             summ.update(seconds=secs, eta_lambda0=c)
@@ -185,27 +209,56 @@ def cnn_activations(ctx, paper_size=False, device="cpu"):
             ev = Evidence.of(tr)
             regimes[act], verdicts[act] = ev.regime.as_dict(), [v.as_dict() for v in judge_run(ev)]
             _plot_row(ax[i], tr, eta, lab, f"{act}: η = {eta:.3g} = {c:g}/Λ(0)")
-            for k in ("eta", "max_eta_lambda", "first_crossing_step", "ps_ratio_at_crossing", "ps_then_eos",
-                      "a31_agreement", "corr_a2_lambda", "loss_end", "seconds"):
+            for k in (
+                "eta",
+                "max_eta_lambda",
+                "first_crossing_step",
+                "ps_ratio_at_crossing",
+                "ps_then_eos",
+                "a31_agreement",
+                "corr_a2_lambda",
+                "loss_end",
+                "seconds",
+            ):
                 metrics[f"{act}_{k}"] = summ[k]
             n_params = tr.config["n_params"]
     metrics["all_ps_then_eos"] = all(r["ps_then_eos"] for r in runs.values())
-    metrics.update(regimes=regimes, section3=verdicts,
-                   first_crossing_step={k: r["first_crossing_step"] for k, r in regimes.items()})
-    cfg = dict(data=dname, n=n, image=f"3×{s}×{s}", steps=sz["steps"], dtype=sz["dtype"],
-               architecture=f"paper_cnn (App. A.2), P = {n_params}", init=f"PyTorch default, seed {ctx.seed}",
-               eta=f"c/Λ(0), c the first of {list(DEEP_NET_C)} with a PS of ≥ {MIN_PS_STEPS} steps",
-               sharpness_every=sz["sharpness_every"],
-               gram="jacobian", torch_threads=TORCH_THREADS, paper_size=paper_size, runs=runs)
-    notes = ("Sharpness Λ = λ_max(G), G = JJᵀ/n over all parameters, tracked every step; ‖A‖² is the "
-             "output layer's squared norm. A3.1's agreement rate is the fraction of steps where Λ and ‖A‖² "
-             "change in the same direction. Phases: §3.1's sign rule (white = I, progressive sharpening). "
-             + ("" if paper_size else
-                f"Reduced CPU size (paper: 1,000 images 32×32): n = {n}, {s}×{s} images."))
-    return ExperimentResult("cnn_activations", "The paper's CNN with tanh, ReLU, ELU: PS then EoS",
-                            "Fig. 8, 9, 10", cfg, [save(fig, ctx.fig("cnn_activations"))], metrics,
-                            notes=notes,
-                            reduced="" if paper_size else f"{n} images of {s}×{s} (Table 3: 1,000 of 32×32)")
+    metrics.update(
+        regimes=regimes,
+        section3=verdicts,
+        first_crossing_step={k: r["first_crossing_step"] for k, r in regimes.items()},
+    )
+    cfg = dict(
+        data=dname,
+        n=n,
+        image=f"3×{s}×{s}",
+        steps=sz["steps"],
+        dtype=sz["dtype"],
+        architecture=f"paper_cnn (App. A.2), P = {n_params}",
+        init=f"PyTorch default, seed {ctx.seed}",
+        eta=f"c/Λ(0), c the first of {list(DEEP_NET_C)} with a PS of ≥ {MIN_PS_STEPS} steps",
+        sharpness_every=sz["sharpness_every"],
+        gram="jacobian",
+        torch_threads=TORCH_THREADS,
+        paper_size=paper_size,
+        runs=runs,
+    )
+    notes = (
+        "Sharpness Λ = λ_max(G), G = JJᵀ/n over all parameters, tracked every step; ‖A‖² is the "
+        "output layer's squared norm. A3.1's agreement rate is the fraction of steps where Λ and ‖A‖² "
+        "change in the same direction. Phases: §3.1's sign rule (white = I, progressive sharpening). "
+        + ("" if paper_size else f"Reduced CPU size (paper: 1,000 images 32×32): n = {n}, {s}×{s} images.")
+    )
+    return ExperimentResult(
+        "cnn_activations",
+        "The paper's CNN with tanh, ReLU, ELU: PS then EoS",
+        "Fig. 8, 9, 10",
+        cfg,
+        [save(fig, ctx.fig("cnn_activations"))],
+        metrics,
+        notes=notes,
+        reduced="" if paper_size else f"{n} images of {s}×{s} (Table 3: 1,000 of 32×32)",
+    )
 
 
 def resnet18(ctx, paper_size=False, device="cpu"):
@@ -213,6 +266,7 @@ def resnet18(ctx, paper_size=False, device="cpu"):
     import torch
 
     from linnet.torch import resnet18 as make_resnet
+
     sz = _sizes(ctx, "resnet18", paper_size)
     n, s = sz["n"], sz["image"]
     X, Y, dname = _images(ctx, n, s)
@@ -220,6 +274,7 @@ def resnet18(ctx, paper_size=False, device="cpu"):
     def net():
         torch.manual_seed(ctx.seed)
         return make_resnet(1)
+
     with _threads(TORCH_THREADS):
         tr, eta, _, lam0, secs = _run(net, X, Y, sz, device)
     summ, lab = _summary(tr, eta, lam0)
@@ -227,43 +282,86 @@ def resnet18(ctx, paper_size=False, device="cpu"):
     fig, ax = new(1, 3, w=3.6, h=2.8)
     _plot_row(ax[0], tr, eta, lab, f"ResNet18: η = {eta:.3g} = {ETA_FACTOR}/Λ(0)")
     src = tr.config["architecture_source"]
-    cfg = dict(data=dname, n=n, image=f"3×{s}×{s}", steps=sz["steps"], dtype=sz["dtype"],
-               architecture=f"resnet18(num_outputs=1), P = {tr.config['n_params']}", architecture_source=src,
-               init=f"PyTorch default (kaiming conv, BN 1/0), seed {ctx.seed}", eta=eta,
-               eta_rule=f"{ETA_FACTOR}/Λ(0)", sharpness_every=sz["sharpness_every"], gram="matrix-free",
-               batchnorm="train mode (batch statistics); running statistics updated once per step",
-               torch_threads=TORCH_THREADS, paper_size=paper_size)
-    metrics = {k: summ[k] for k in ("eta", "lambda0", "max_eta_lambda", "first_crossing_step", "ps_then_eos",
-                                    "ps_ratio_at_crossing", "a31_agreement", "corr_a2_lambda", "a2_start",
-                                    "a2_end", "loss_start", "loss_end", "seconds")}
+    cfg = dict(
+        data=dname,
+        n=n,
+        image=f"3×{s}×{s}",
+        steps=sz["steps"],
+        dtype=sz["dtype"],
+        architecture=f"resnet18(num_outputs=1), P = {tr.config['n_params']}",
+        architecture_source=src,
+        init=f"PyTorch default (kaiming conv, BN 1/0), seed {ctx.seed}",
+        eta=eta,
+        eta_rule=f"{ETA_FACTOR}/Λ(0)",
+        sharpness_every=sz["sharpness_every"],
+        gram="matrix-free",
+        batchnorm="train mode (batch statistics); running statistics updated once per step",
+        torch_threads=TORCH_THREADS,
+        paper_size=paper_size,
+    )
+    metrics = {
+        k: summ[k]
+        for k in (
+            "eta",
+            "lambda0",
+            "max_eta_lambda",
+            "first_crossing_step",
+            "ps_then_eos",
+            "ps_ratio_at_crossing",
+            "a31_agreement",
+            "corr_a2_lambda",
+            "a2_start",
+            "a2_end",
+            "loss_start",
+            "loss_end",
+            "seconds",
+        )
+    }
     metrics["architecture_source"] = src
     metrics["first_crossing_step"] = {"resnet18": summ["first_crossing_step"]}
     if paper_size and sz["sharpness_every"] == 1:
         verdicts = [v.as_dict() for v in judge_run(Evidence.of(tr))]
     else:  # Fig. 2 is about 1,000 CIFAR images of 32×32 through a long PS: a smaller run says nothing
-        why = (f"reduced size: {n} images of {s}×{s} for {sz['steps']} steps (Fig. 2: 1,000 CIFAR images "
-               "of 32×32 through PS and the EoS; that needs a GPU)")
-        verdicts = [judge(claim(c), gate=why, rule="as for the paper-size run").as_dict()
-                    for c in ("s3.ps_then_eos", "s3.a31")]
+        why = (
+            f"reduced size: {n} images of {s}×{s} for {sz['steps']} steps (Fig. 2: 1,000 CIFAR images "
+            "of 32×32 through PS and the EoS; that needs a GPU)"
+        )
+        verdicts = [
+            judge(claim(c), gate=why, rule="as for the paper-size run").as_dict()
+            for c in ("s3.ps_then_eos", "s3.a31")
+        ]
     metrics["section3"] = {"resnet18": verdicts}
-    notes = (f"ResNet18 from {src}. "
-             + ("" if paper_size else
-                f"Reduced CPU size (paper: 1,000 images 32×32): n = {n} images {s}×{s}, {sz['steps']} steps, "
-                f"float32, Λ every {sz['sharpness_every']} steps — one step costs seconds on the CPU, so "
-                "this run is far too short and too small for Fig. 2's progressive sharpening: at this n the "
-                "network interpolates within a few steps and ‖A‖² hardly moves. The paper's size needs a GPU "
-                "(resnet18(ctx, paper_size=True, device='cuda'))."))
-    return ExperimentResult("resnet18", "ResNet18 (one output): sharpness against ‖A‖²", "Fig. 2", cfg,
-                            [save(fig, ctx.fig("resnet18"))], metrics, notes=notes,
-                            reduced="" if paper_size else f"{n} images of {s}×{s} (Fig. 2: 1,000 of 32×32)")
+    notes = f"ResNet18 from {src}. " + (
+        ""
+        if paper_size
+        else f"Reduced CPU size (paper: 1,000 images 32×32): n = {n} images {s}×{s}, {sz['steps']} steps, "
+        f"float32, Λ every {sz['sharpness_every']} steps — one step costs seconds on the CPU, so "
+        "this run is far too short and too small for Fig. 2's progressive sharpening: at this n the "
+        "network interpolates within a few steps and ‖A‖² hardly moves. The paper's size needs a GPU "
+        "(resnet18(ctx, paper_size=True, device='cuda'))."
+    )
+    return ExperimentResult(
+        "resnet18",
+        "ResNet18 (one output): sharpness against ‖A‖²",
+        "Fig. 2",
+        cfg,
+        [save(fig, ctx.fig("resnet18"))],
+        metrics,
+        notes=notes,
+        reduced="" if paper_size else f"{n} images of {s}×{s} (Fig. 2: 1,000 of 32×32)",
+    )
 
 
 EXPERIMENTS = {f.__name__: f for f in (cnn_activations, resnet18)}
 
 
 RULES = [
-    s3("CNNs: PS, then the edge of stability (tanh/ReLU/ELU)", "Figs. 8–10", "cnn_activations",
-       "s3.ps_then_eos"),
+    s3(
+        "CNNs: PS, then the edge of stability (tanh/ReLU/ELU)",
+        "Figs. 8–10",
+        "cnn_activations",
+        "s3.ps_then_eos",
+    ),
     s3("CNNs: ‖A‖² moves with Λ (A3.1), tanh/ReLU/ELU", "Figs. 8–10", "cnn_activations", "s3.a31"),
     s3("ResNet18: ‖A‖² moves with Λ through PS and EoS", "Fig. 2", "resnet18", "s3.a31"),
 ]
