@@ -461,11 +461,13 @@ def test_verdicts_across_seeds_say_how_many_agree_and_which_flip():
     def card(*verdicts):
         return [Entry(f"claim {i}", "p", v, 1.0, "rule", "a") for i, v in enumerate(verdicts)]
 
-    main = card("reproduced", "differs", "not applicable")
-    out = combine(main, {1: card("reproduced", "reproduced", "reproduced"),
-                         2: card("reproduced", "not applicable", "differs")}, main_seed=0)
-    assert [e.seeds for e in out] == ["3/3", "1/2", "1/1"]
+    main = card("reproduced", "differs", "not applicable", "reproduced")
+    out = combine(main, {1: card("reproduced", "reproduced", "reproduced", "not comparable"),
+                         2: card("reproduced", "not applicable", "differs", "reproduced")}, main_seed=0)
+    assert [e.seeds for e in out] == ["3/3", "1/2", "1/1", "2/3"]
     assert "FLIPS across seeds: seed 0 differs, seed 1 (quick sizes) reproduced" in out[1].reason
+    # a seed outside the regime says nothing either way: named, not a flip
+    assert "other seeds: seed 1 (quick sizes) not comparable" in out[3].reason
     assert flips(out) == [out[1]]
 
 

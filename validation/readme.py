@@ -26,7 +26,8 @@ def section(report_dir, *, machine="this 2-core machine") -> str:
     ]
     seeds = h.get("seeds") or [h["seed"]]
     if len(seeds) > 1:
-        flips = [e for e in card if e["seeds"].split("/")[0] != e["seeds"].split("/")[1]]
+        flips = [e for e in card if "FLIPS across seeds" in e["reason"]]
+        partial = [e for e in card if "other seeds: " in e["reason"]]
         out += [
             f"**Across seeds.** Every claim was judged on seeds {', '.join(map(str, seeds))} (seed "
             f"{seeds[0]} at the full size, the others at the {h.get('extra_seeds_at') or 'same sizes'}); "
@@ -37,7 +38,15 @@ def section(report_dir, *, machine="this 2-core machine") -> str:
                             for e in flips)
                 + "."
                 if flips
-                else "No verdict flips."
+                else "No verdict flips (no two seeds in a claim's regime disagree)."
+            )
+            + (
+                " Rows where another seed's run was outside the claim's regime (not comparable), which "
+                "says nothing either way: " + "; ".join(
+                    f"{e['claim']} ({e['reason'].split('other seeds: ')[-1]})" for e in partial
+                ) + "."
+                if partial
+                else ""
             ),
             "",
         ]

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 
-from .verdicts import NOT_APPLICABLE
+from .verdicts import DIFFERS, NOT_APPLICABLE, REPRODUCED
 
 
 def combine(card, extra: dict, *, main_seed: int, extra_size: str = "quick sizes"):
     """``card`` (the main seed's entries) with each entry's ``seeds`` set to "k/N" — k of the N
-    seeds on which the claim was judged gave the headline verdict — and, where another seed
-    disagrees, the reason extended with every seed's verdict. ``extra``: seed → that seed's entries
-    (same claims). Seeds on which the claim was not applicable (did not run) are not counted."""
+    seeds on which the claim was judged gave the headline verdict — and the reason extended with
+    the other seeds' verdicts where they differ. A verdict FLIPS when two seeds in the claim's
+    regime disagree (one reproduced, one differs); a seed whose run was outside the regime ("not
+    comparable") says nothing either way and is named as such. ``extra``: seed → that seed's
+    entries (same claims). Seeds on which the claim was not applicable (did not run) are not
+    counted."""
     out = []
     for e in card:
         verdicts = {main_seed: e.verdict}
@@ -31,18 +34,27 @@ def combine(card, extra: dict, *, main_seed: int, extra_size: str = "quick sizes
             continue
         same = sum(v == e.verdict for v in verdicts.values())
         reason = e.reason
-        if same < len(verdicts):
+
+        def name(s):
+            return f"seed {s}" + ("" if s == main_seed else f" ({extra_size})")
+
+        judged = {v for v in verdicts.values() if v in (REPRODUCED, DIFFERS)}
+        if len(judged) > 1:
             reason = (
                 (f"{reason}; " if reason else "")
                 + "FLIPS across seeds: "
-                + ", ".join(
-                    f"seed {s}{'' if s == main_seed else f' ({extra_size})'} {v}" for s, v in verdicts.items()
-                )
+                + ", ".join(f"{name(s)} {v}" for s, v in verdicts.items())
+            )
+        elif same < len(verdicts):
+            reason = (
+                (f"{reason}; " if reason else "")
+                + "other seeds: "
+                + ", ".join(f"{name(s)} {v}" for s, v in verdicts.items() if v != e.verdict)
             )
         out.append(dataclasses.replace(e, seeds=f"{same}/{len(verdicts)}", reason=reason))
     return out
 
 
 def flips(card) -> list:
-    """The entries whose verdict is not the same on every seed."""
-    return [e for e in card if "/" in e.seeds and e.seeds.split("/")[0] != e.seeds.split("/")[1]]
+    """The entries whose verdict flips: seeds in the claim's regime that disagree."""
+    return [e for e in card if "FLIPS across seeds" in e.reason]
