@@ -13,7 +13,7 @@ from ..figures import shade_phases, two_over_eta
 
 # App. B.1.4: "to illustrate the degree of progressive sharpening, we choose a very small learning
 # rate (so that the training converges before EOS can happen)": Figs. 11 and 12 compare degrees of
-# PS at this ηΛ(0), where no run reaches 2/η (each run's gate checks it did not).
+# PS at this ηΛ(0); each run's gate checks that it converged before reaching 2/η.
 SMALL_C = 0.2
 
 
