@@ -509,3 +509,25 @@ def test_data_whose_lambda0_makes_every_step_size_impossible_get_a_clear_error(t
 
     with pytest.raises(DataError, match=r"Λ\(0\) = nan.*--data"):
         checked_lambda0(float("nan"), "the Fig. 1 run")
+
+
+def test_choose_eta_lambda0_takes_the_first_c_whose_probe_keeps_a_progressive_ps():
+    from types import SimpleNamespace
+
+    from validation.verdicts import MIN_PS_STEPS, choose_eta_lambda0
+
+    def probe_crossing_at(step_of):  # a probe whose ηΛ first exceeds 2 at step_of[c] (None: never)
+        def probe(c):
+            el = np.full(MIN_PS_STEPS + 1, c)
+            if step_of[c] is not None:
+                el[step_of[c] :] = 2.5
+            t = np.arange(el.size)
+            return SimpleNamespace(sharpness=el, eta=1.0, step=t, sharpness_step=t, steps=el.size - 1,
+                                   stopped=None)
+
+        return probe
+
+    assert choose_eta_lambda0((0.5, 0.25, 0.125), probe_crossing_at({0.5: 10, 0.25: None, 0.125: None})) == (
+        0.25, [(0.5, 10)])
+    # the smallest when every candidate crosses early: the gate then says so
+    assert choose_eta_lambda0((0.5, 0.25), probe_crossing_at({0.5: 4, 0.25: 30})) == (0.25, [(0.5, 4)])

@@ -127,15 +127,15 @@ class Regime:
 DEEP_NET_C = (0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625)
 
 
-def choose_eta_lambda0(candidates, first_crossing) -> tuple[float, list[tuple[float, int]]]:
+def choose_eta_lambda0(candidates, probe) -> tuple[float, list[tuple[float, int]]]:
     """The regime's step size: the first c of ``candidates`` (largest first) whose run from
-    ηΛ(0) = c stays at or below 2/η for its first MIN_PS_STEPS steps — ``first_crossing(c)`` runs
-    that probe and returns the step ηΛ first exceeds 2, or None — so that PS is progressive on the
-    data at hand; the smallest when none does (the gate then says so). Returns (c, the dropped
+    ηΛ(0) = c stays at or below 2/η for its first MIN_PS_STEPS steps — ``probe(c)`` trains those
+    steps with Λ at every step and returns the trajectory — so that PS is progressive on the data
+    at hand; the smallest when none does (the gate then says so). Returns (c, the dropped
     (c, crossing step) pairs)."""
     dropped: list[tuple[float, int]] = []
     for i, c in enumerate(candidates):
-        step = first_crossing(c)
+        step = Regime.of(probe(c)).first_crossing
         if step is None or step >= MIN_PS_STEPS or i == len(candidates) - 1:
             return float(c), dropped
         dropped.append((float(c), int(step)))

@@ -12,7 +12,6 @@ import numpy as np
 
 import linnet
 from linnet import save_data, to_numpy
-from theory.phases import first_above
 from theory.record import record_run
 
 from .. import data as vdata
@@ -150,9 +149,7 @@ class Context:
             common = dict(W0=W, a0=a, alpha=1.0, spectrum=sp, e_hat_every=0)
 
             def probe(c):
-                pr = self.train(ds.X, ds.Y, eta=c / lam0, steps=MIN_PS_STEPS, **common)
-                t = first_above(pr.sharpness, pr.eta)
-                return t if t < pr.sharpness.size else None
+                return self.train(ds.X, ds.Y, eta=c / lam0, steps=MIN_PS_STEPS, **common)
 
             c, dropped = choose_eta_lambda0(MAIN_C, probe)
             eta = c / lam0

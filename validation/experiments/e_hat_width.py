@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 import linnet
-from theory.phases import first_above
 
 from ..figures import new, save
 from ..rules import (
@@ -41,9 +40,7 @@ def e_hat_width(ctx):
         lam0 = checked_lambda0(linnet.sharpness(W, a, ds.X), f"e_hat_width, m = {m}")
 
         def probe(c, W=W, a=a, lam0=lam0):
-            pr = ctx.train(ds.X, ds.Y, eta=c / lam0, steps=MIN_PS_STEPS, W0=W, a0=a, e_hat_every=0)
-            t = first_above(pr.sharpness, pr.eta)
-            return t if t < pr.sharpness.size else None
+            return ctx.train(ds.X, ds.Y, eta=c / lam0, steps=MIN_PS_STEPS, W0=W, a0=a, e_hat_every=0)
 
         c, _ = choose_eta_lambda0(E_HAT_C, probe)
         tr = ctx.train(ds.X, ds.Y, eta=c / lam0, steps=steps, W0=W, a0=a)

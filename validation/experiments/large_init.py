@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import linnet
-from theory.phases import first_above, phase_labels
+from theory.phases import phase_labels
 
 from ..figures import new, save, shade_phases, two_over_eta
 from ..rules import (
@@ -34,9 +34,7 @@ def large_init(ctx):
     common = dict(W0=W, a0=a, alpha=1.0, e_hat_every=0)
 
     def probe(c):
-        pr = ctx.train(ds.X, ds.Y, eta=c / lam0, steps=MIN_PS_STEPS, **common)
-        t = first_above(pr.sharpness, pr.eta)
-        return t if t < pr.sharpness.size else None
+        return ctx.train(ds.X, ds.Y, eta=c / lam0, steps=MIN_PS_STEPS, **common)
 
     c, dropped = choose_eta_lambda0(MAIN_C, probe)
     eta = c / lam0

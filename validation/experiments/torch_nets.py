@@ -111,9 +111,7 @@ def _run(net_fn, X, Y, sz, device, *, gram="matrix-free", choose=False):
     )
 
     def probe(c):
-        pr = linnet.train(X, Y, eta=c / lam0, steps=MIN_PS_STEPS, model=model(), **kw)
-        t = first_above(pr.sharpness, pr.eta)
-        return t if t < pr.sharpness.size else None
+        return linnet.train(X, Y, eta=c / lam0, steps=MIN_PS_STEPS, model=model(), **kw)
 
     c = choose_eta_lambda0(DEEP_NET_C, probe)[0] if choose else ETA_FACTOR
     eta = c / lam0
