@@ -141,7 +141,7 @@ def regime_gate(facts, exp, run, gate="ps"):
 
 
 def below_eos(f, exp, *runs):
-    """The runs' facts (validation.experiments._below_2_over_eta), NotComparable if any run left
+    """The runs' facts (validation.experiments.common.below_2_over_eta), NotComparable if any run left
     the regime below 2/η that a comparison of PS degrees needs."""
     got = [metric(f, exp, r) for r in runs]
     why = [g["outside"] for g in got if g.get("outside")]
@@ -187,14 +187,3 @@ def status_rule(exp, table_sub, check):
 def headline(facts, exp, *keys):
     """The ``metrics["headline"]`` entries ``keys`` of a network experiment (experiments.fc_nets)."""
     return metric(facts, exp, *keys, headline=True)
-
-
-def eos_regime_gate(facts, exp, run):
-    """NotComparable unless ``exp``'s run ``run`` (its ``metrics["regimes"][run]``, a
-    :meth:`Regime.as_dict`) had a progressive PS and oscillations around 2/η."""
-    reg = ((facts.get(exp) or {}).get("metrics") or {}).get("regimes", {}).get(run)
-    if reg is None:
-        raise Missing(f"{exp}/{run}: no regime recorded")
-    why = Regime.from_dict(reg).eos_gate()
-    if why is not None:
-        raise NotComparable(f"{run}: {why}")

@@ -40,7 +40,7 @@ from ..a31 import (  # noqa: F401 - AGREE, DIFFER, TIE, DEAD: the codes, re-expo
     classify_disagreements,
 )
 from ..figures import new, save, shade_phases, two_over_eta
-from ..rules import NotComparable, Rule, eos_regime_gate, headline, s3, verdict_of
+from ..rules import NotComparable, Rule, headline, regime_gate, s3, verdict_of
 from ..section3 import Evidence, judge_run
 from ..verdicts import DEEP_NET_C, MIN_CROSSINGS, MIN_PS_STEPS, choose_eta_lambda0
 from .common import checked_lambda0
@@ -489,7 +489,7 @@ EXPERIMENTS = {
 
 
 def fc_freezing(f):
-    eos_regime_gate(f, "freezing", "frozen 0")
+    regime_gate(f, "freezing", "frozen 0", gate="eos")
     slower, k = headline(f, "freezing", "ps_slower_with_freezing", "ps_window_steps")
     head = f["freezing"]["metrics"]["headline"]
     rule = (
