@@ -74,8 +74,7 @@ def available_cpus() -> int:
 
 
 class one_blas_thread:
-    """NumPy's BLAS limited to one thread inside the block (threadpoolctl; a no-op without it or
-    on CuPy)."""
+    """NumPy's BLAS limited to one thread inside the block (threadpoolctl; a no-op on CuPy)."""
 
     _ctl: Any = None
 
@@ -85,14 +84,11 @@ class one_blas_thread:
 
     def __enter__(self) -> one_blas_thread:
         if self.on:
-            try:
-                if one_blas_thread._ctl is None:
-                    from threadpoolctl import ThreadpoolController
+            if one_blas_thread._ctl is None:
+                from threadpoolctl import ThreadpoolController
 
-                    one_blas_thread._ctl = ThreadpoolController()
-                self.lim = one_blas_thread._ctl.limit(limits=1, user_api="blas")
-            except ImportError:  # pragma: no cover
-                self.lim = None
+                one_blas_thread._ctl = ThreadpoolController()
+            self.lim = one_blas_thread._ctl.limit(limits=1, user_api="blas")
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -51,9 +51,10 @@ def main(argv=None, *, prog="python -m linnet sweep", default_checker=None) -> i
     )
     p.add_argument(
         "--jit",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         default=None,
-        help="linear-net runs on the compiled loop (train(jit=True), needs Numba)",
+        help="linear-net runs on the compiled loop, train(jit=True) (default: sweep.jit, else "
+        "where Numba is installed); --no-jit: the NumPy loop",
     )
     args = p.parse_args(argv)
     if args.check:

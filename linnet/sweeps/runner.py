@@ -184,7 +184,7 @@ def _run_batch(specs, *, checker, save_dir, jit=False, threads=None):
                 seed=int(spec["seed"]),
                 alpha=alpha,
             )
-            lam0 = linnet.initial_sharpness(linnet.LinearNet(W0=W, a0=a, alpha=alpha), X, Y)
+            lam0 = _lambda0_if_needed(spec, linnet.LinearNet(W0=W, a0=a, alpha=alpha), X, Y)
             eta = _eta(spec, lam0)
             check_eta(eta)  # train_batch's check, here so that a bad η fails its run only
             starts.append((row, spec, W, a, alpha, eta, lam0))
@@ -226,17 +226,16 @@ def _run_batch(specs, *, checker, save_dir, jit=False, threads=None):
 
 class _blas_limit:
     """Limit the BLAS threads of this process to ``n`` inside the block (threadpoolctl), or
-    leave them alone (``n`` None or threadpoolctl absent)."""
+    leave them alone (``n`` None). Without it, two workers on two cores each ran OpenBLAS on both
+    cores: K's eigendecomposition took 9.4 s in a sweep's worker instead of 0.3 s."""
 
     def __init__(self, n):
         self.n, self.ctl = n, None
 
     def __enter__(self):
         if self.n:
-            try:
-                from threadpoolctl import threadpool_limits
-            except ImportError:  # pragma: no cover - threadpoolctl is a dependency of SciPy's stack
-                return self
+            from threadpoolctl import threadpool_limits
+
             self.ctl = threadpool_limits(limits=int(self.n), user_api="blas")
         return self
 
@@ -252,10 +251,20 @@ def _run(spec, *, checker, save_dir, jit=False):
     X, Y, sp = _data(spec)
     # the family that builds the spec's model says how (linnet.families.SweepModel)
     model, X_in, kw = SWEEP_MODELS[spec.get("model", DEFAULT_MODEL)].run(spec, X, Y, sp, jit)
-    lam0 = linnet.initial_sharpness(model, X_in, Y)
+    lam0 = _lambda0_if_needed(spec, model, X_in, Y)
     eta = _eta(spec, lam0)
     tr = linnet.train(X_in, Y, eta=eta, steps=int(spec["steps"]), model=model, progress=False, **kw)
     return _finish(spec, tr, lam0, X, Y, checker, save_dir)
+
+
+def _lambda0_if_needed(spec, model, X, Y) -> float | None:
+    """Λ(0) where η = c/Λ(0) needs it before the run (:func:`linnet.initial_sharpness`: a dense
+    ``eigvalsh`` of the n×n Gram matrix for the linear net, ~0.1 s at paper size, as long as 500
+    steps of a compiled member); None where the spec gives η itself: the row's ``lambda0`` is then
+    the run's own first Λ (:func:`_finish`), which its tracker measured anyway."""
+    import linnet
+
+    return None if spec.get("eta") is not None else float(linnet.initial_sharpness(model, X, Y))
 
 
 def _eta(spec, lam0):
@@ -267,7 +276,7 @@ def _eta(spec, lam0):
 
 def _finish(spec, tr, lam0, X, Y, checker, save_dir):
     """The row's numbers from a finished run: summary, checker columns, saved trajectory."""
-    out = summarize(tr, lam0)
+    out = summarize(tr, float(tr.sharpness[0]) if lam0 is None else lam0)
     if checker is not None:
         extra = checker(tr, X, Y)
         if not isinstance(extra, dict):

@@ -1,0 +1,192 @@
+"""``python -m benchmarks.bench_sweep``: what a sweep costs beyond its runs, measured in one process.
+
+Two workloads, each timed end to end on this machine's cores (``workers`` local processes):
+
+* the paper-size η sweep (32 linear-net runs, n = 1000, d = 3072, m = 200, torch init, η from 2 to
+  12, Λ and ‖Ê‖ every step): :func:`linnet.sweeps.run_sweep` against
+  :func:`linnet.train_batch` on the same 32 runs in this process (data, spectrum and starts made
+  beforehand and not timed: the batch's pure stepping, the strictest reference), on the NumPy
+  loop and on the compiled one. The ratio is trajectory-steps/s of the sweep over those of
+  ``train_batch``.
+* the catapult example (``examples/catapult.toml``, 42 tiny runs): the sweep with its defaults
+  against one run per process (a fresh interpreter per run, ``workers`` at a time, running
+  ``linnet.sweeps.run_one`` on the NumPy loop: a script per run, as one would without a sweep).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+import linnet
+from linnet import jit as compiled
+from linnet.sweeps import expand_grid, load_config, run_sweep
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def paper_eta_sweep(steps: int) -> dict:
+    return dict(
+        fixed=dict(
+            kind="cifar-like",
+            n=1000,
+            d=3072,
+            m=200,
+            init="torch",
+            alpha=1.0,
+            column_norm=0.2,
+            steps=steps,
+            seed=0,
+        ),
+        grid=dict(eta=[float(e) for e in np.linspace(2.0, 12.0, 32)]),
+    )
+
+
+def sweep_vs_batch(steps: int, *, jit: bool, workers: int) -> dict:
+    """Seconds of ``train_batch`` on the sweep's 32 runs (in this process) and of the sweep."""
+    cfg = paper_eta_sweep(steps)
+    specs = expand_grid(cfg)
+    X, Y = linnet.make_data("cifar-like", n=1000, d=3072, seed=0, column_norm=0.2)
+    sp = linnet.spectrum(X, Y)
+    W, a = linnet.init_params(200, X, scheme="torch", seed=0, alpha=1.0)
+    if jit:
+        compiled.warm_up()
+    t0 = time.perf_counter()
+    trs = linnet.train_batch(
+        X,
+        Y,
+        eta=[s["eta"] for s in specs],
+        W0=[W] * len(specs),
+        a0=[a] * len(specs),
+        alpha=1.0,
+        steps=steps,
+        spectrum=sp,
+        progress=False,
+        jit=jit,
+    )
+    t_batch = time.perf_counter() - t0
+    out = tempfile.mkdtemp(prefix="linnet-bench-sweep-")
+    try:
+        t0 = time.perf_counter()
+        rows = run_sweep(cfg, out, workers=workers, progress=False, jit=jit)
+        t_sweep = time.perf_counter() - t0
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    same = all(
+        abs(r["final_loss"] - float(t.loss[-1])) <= 1e-9 * abs(float(t.loss[-1]))
+        for r, t in zip(rows, trs, strict=True)
+    )
+    traj_steps = len(specs) * steps
+    return dict(
+        jit=jit,
+        steps=steps,
+        runs=len(specs),
+        train_batch_s=t_batch,
+        sweep_s=t_sweep,
+        train_batch_rate=traj_steps / t_batch,
+        sweep_rate=traj_steps / t_sweep,
+        ratio=t_batch / t_sweep,
+        ok=sum(r["status"] == "ok" for r in rows),
+        same_final_loss=same,
+    )
+
+
+def _one_per_process(specs: list[dict], workers: int) -> float:
+    """Seconds to run each spec in its own fresh interpreter, ``workers`` at a time."""
+    code = (
+        f"import json, sys; sys.path.insert(0, {HERE!r}); from linnet.sweeps.runner import run_one; "
+        "row = run_one(json.loads(sys.argv[1]), jit=False); sys.exit(row['status'] != 'ok')"
+    )
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    todo = list(specs)
+    running: list[subprocess.Popen] = []
+    failed = 0
+    t0 = time.perf_counter()
+    while todo or running:
+        while todo and len(running) < workers:
+            spec = todo.pop(0)
+            running.append(subprocess.Popen([sys.executable, "-c", code, json.dumps(spec)], env=env))
+        time.sleep(0.01)
+        for p in [p for p in running if p.poll() is not None]:
+            failed += p.returncode != 0
+            running.remove(p)
+    if failed:
+        raise RuntimeError(f"{failed} of the one-per-process runs failed")
+    return time.perf_counter() - t0
+
+
+def catapult(workers: int) -> dict:
+    cfg = load_config(os.path.join(HERE, "examples", "catapult.toml"))
+    cfg.pop("sweep", None)
+    specs = expand_grid(cfg)
+    out = tempfile.mkdtemp(prefix="linnet-bench-sweep-")
+    try:
+        t0 = time.perf_counter()
+        rows = run_sweep(cfg, out, workers=workers, progress=False)
+        t_sweep = time.perf_counter() - t0
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    t_proc = _one_per_process(specs, workers)
+    return dict(
+        runs=len(specs),
+        sweep_s=t_sweep,
+        sweep_jit=bool(rows[0]["jit"]),
+        one_per_process_s=t_proc,
+        speed_up=t_proc / t_sweep,
+        ok=sum(r["status"] == "ok" for r in rows),
+    )
+
+
+def report(*, steps: int, workers: int) -> tuple[str, dict]:
+    load0 = os.getloadavg()[0]
+    modes = [False] + ([True] if compiled.available() else [])
+    rows = [sweep_vs_batch(steps, jit=j, workers=workers) for j in modes]
+    cat = catapult(workers)
+    load1 = os.getloadavg()[0]
+    lines = [
+        f"sweeps against their runs — {platform.machine()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}, NumPy {np.__version__}, {workers} local workers; "
+        f"1-min load {load0:.2f} at the start, {load1:.2f} at the end",
+        f"paper-size η sweep, {rows[0]['runs']} runs × {steps} steps (Λ and ‖Ê‖ every step):",
+        f"  {'loop':8} {'train_batch s':>14} {'sweep s':>8} {'batch st/s':>11} "
+        f"{'sweep st/s':>11} {'ratio':>6}",
+    ]
+    for r in rows:
+        lines.append(
+            f"  {'jit' if r['jit'] else 'NumPy':8} {r['train_batch_s']:14.2f} {r['sweep_s']:8.2f} "
+            f"{r['train_batch_rate']:11.0f} {r['sweep_rate']:11.0f} {r['ratio']:6.2f}"
+            + ("" if r["same_final_loss"] else "  (final losses differ!)")
+        )
+    lines.append(
+        f"catapult example, {cat['runs']} runs: sweep {cat['sweep_s']:.1f} s "
+        f"({'compiled' if cat['sweep_jit'] else 'NumPy'} loop), one run per process "
+        f"{cat['one_per_process_s']:.1f} s: {cat['speed_up']:.1f}x"
+    )
+    return "\n".join(lines), dict(eta_sweep=rows, catapult=cat, load=(load0, load1))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.bench_sweep", description=__doc__)
+    p.add_argument("--steps", type=int, default=500, help="steps per run of the η sweep (default 500)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--json", help="also write the numbers here")
+    args = p.parse_args(argv)
+    text, numbers = report(steps=args.steps, workers=args.workers)
+    print(text)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(numbers, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
