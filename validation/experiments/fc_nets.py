@@ -54,6 +54,11 @@ QUICK = dict(n=200, d=32, width=64, hidden=3, steps=400)
 # 800 steps hold a PS of 140–160 steps and ≥ 5 oscillations for tanh, ReLU and ELU on the built-in
 # images (measured at seed 0: c = 0.125, 0.015625, 0.125)
 FULL = dict(n=1000, d=3072, width=200, hidden=4, steps=800)
+# The paper's deep nets ran in PyTorch with its defaults ("The initialization of each layer follows
+# the default initialization of PyTorch", App. A), hence in float32; so do these (a step costs about
+# half of float64's at paper size: benchmarks/bench_precision.py, which also measures Λ's float32
+# error against float64). The linear net's exact identities keep float64.
+DTYPE = "float32"
 
 # ---- shared runs ----------------------------------------------------------------------------
 
@@ -91,12 +96,12 @@ def _eta(ctx, ds, activation):
 
     def choose():
         model = _model(ctx, ds, activation)
-        t0 = ctx.train(ds.X, ds.Y, eta=1.0, steps=0, model=model, hessian_every=1)
+        t0 = ctx.train(ds.X, ds.Y, eta=1.0, steps=0, model=model, hessian_every=1, dtype=DTYPE)
         h0 = float(t0.hessian_sharpness[0])
         g0 = checked_lambda0(t0.sharpness[0], f"the {activation} FC net")
 
         def probe(c):
-            return ctx.train(ds.X, ds.Y, eta=c / g0, steps=MIN_PS_STEPS, model=model, ga_every=0)
+            return ctx.train(ds.X, ds.Y, eta=c / g0, steps=MIN_PS_STEPS, model=model, ga_every=0, dtype=DTYPE)
 
         c, dropped = choose_eta_lambda0(C_ETA, probe)
         return (c / g0, h0, g0, c, dropped)
@@ -110,7 +115,9 @@ def _run(ctx, activation, frozen=(), eta=None):
         eta0, h0, g0, c, dropped = _eta(ctx, ds, activation)
         step_size = eta0 if eta is None else eta
         steps = _sizes(ctx)["steps"]
-        tr = ctx.train(ds.X, ds.Y, eta=step_size, steps=steps, model=_model(ctx, ds, activation, frozen))
+        tr = ctx.train(
+            ds.X, ds.Y, eta=step_size, steps=steps, model=_model(ctx, ds, activation, frozen), dtype=DTYPE
+        )
         return (
             tr,
             dict(
@@ -137,6 +144,7 @@ def _config(ctx, **extra):
         widths=list(widths),
         init="torch",
         bias=False,
+        dtype=DTYPE,
         eta_lambda0_candidates=list(C_ETA),
         column_norm=("as loaded" if ctx.loader is not None else PIXEL_SCALE * np.sqrt(ds.X.shape[0])),
         steps=sz["steps"],

@@ -35,14 +35,15 @@ PIXEL_RMS = 0.5
 TORCH_THREADS = 1  # intra-op threads during these runs (restored after); see _threads
 ACTIVATIONS = ("tanh", "relu", "elu")
 
-# (quick, full) sizes of the suite's runs; ctx.size picks one (tiny: quick shrunk 4×, ≥ 8)
+# (quick, full) sizes of the suite's runs; ctx.size picks one (tiny: quick shrunk 4×, ≥ 8); float32
+# as PyTorch's defaults, which the paper's runs used (App. A; fc_nets.DTYPE)
 SIZES = dict(
-    cnn=dict(n=(32, 64), image=8, steps=(200, 600), dtype="float64", sharpness_every=1),
+    cnn=dict(n=(32, 64), image=8, steps=(200, 600), dtype="float32", sharpness_every=1),
     resnet18=dict(n=(8, 16), image=8, steps=(4, 10), dtype="float32", sharpness_every=2),
 )
 TINY = dict(cnn=dict(n=8, steps=6), resnet18=dict(n=8, steps=2))
 PAPER = dict(
-    cnn=dict(n=1000, image=32, steps=2000, dtype="float64", sharpness_every=1, hessian_every=100),
+    cnn=dict(n=1000, image=32, steps=2000, dtype="float32", sharpness_every=1, hessian_every=100),
     resnet18=dict(n=1000, image=32, steps=1000, dtype="float32", sharpness_every=1, hessian_every=0),
 )
 
