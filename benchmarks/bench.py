@@ -32,8 +32,8 @@ import numpy as np
 
 from linnet._backend import namespace, synchronize
 from linnet.data import make_data
-from linnet.engines import ENGINES
-from linnet.init import init_params
+from linnet.families.linear2.engines import ENGINES
+from linnet.families.linear2.init import init_params
 from linnet.jit import available as jit_available
 from linnet.run.observers import WarmLanczos
 from linnet.spectral import spectrum

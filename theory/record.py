@@ -18,7 +18,7 @@ import numpy as np
 
 import linnet
 from linnet import to_numpy
-from linnet.engines import SpectralEngine
+from linnet.families.linear2.engines import SpectralEngine
 from linnet.run.observers import BaseObserver, WarmLanczos as _Eig
 from linnet.spectral import DataSpectrum, spectrum as data_spectrum
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .._backend import backend_name, to_numpy
-from .._checks import check_finite, check_matrix, check_vector
-from ..engines import ENGINES
-from ..gram import sharpness
-from ..init import init_params
-from ..model import resolve_alpha
-from ..spectral import DataSpectrum
-from .base import Built, Capabilities, SweepModel
+from ..._backend import backend_name, to_numpy
+from ..._checks import check_finite, check_matrix, check_vector
+from ...spectral import DataSpectrum
+from ..base import Built, Capabilities, SweepModel
+from .engines import ENGINES
+from .gram import sharpness
+from .init import init_params
+from .model import resolve_alpha
 
 
 @dataclass(frozen=True)
