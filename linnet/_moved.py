@@ -23,6 +23,9 @@ MOVED = {
     "linnet.init": "linnet.families.linear2.init",
     "linnet.engines": "linnet.families.linear2.engines",
     "linnet.batch": "linnet.families.linear2.batch",
+    # the MLP's family folder (linnet.MLP is the family; linnet.mlp was its maths module)
+    "linnet.mlp": "linnet.families.mlp.maths",
+    "linnet.mlp_engine": "linnet.families.mlp.engine",
 }
 
 

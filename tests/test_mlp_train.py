@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import linnet
-from linnet import mlp
+from linnet.families.mlp import maths as mlp
 
 from small_problems import cupy_with_gpu
 

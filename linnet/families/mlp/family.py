@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import backend_name, to_numpy
-from ..mlp import ACTIVATIONS
-from ..spectral import DataSpectrum
-from .base import Built, Capabilities, SweepModel
+from ..._backend import backend_name, to_numpy
+from ...spectral import DataSpectrum
+from ..base import Built, Capabilities, SweepModel
+from .activations import ACTIVATIONS
 
 ACTIVATION_NAMES = ACTIVATIONS  # linnet.mlp.ACTIVATION_TABLE's rows
 GRAM_MODES = ("auto", "dense", "matrix-free")
@@ -80,7 +80,7 @@ class MLP:
 
     def initial_sharpness(self, X: Any, Y: Any) -> float:
         """Λ(0): the eigen-tracker's at step 0 of a run (:func:`linnet.train.tracked_initial_sharpness`)."""
-        from ..train import tracked_initial_sharpness
+        from ...train import tracked_initial_sharpness
 
         return tracked_initial_sharpness(self, X, Y)
 
@@ -99,8 +99,8 @@ class MLP:
         return f"mlp {w} {self.activation} {start}{fr}"
 
     def build(self, X: Any, Y: Any, *, spectrum: DataSpectrum, dtype: Any, xp: Any, top_k: int) -> Built:
-        from .. import mlp
-        from ..mlp_engine import MLPEngine
+        from . import maths as mlp
+        from .engine import MLPEngine
 
         d, n = X.shape
         if self.widths[0] != d:
