@@ -272,6 +272,12 @@ class SpectralEngine:
         W = self.W0 + ((self.Zv - self.Zv0) / self.s) @ self.U.T
         return W, self.a
 
+    def set_params(self, W, a):
+        """Put the engine at the parameters (W, a) (given in the original coordinates, e.g. a GD
+        run of one's own): Z_v = W U diag(s); what was pending or carried is dropped."""
+        self.Zv = (W @ self.U) * self.s
+        self.a = a
+
     # gradient flow on the same state
     def get_state(self):
         return self.xp.concatenate([self.Zv.ravel(), self.a])
