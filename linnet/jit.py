@@ -3,7 +3,8 @@
 the linear net's, in :mod:`linnet.families.linear2.jit` (kernels, trackers, the loop, the driver);
 this public module re-exports it."""
 
-from .families.linear2.jit import (
+from .families.linear2 import jit as _compiled
+from .families.linear2.jit import (  # noqa: F401 - re-exported (__all__)
     CompiledResult,
     CompiledRun,
     available,
@@ -14,13 +15,4 @@ from .families.linear2.jit import (
     warm_up,
 )
 
-__all__ = [
-    "CompiledResult",
-    "CompiledRun",
-    "available",
-    "compile_seconds",
-    "limit_threads",
-    "result_of",
-    "run_compiled",
-    "warm_up",
-]
+__all__ = list(_compiled.__all__)
