@@ -1,5 +1,5 @@
 """The paper's two-layer linear net f(x) = α aᵀWx (§4) as a model family: :class:`LinearNet`, on
-the spectral or the literal engine (:mod:`linnet.engines`), and its capabilities (:data:`LINEAR2`)."""
+the spectral or the literal engine (:mod:`.engines`), and its capabilities (:data:`LINEAR2`)."""
 
 from __future__ import annotations
 

@@ -8,11 +8,11 @@ non-zero spectrum are unchanged (X̃ᵀX̃ = XᵀX). At paper size (d = 3,072, n
 makes the first layer 3× cheaper.
 ``W_1 = W_1(0) + (R − R(0)) Uᵀ`` recovers the full weights.
 
-Per step: the forward pass and B_l = ∂F/∂Z_l (:func:`linnet.mlp.backward`), the gradient
+Per step: the forward pass and B_l = ∂F/∂Z_l (:func:`.maths.backward`), the gradient
 (1/n)(B_l∘D)H_{l−1}ᵀ of each trained layer; for Λ either the dense
 G = (1/n)Σ_l (B_lᵀB_l)∘(H_{l−1}ᵀH_{l−1}) (with H_0ᵀH_0 = XᵀX formed once) or products
 J(Jᵀv)/n; ‖G_A‖ from the h×h matrix H_{L−1}H_{L−1}ᵀ/n; Hessian-vector products by the
-R-operator (:func:`linnet.mlp.hessian_matvec`).
+R-operator (:func:`.maths.hessian_matvec`).
 """
 
 from __future__ import annotations
