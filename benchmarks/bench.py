@@ -32,8 +32,8 @@ import numpy as np
 
 from linnet._backend import namespace, synchronize
 from linnet.data import make_data
-from linnet.engines import ENGINES
-from linnet.init import init_params
+from linnet.families.linear2.engines import ENGINES
+from linnet.families.linear2.init import init_params
 from linnet.jit import available as jit_available
 from linnet.run.observers import WarmLanczos
 from linnet.spectral import spectrum
@@ -282,7 +282,7 @@ def bench_mlp(
     Hessian λ_max (WarmLanczos to ``hessian_tol``) and its HVP count; the tracemalloc peak of
     set-up + 3 steps; the time of each part of a step at the state after the warm-up; and, with
     ``torch_steps``, the hand-written PyTorch autograd loop on the same net and data."""
-    from linnet import mlp
+    from linnet.families.mlp import maths as mlp
 
     X, Y, model = _mlp_problem(n, d, widths, xp)
     widths = tuple(int(w) for w in model.widths)
@@ -388,8 +388,8 @@ def mlp_autograd_baseline(n, d, widths, *, eta, steps, warmup=1, tol=1e-6):
         from torch.func import jvp, vjp
     except ImportError as exc:
         raise SystemExit("--torch needs PyTorch: pip install torch (it is not a linnet dependency)") from exc
+    from linnet.families.mlp.maths import init_weights
     from linnet.linalg.lanczos import lanczos
-    from linnet.mlp import init_weights
 
     torch.set_num_threads(os.cpu_count() or 1)
     X, Y, model = _mlp_problem(n, d, widths, np)

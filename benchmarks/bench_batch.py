@@ -16,8 +16,8 @@ import numpy as np
 
 from benchmarks.bench import bench_data
 from linnet._backend import available_cpus
-from linnet.batch import train_batch
-from linnet.init import init_params
+from linnet.families.linear2.batch import train_batch
+from linnet.families.linear2.init import init_params
 from linnet.spectral import spectrum
 from linnet.train import train
 

@@ -10,7 +10,7 @@ import time
 
 from .data import KINDS, make_data
 from .families import LinearNet
-from .init import SCHEMES
+from .families.linear2.init import SCHEMES
 from .train import eta_from_lambda0, initial_sharpness, train
 
 

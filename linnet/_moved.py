@@ -16,6 +16,16 @@ MOVED = {
     "linnet.loop": "linnet.run.loop",
     "linnet.observers": "linnet.run.observers",
     "linnet.trajectory": "linnet.run.trajectory",
+    # the linear net's family folder
+    "linnet.gram": "linnet.families.linear2.gram",
+    "linnet.hessian": "linnet.families.linear2.hessian",
+    "linnet.model": "linnet.families.linear2.model",
+    "linnet.init": "linnet.families.linear2.init",
+    "linnet.engines": "linnet.families.linear2.engines",
+    "linnet.batch": "linnet.families.linear2.batch",
+    # the MLP's family folder (linnet.MLP is the family; linnet.mlp was its maths module)
+    "linnet.mlp": "linnet.families.mlp.maths",
+    "linnet.mlp_engine": "linnet.families.mlp.engine",
 }
 
 

@@ -4,7 +4,7 @@ CuPy), in one namespace — outputs and GD (eq. 6), the Gram matrices G and G̃ 
 (:class:`LinearNet`) that :func:`linnet.train` runs. The same names are still in ``linnet`` itself."""
 
 from .families.linear2 import LinearNet
-from .gram import (
+from .families.linear2.gram import (
     a_norm_update,
     data_kernel,
     e_hat,
@@ -17,9 +17,9 @@ from .gram import (
     lambda_tilde,
     sharpness,
 )
-from .hessian import hessian_sharpness, hessian_vector_product
-from .init import SCHEMES, init_params
-from .model import gd_step, gradients, loss, outputs, residual, resolve_alpha
+from .families.linear2.hessian import hessian_sharpness, hessian_vector_product
+from .families.linear2.init import SCHEMES, init_params
+from .families.linear2.model import gd_step, gradients, loss, outputs, residual, resolve_alpha
 
 __all__ = [
     "LinearNet",

@@ -281,7 +281,7 @@ def _train_compiled(
     max_loss: float | None,
     progress: bool | None,
 ) -> Trajectory:
-    from .jit import run_compiled
+    from .families.linear2.jit import run_compiled
 
     res = run_compiled(
         eng,

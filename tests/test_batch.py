@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import linnet
-from linnet.batch import train_batch
+from linnet.families.linear2.batch import train_batch
 
 from small_problems import cupy_with_gpu, eos_problem
 

@@ -19,7 +19,7 @@ import pytest
 import linnet
 from linnet._backend import to_numpy
 from linnet.families import FAMILIES
-from linnet.observers import BaseObserver
+from linnet.run.observers import BaseObserver
 from linnet.tolerances import tol
 
 

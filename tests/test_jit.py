@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import linnet
-from linnet import jit as compiled
+from linnet.families.linear2.jit import driver as compiled
 from linnet.tolerances import tol
 
 from small_problems import eos_problem, rel_err
@@ -122,7 +122,7 @@ def test_batch_members_equal_single_jit_runs_bitwise(eos):
     (dict(engine="literal"), "spectral engine"),
     (dict(dtype="float32"), "float64"),
     (dict(method="flow"), "method='gd'"),
-    (dict(observers=[linnet.observers.BaseObserver()]), "observers"),
+    (dict(observers=[linnet.run.observers.BaseObserver()]), "observers"),
 ])
 def test_refuses_what_it_cannot_run(eos, kw, names):
     X, Y, W, a, eta = eos

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import linnet
-from linnet import mlp
+from linnet.families.mlp import maths as mlp
 
 from small_problems import cupy_with_gpu, rel_err
 

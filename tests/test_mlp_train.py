@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import linnet
-from linnet import mlp
+from linnet.families.mlp import maths as mlp
 
 from small_problems import cupy_with_gpu
 
@@ -134,7 +134,7 @@ def test_mlp_trajectory_round_trips_exactly(tmp_path):
     tr.save(tmp_path / "mlp.npz", data=(X, Y))
     back = linnet.load_trajectory(tmp_path / "mlp.npz")
     assert back.family == "mlp" and back.config == tr.config
-    for name in linnet.trajectory.COMMON + tuple(tr.specific):
+    for name in linnet.run.trajectory.COMMON + tuple(tr.specific):
         x, y = getattr(tr, name), getattr(back, name)
         assert x.dtype == y.dtype and np.array_equal(x, y), name
     assert len(back.final_weights) == 3 and back.final_weights[0].shape == (32, 50)

@@ -4,7 +4,7 @@ and its gate answers "not comparable" for runs outside the paper's regime (PS to
 import numpy as np
 import pytest
 
-from linnet.trajectory import Trajectory
+from linnet.run.trajectory import Trajectory
 from validation import section3
 from validation.verdicts import DIFFERS, NOT_APPLICABLE, NOT_COMPARABLE, REPRODUCED, Regime, Verdict
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import linnet
-from linnet.engines import SpectralEngine
+from linnet.families.linear2.engines import SpectralEngine
 from linnet.tolerances import tol
 
 from small_problems import paper_problem

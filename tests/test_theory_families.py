@@ -28,7 +28,7 @@ def test_replay_of_an_mlp_run_gives_its_numbers(mlp_run):
     assert np.max(np.abs(rec.sharpness - tr.sharpness) / tr.sharpness) < 1e-9
     assert np.max(np.abs(rec.ga_norm - tr.ga_norm) / tr.ga_norm) < 1e-12
     # G D by a product equals (1/n) J Jᵀ D: check one step against the dense Gram
-    from linnet import mlp
+    from linnet.families.mlp import maths as mlp
     fwd = mlp.forward(tr.initial_weights, X, "tanh")
     G = mlp.gram(fwd, mlp.backward(tr.initial_weights, fwd, "tanh"))
     assert np.max(np.abs(rec.GD[0] - G @ rec.D[0])) <= 1e-12 * np.max(np.abs(G @ rec.D[0]))

@@ -16,12 +16,12 @@ from torch import nn  # noqa: E402
 from torch.func import functional_call, hessian, jacrev  # noqa: E402
 
 import linnet  # noqa: E402
-import linnet.observers  # noqa: E402
+import linnet.run.observers  # noqa: E402
 import linnet.torch as lt  # noqa: E402
-from linnet.lanczos import lanczos  # noqa: E402
+from linnet.linalg.lanczos import lanczos  # noqa: E402
+from linnet.linalg.tracking import EigTracker  # noqa: E402
 from linnet.tolerances import tol  # noqa: E402
 from linnet.torch import TorchEngine, TorchModel, load_final, paper_cnn, resnet18  # noqa: E402
-from linnet.tracking import EigTracker  # noqa: E402
 
 from small_problems import eos_problem  # noqa: E402
 
@@ -424,7 +424,7 @@ def test_engine_runs_its_eigensolvers_on_tensors():
     X, Y = rng.standard_normal((8, 1, 6, 6)), rng.standard_normal(8)
     seen = {}
 
-    class Check(linnet.observers.BaseObserver):
+    class Check(linnet.run.observers.BaseObserver):
         def observe(self, t, obs, engine):
             assert isinstance(engine.xp, lt.TorchArrays) and engine.xp.device == torch.device("cpu")
             assert all(isinstance(v, torch.Tensor) for v in (obs.D, obs.F, obs.d_top, engine.v1()))
@@ -517,7 +517,7 @@ def test_labels_of_the_wrong_length_are_refused():
 PAPER_SIZE_CHILD = textwrap.dedent("""
     import json, resource, sys, time
     import numpy as np, torch, linnet
-    from linnet.observers import BaseObserver
+    from linnet.run.observers import BaseObserver
     from linnet.torch import TorchModel, paper_cnn
     torch.set_num_threads(1)  # steady on a shared machine: two OpenMP threads there can stall 10×
     torch.manual_seed(0)

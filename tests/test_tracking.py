@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import linnet
-from linnet.engines import SpectralEngine
+from linnet.families.linear2.engines import SpectralEngine
+from linnet.linalg.tracking import EigTracker
 from linnet.tolerances import tol
-from linnet.tracking import EigTracker
 
 from small_problems import eos_problem
 

@@ -40,7 +40,7 @@ def test_spectral_hessian_has_the_full_hessians_nonzero_spectrum(case):
     literal engine's HVP (itself checked against finite differences in test_model)."""
     from dataclasses import replace
 
-    from linnet.engines import LiteralEngine, SpectralEngine
+    from linnet.families.linear2.engines import LiteralEngine, SpectralEngine
 
     n, d, m = {"n>d": (9, 6, 4), "m=1": (7, 9, 1)}.get(case, (7, 9, 4))
     X, Y = linnet.make_data("cifar-like", n=n, d=d, seed=1)
@@ -180,7 +180,7 @@ def test_npz_round_trip_is_exact(tmp_path):
     back = linnet.load_trajectory(path)
     assert back.config == traj.config and back.stopped == traj.stopped
     assert back.family == traj.family == "linear2" and set(back.specific) == set(traj.specific)
-    for name in linnet.trajectory.COMMON + tuple(traj.specific):
+    for name in linnet.run.trajectory.COMMON + tuple(traj.specific):
         x, y = getattr(traj, name), getattr(back, name)
         assert x.dtype == y.dtype and np.array_equal(x, y), name
 
@@ -293,7 +293,7 @@ def test_bad_input_to_pure_functions_is_named():
 def test_warm_started_eigensolver_follows_an_eigenvalue_crossing():
     """Two eigenvalues swap places with a gap of 1% between steps: the tracker must report the new
     top (a pure warm start would keep the old eigenvector, whose residual is zero)."""
-    from linnet.observers import WarmLanczos as eig_cls
+    from linnet.run.observers import WarmLanczos as eig_cls
 
     rng = np.random.default_rng(0)
     r = 200

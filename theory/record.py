@@ -18,7 +18,7 @@ import numpy as np
 
 import linnet
 from linnet import to_numpy
-from linnet.engines import SpectralEngine
+from linnet.families.linear2.engines import SpectralEngine
 from linnet.run.observers import BaseObserver, WarmLanczos as _Eig
 from linnet.spectral import DataSpectrum, spectrum as data_spectrum
 
@@ -191,8 +191,7 @@ def record_params(X, Y, Ws, as_, *, eta: float, alpha=None) -> TheoryRecord:
     eng = SpectralEngine(sp, W0, np.asarray(as_[0], dtype=np.float64), al, np.float64, 1)
     replay = ReplayObserver(sp, eta, al, _is_symmetric(W0, np.asarray(as_[0])))
     for t, (W, a) in enumerate(zip(Ws, as_, strict=True)):
-        eng.Zv = (np.asarray(W, dtype=np.float64) @ sp.U) * sp.s
-        eng.a = np.asarray(a, dtype=np.float64)
+        eng.set_params(np.asarray(W, dtype=np.float64), np.asarray(a, dtype=np.float64))
         obs = eng.observe()
         if not math.isfinite(obs.loss):
             break

@@ -1,9 +1,9 @@
 """Model families that :func:`linnet.train` runs, and their registry.
 
 * :class:`LinearNet`: the paper's two-layer linear net f(x) = α aᵀWx (§4), on the spectral or the
-  literal engine (:mod:`linnet.engines`); ``train(X, Y, m=...)`` builds one.
+  literal engine (:mod:`.linear2.engines`); ``train(X, Y, m=...)`` builds one.
 * :class:`MLP`: bias-free fully connected nets f(x) = W_L σ(W_{L−1} … σ(W_1 x)) (§3, App. A.2),
-  on :class:`linnet.mlp_engine.MLPEngine`.
+  on :class:`linnet.families.mlp.engine.MLPEngine`.
 * ``linnet.torch.TorchModel``: a PyTorch module with a linear output layer.
 
 ``build(X, Y, *, spectrum, dtype, xp, top_k)`` returns a :class:`Built`: the engine, the

@@ -1,7 +1,7 @@
 """The one GD loop every model family runs through (``train`` calls it).
 
-An *engine* holds one family's exact GD state on fixed data (:mod:`linnet.engines`,
-:mod:`linnet.mlp_engine`, :mod:`linnet.torch`). The loop needs of it:
+An *engine* holds one family's exact GD state on fixed data (:mod:`linnet.families.linear2.engines`,
+:mod:`linnet.families.mlp.engine`, :mod:`linnet.torch`). The loop needs of it:
 
 * ``observe()`` → an observation with at least ``loss``, ``a_norm2``, ``fd``, ``D``, ``F``,
   ``carried`` (a dict);
@@ -9,7 +9,7 @@ An *engine* holds one family's exact GD state on fixed data (:mod:`linnet.engine
 * ``CARRY``: how many probe vectors it can carry through a step (0: none);
 * ``set_state(z)`` where gradient-flow states are replayed instead of stepped.
 
-What is measured at each state is up to the observers (:mod:`linnet.observers`).
+What is measured at each state is up to the observers (:mod:`linnet.run.observers`).
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 A :class:`Stop` has a ``kind`` (one of :data:`KINDS`), the ``step`` it names and the ``message``
 shown to people (``Trajectory.stopped``, unchanged from before stops were typed). The loops —
-the Python loop (:mod:`linnet.loop`), the batched loop (:mod:`linnet.batch`) and the compiled
-one (:mod:`linnet.jit`) — apply the same rules through :class:`StopRule`:
+the Python loop (:mod:`linnet.run.loop`), the batched loop (:mod:`linnet.families.linear2.batch`)
+and the compiled one (:mod:`linnet.jit`) — apply the same rules through :class:`StopRule`:
 
 * a state whose loss or ‖A‖² is not finite ends the run before it is recorded
   (``"loss_overflow"``, at that state's step t; rows end at t − 1);

@@ -144,7 +144,7 @@ def run_batch(
     the number of members run side by side with ``jit``: linear-net runs on the compiled loop)."""
     numba_threads: Any = contextlib.nullcontext()
     if jit:  # Numba is imported only for the runs that use it
-        from ..jit import limit_threads
+        from ..families.linear2.jit import limit_threads
 
         numba_threads = limit_threads(blas_threads)
     with _blas_limit(blas_threads), numba_threads:

@@ -1,5 +1,5 @@
 """Bias-free fully connected nets f(x) = W_L σ(W_{L−1} … σ(W_1 x)) (§3, App. A.2) as a model
-family: :class:`MLP`, on :class:`linnet.mlp_engine.MLPEngine`, and its capabilities (:data:`MLP_FAMILY`)."""
+family: :class:`MLP`, on :class:`.engine.MLPEngine`, and its capabilities (:data:`MLP_FAMILY`)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import backend_name, to_numpy
-from ..mlp import ACTIVATIONS
-from ..spectral import DataSpectrum
-from .base import Built, Capabilities, SweepModel
+from ..._backend import backend_name, to_numpy
+from ...spectral import DataSpectrum
+from ..base import Built, Capabilities, SweepModel
+from .activations import ACTIVATIONS
 
-ACTIVATION_NAMES = ACTIVATIONS  # linnet.mlp.ACTIVATION_TABLE's rows
+ACTIVATION_NAMES = ACTIVATIONS  # .activations.ACTIVATION_TABLE's rows
 GRAM_MODES = ("auto", "dense", "matrix-free")
 
 
@@ -23,7 +23,7 @@ GRAM_MODES = ("auto", "dense", "matrix-free")
 class MLP:
     """A bias-free fully connected net with widths ``(d, h_1, …, h_{L−1}, 1)`` (App. A.2, Table 2:
     ``(3072, 200, 200, 200, 200, 1)``) and ``activation`` "identity", "tanh", "relu" or "elu"
-    (a row of :data:`linnet.mlp.ACTIVATION_TABLE`).
+    (a row of :data:`.activations.ACTIVATION_TABLE`).
 
     Start from PyTorch's default init of ``nn.Linear(bias=False)`` (``init="torch"``: entries
     U(±1/√fan_in), times ``scale``; or ``"gaussian"``: N(0, scale²/fan_in)), drawn from ``seed``,
@@ -80,7 +80,7 @@ class MLP:
 
     def initial_sharpness(self, X: Any, Y: Any) -> float:
         """Λ(0): the eigen-tracker's at step 0 of a run (:func:`linnet.train.tracked_initial_sharpness`)."""
-        from ..train import tracked_initial_sharpness
+        from ...train import tracked_initial_sharpness
 
         return tracked_initial_sharpness(self, X, Y)
 
@@ -99,8 +99,8 @@ class MLP:
         return f"mlp {w} {self.activation} {start}{fr}"
 
     def build(self, X: Any, Y: Any, *, spectrum: DataSpectrum, dtype: Any, xp: Any, top_k: int) -> Built:
-        from .. import mlp
-        from ..mlp_engine import MLPEngine
+        from . import maths as mlp
+        from .engine import MLPEngine
 
         d, n = X.shape
         if self.widths[0] != d:

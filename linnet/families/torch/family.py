@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Capabilities, SweepModel
+from ..base import Capabilities, SweepModel
 
 FAMILY = "torch"  # linnet.torch.TorchModel.family
 
@@ -19,7 +19,7 @@ def _torch_model(spec: dict, X: Any) -> tuple[Any, Any]:
     3×s×s (d = 3·s²)."""
     import torch
 
-    from .. import torch as lt
+    from . import adapter, zoo
 
     d, n = X.shape
     s = int(round(math.sqrt(d / 3)))
@@ -29,8 +29,8 @@ def _torch_model(spec: dict, X: Any) -> tuple[Any, Any]:
             f"use d = {3 * s * s} or {3 * (s + 1) ** 2}"
         )
     torch.manual_seed(int(spec["seed"]))
-    net = lt.paper_cnn(spec["activation"], (3, s, s)) if spec["model"] == "paper_cnn" else lt.resnet18(1)
-    return lt.TorchModel(net), np.ascontiguousarray(X.T.reshape(n, 3, s, s))
+    net = zoo.paper_cnn(spec["activation"], (3, s, s)) if spec["model"] == "paper_cnn" else zoo.resnet18(1)
+    return adapter.TorchModel(net), np.ascontiguousarray(X.T.reshape(n, 3, s, s))
 
 
 def _sweep_run(spec: dict, X: Any, Y: Any, spectrum: Any, jit: bool) -> tuple[Any, Any, dict]:

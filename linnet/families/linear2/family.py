@@ -1,19 +1,19 @@
 """The paper's two-layer linear net f(x) = α aᵀWx (§4) as a model family: :class:`LinearNet`, on
-the spectral or the literal engine (:mod:`linnet.engines`), and its capabilities (:data:`LINEAR2`)."""
+the spectral or the literal engine (:mod:`.engines`), and its capabilities (:data:`LINEAR2`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from .._backend import backend_name, to_numpy
-from .._checks import check_finite, check_matrix, check_vector
-from ..engines import ENGINES
-from ..gram import sharpness
-from ..init import init_params
-from ..model import resolve_alpha
-from ..spectral import DataSpectrum
-from .base import Built, Capabilities, SweepModel
+from ..._backend import backend_name, to_numpy
+from ..._checks import check_finite, check_matrix, check_vector
+from ...spectral import DataSpectrum
+from ..base import Built, Capabilities, SweepModel
+from .engines import ENGINES
+from .gram import sharpness
+from .init import init_params
+from .model import resolve_alpha
 
 
 @dataclass(frozen=True)
