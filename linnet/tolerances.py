@@ -74,6 +74,18 @@ TABLE: dict[str, dict[str, tuple[float, str]]] = {
         "float64": (1e-9, "Λ from autograd's vjp∘jvp and another solver against linnet's tracker")
     },
     "eigenvector": {"float64": (1e-8, "|⟨u, v⟩| − 1 for a Ritz vector with residual 1e-6..1e-8: ≤ (ρ/gap)²")},
+    "eigenvalue-order": {
+        "float64": (
+            1e-8,
+            "λ_max(A) ≤ λ_max(B) for A ⪯ B, each tracked: Kato–Temple ρ²/gap ≤ 1e-10·Λ at the default "
+            "tol 1e-6 and a 1% gap, with 100× to spare",
+        ),
+        "float32": (
+            2e-5,
+            "the same in float32: the tracker stops at ρ ≤ 100ε·Λ ≈ 1.2e-5·Λ, which bounds |Λ − λ| "
+            "without a gap",
+        ),
+    },
     "eigensolver-residual": {
         "float64": (1e-8, "the tracker's own stop rule ρ ≤ tol·|θ| at the tests' tol = 1e-8")
     },
