@@ -348,3 +348,26 @@ def test_trajectories_can_share_one_copy_of_x(tmp_path):
         assert "extra__X" not in z.files and str(z["extra__x_file"]) == "data/x.npz"
     with pytest.raises(ValueError, match="x_file needs data"):
         tr.save(tmp_path / "x.npz", x_file="data/x.npz")
+
+
+def test_spectrum_projected_start_is_shared_only_for_an_equal_start():
+    """DataSpectrum.projected: Z_v(0) = W0 U diag(s) as formed directly; one array, read-only, for
+    equal starts (the members of an η sweep), a new one for a different start or dtype."""
+    rng = np.random.default_rng(3)
+    X, Y = rng.standard_normal((7, 12)), rng.standard_normal(12)
+    sp = linnet.spectrum(X, Y)
+    W0 = rng.standard_normal((5, 7))
+    Zv0 = sp.projected(W0, np.float64)
+    assert np.array_equal(Zv0, (W0 @ sp.U) * sp.s) and not Zv0.flags.writeable
+    assert sp.projected(W0.copy(), np.float64) is Zv0  # equal values: the same array
+    W1 = W0.copy()
+    W1[0, 0] += 1e-12
+    assert sp.projected(W1, np.float64) is not Zv0
+    assert np.array_equal(sp.projected(W1, np.float64), (W1 @ sp.U) * sp.s)
+    assert sp.projected(W1.astype(np.float32), np.float32).dtype == np.float32
+    # every engine still starts from its own start: runs from W0 and W1 differ from the first step
+    a0 = rng.standard_normal(5)
+    t0 = linnet.train(X, Y, eta=0.1, steps=3, W0=W0, a0=a0, spectrum=sp, progress=False)
+    t1 = linnet.train(X, Y, eta=0.1, steps=3, W0=W1, a0=a0, spectrum=sp, progress=False)
+    t0b = linnet.train(X, Y, eta=0.1, steps=3, W0=W0, a0=a0, progress=False)  # its own spectrum
+    assert not np.array_equal(t0.loss, t1.loss) and np.array_equal(t0.loss, t0b.loss)

@@ -66,7 +66,7 @@ class SpectralEngine:
         self.n = spec.n
         self.lam, self.s, self.Yv, self.U = spec.in_dtype(dtype)
         self.W0 = W0
-        self.Zv0 = xp.ascontiguousarray((W0 @ self.U) * self.s)
+        self.Zv0 = spec.projected(W0, dtype)  # shared with other engines on this start: read-only
         self.a = a0
         self.dim = spec.r
         self.Zv = self.Zv0.copy()
