@@ -13,6 +13,7 @@ from scipy.optimize import OptimizeResult
 from ._backend import backend_name, namespace, one_blas_thread, to_numpy
 from ._checks import check_eta, check_matrix, check_vector, resolve_dtype
 from .families import LinearNet, capabilities
+from .run.config import RunConfig
 from .run.loop import run as run_loop
 from .run.observers import EHat, HessianTop, OutputGram, Sharpness, TrainedGram
 from .run.recorder import Recorder, build_trajectory
@@ -97,19 +98,18 @@ def train(
     elif eta is None:
         raise ValueError("train needs eta (the step size) or eta_lambda0 (η = eta_lambda0/Λ(0))")
     eta = check_eta(eta)
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"steps must be an integer ≥ 0, got {steps!r}")
+    run = RunConfig(
+        steps=steps,
+        sharpness_every=sharpness_every,
+        sharpness_tol=sharpness_tol,
+        e_hat_every=e_hat_every,
+        ga_every=ga_every,
+        hessian_every=hessian_every,
+        hessian_tol=hessian_tol,
+        top_k=top_k,
+    )
     if method not in METHODS:
         raise ValueError(f"method={method!r} is unknown: use 'gd' or 'flow'")
-    for name, val in (
-        ("sharpness_every", sharpness_every),
-        ("e_hat_every", e_hat_every),
-        ("ga_every", 0 if ga_every is None else ga_every),
-        ("hessian_every", hessian_every),
-        ("top_k", top_k),
-    ):
-        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 0:
-            raise ValueError(f"{name} must be an integer ≥ 0 (0 = never), got {val!r}")
     dt = resolve_dtype(dtype)
     if hasattr(model, "prepare"):  # families that take X in their own layout (PyTorch: samples first)
         X, Y = model.prepare(X, Y, dtype=dt, hessian_every=hessian_every)
@@ -142,14 +142,7 @@ def train(
         method=method,
         backend=backend_name(xp),
         dtype=str(dt),
-        steps_requested=int(steps),
-        top_k=eng.k,
-        sharpness_every=int(sharpness_every),
-        sharpness_tol=float(sharpness_tol),
-        e_hat_every=int(e_hat_every) if caps.measures_e_hat else 0,
-        ga_every=int(ga_every),
-        hessian_every=int(hessian_every),
-        hessian_tol=float(hessian_tol),
+        **run.entries(top_k=eng.k, ga_every=ga_every, measures_e_hat=caps.measures_e_hat),
         y_norm=float(xp.linalg.norm(spectrum.Y)),
         jit=bool(jit),
     )

@@ -371,3 +371,30 @@ def test_spectrum_projected_start_is_shared_only_for_an_equal_start():
     t1 = linnet.train(X, Y, eta=0.1, steps=3, W0=W1, a0=a0, spectrum=sp, progress=False)
     t0b = linnet.train(X, Y, eta=0.1, steps=3, W0=W0, a0=a0, progress=False)  # its own spectrum
     assert not np.array_equal(t0.loss, t1.loss) and np.array_equal(t0.loss, t0b.loss)
+
+
+def test_run_config_checks_its_settings_once_for_train_and_train_batch():
+    from linnet.run.config import RunConfig
+
+    cfg = RunConfig(steps=3, sharpness_every=2, e_hat_every=0, ga_every=None)
+    assert cfg.entries(top_k=4, ga_every=1, measures_e_hat=True) == dict(
+        steps_requested=3,
+        top_k=4,
+        sharpness_every=2,
+        sharpness_tol=1e-6,
+        e_hat_every=0,
+        ga_every=1,
+        hessian_every=0,
+        hessian_tol=1e-8,
+    )
+    assert cfg.entries(top_k=4, ga_every=0, measures_e_hat=False)["e_hat_every"] == 0
+    for bad in (dict(steps=-1), dict(steps=2.0), dict(steps=True)):
+        with pytest.raises(ValueError, match="steps must be an integer ≥ 0"):
+            RunConfig(**bad)
+    with pytest.raises(ValueError, match=r"hessian_every must be an integer ≥ 0 \(0 = never\)"):
+        RunConfig(steps=1, hessian_every=-2)
+    X, Y = np.ones((3, 4)), np.ones(4)
+    with pytest.raises(ValueError, match="sharpness_every must be"):
+        linnet.train(X, Y, eta=0.1, steps=1, m=2, sharpness_every=1.5)
+    with pytest.raises(ValueError, match="top_k must be"):
+        linnet.train_batch(X, Y, eta=[0.1], steps=1, m=2, top_k=-1)

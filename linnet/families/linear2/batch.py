@@ -32,6 +32,7 @@ import numpy as np
 from ..._backend import available_cpus, backend_name, namespace, one_blas_thread, to_numpy
 from ..._checks import check_eta, resolve_dtype
 from ...progress import Progress
+from ...run.config import RunConfig
 from ...run.observers import EHat, HessianTop, Sharpness
 from ...run.recorder import build_trajectory
 from ...run.stop import Stop, StopRule
@@ -378,16 +379,16 @@ def train_batch(
     ``threads`` members at a time (default: the CPUs this process may use), each on one core with
     its Z_v in that core's cache; each member's trajectory is bitwise its single ``jit=True`` run.
     """
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"steps must be an integer ≥ 0, got {steps!r}")
-    for name, val in (
-        ("sharpness_every", sharpness_every),
-        ("e_hat_every", e_hat_every),
-        ("hessian_every", hessian_every),
-        ("top_k", top_k),
-    ):
-        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 0:
-            raise ValueError(f"{name} must be an integer ≥ 0 (0 = never), got {val!r}")
+    run = RunConfig(
+        steps=steps,
+        sharpness_every=sharpness_every,
+        sharpness_tol=sharpness_tol,
+        e_hat_every=e_hat_every,
+        ga_every=0,
+        hessian_every=hessian_every,
+        hessian_tol=hessian_tol,
+        top_k=top_k,
+    )
     if readback_every is not None and (
         isinstance(readback_every, bool)
         or not isinstance(readback_every, (int, np.integer))
@@ -433,14 +434,7 @@ def train_batch(
                 method="gd",
                 backend=backend_name(xp),
                 dtype=str(dt),
-                steps_requested=int(steps),
-                top_k=k_top,
-                sharpness_every=int(sharpness_every),
-                sharpness_tol=float(sharpness_tol),
-                e_hat_every=int(e_hat_every),
-                ga_every=0,
-                hessian_every=int(hessian_every),
-                hessian_tol=float(hessian_tol),
+                **run.entries(top_k=k_top, ga_every=0, measures_e_hat=True),
                 y_norm=float(xp.linalg.norm(spectrum.Y)),
                 jit=bool(jit),
             )
