@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.bench import bench_data
+from benchmarks.bench_sweep import paper_eta_sweep
 from linnet._backend import available_cpus
 from linnet.families.linear2.batch import train_batch
 from linnet.families.linear2.init import init_params
@@ -98,25 +99,7 @@ def sweep_times(*, workers=2, paper_steps=1000, catapult=True, jit: bool = False
         c = load_config(cat)
         c.pop("sweep", None)
         configs.append(("catapult example (42 runs)", c))
-    configs.append(
-        (
-            f"paper-size η sweep (32 runs, {paper_steps} steps)",
-            dict(
-                fixed=dict(
-                    kind="cifar-like",
-                    n=1000,
-                    d=3072,
-                    m=200,
-                    init="torch",
-                    alpha=1.0,
-                    column_norm=0.2,
-                    steps=paper_steps,
-                    seed=0,
-                ),
-                grid=dict(eta=[float(e) for e in np.linspace(2.0, 12.0, 32)]),
-            ),
-        )
-    )
+    configs.append((f"paper-size η sweep (32 runs, {paper_steps} steps)", paper_eta_sweep(paper_steps)))
     rows = []
     for label, cfg in configs:
         row: dict[str, Any] = dict(sweep=label)
