@@ -126,3 +126,24 @@ def test_sweep_over_the_paper_cnn_by_builder_name(tmp_path):
     assert bad[0]["status"] == "error" and "is not 3·s²" in bad[0]["error"]
     with pytest.raises(ValueError, match="'depth' is a key of model = 'mlp' runs"):
         linnet.sweep({"depth": [2]}, fixed=fixed, out=str(tmp_path / "c"))
+
+
+def test_the_sweep_compiles_only_runs_long_enough_to_pay_for_compiling():
+    """jit left out: the compiled loop where Numba is installed and the linear-net runs would take
+    the NumPy loop ≥ AUTO_JIT_MIN_SECONDS; decided from the configuration alone."""
+    from linnet import jit as compiled
+    from linnet.sweeps.workers import AUTO_JIT_MIN_SECONDS
+
+    tiny = sweep.expand_grid(
+        dict(fixed=dict(n=1, d=3, steps=1500), grid=dict(eta_lambda0=[1.0, 2.0], m=[256, 4096]))
+    )
+    paper = sweep.expand_grid(
+        dict(fixed=dict(kind="cifar-like", n=1000, d=3072, m=200, steps=5000), grid=dict(eta=[1.0] * 32))
+    )
+    assert sweep.numpy_seconds(tiny) < 1 < AUTO_JIT_MIN_SECONDS <= sweep.numpy_seconds(paper)
+    assert sweep.auto_jit(tiny) is False
+    assert sweep.auto_jit(paper) is compiled.available()
+    mlp = sweep.expand_grid(
+        dict(fixed=dict(model="mlp", n=1000, d=3072, m=200, steps=100000), grid=dict(eta=[1.0]))
+    )
+    assert sweep.numpy_seconds(mlp) == 0  # other families ignore jit

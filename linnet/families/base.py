@@ -55,13 +55,15 @@ class SweepModel:
     """How a sweep spec with ``model = name`` builds its network: ``defaults`` (the keys the spec
     gains, and their values unless given), ``keys`` (the model's own keys a spec may set), and
     ``run(spec, X, Y, spectrum, jit)`` → ``(model, X_in, train_kwargs)``. ``batchable``: runs may
-    advance together in :func:`linnet.train_batch`."""
+    advance together in :func:`linnet.train_batch`. ``compilable``: ``jit=True`` runs them on the
+    compiled loop (:mod:`linnet.jit`); the sweep's automatic choice weighs their work."""
 
     name: str
     run: Callable[..., tuple[Any, Any, dict]]
     defaults: dict = field(default_factory=dict)
     keys: tuple[str, ...] = ()
     batchable: bool = False
+    compilable: bool = False
 
 
 def _numbered_layers(specific: dict, which: str) -> tuple:

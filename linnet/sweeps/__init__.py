@@ -84,6 +84,8 @@ from .workers import (  # noqa: F401
     _portable,
     _run_dask,
     _run_local,
+    auto_jit,
+    numpy_seconds,
     run_sweep,
 )
 
@@ -113,6 +115,8 @@ __all__ = [
     "run_id",
     "run_one",
     "run_sweep",
+    "auto_jit",
+    "numpy_seconds",
     "summarize",
     "sweep",
     "write_summary",

@@ -8,7 +8,8 @@ import os
 import sys
 import uuid
 
-from .grid import expand_grid, run_id
+from ..families import SWEEP_MODELS
+from .grid import DEFAULT_MODEL, expand_grid, run_id
 from .runner import BATCH_MIN_STATE, BATCH_SIZE, group_specs, resolve_checker, run_batch
 from .store import finished, record, write_summary
 
@@ -49,12 +50,12 @@ def run_sweep(
     on its own as soon as its batch ends. Each task limits its BLAS threads to ``blas_threads``
     (default: the config's ``sweep.blas_threads``, else the cores divided among the local workers,
     or among a Dask worker's threads), so that workers do not oversubscribe the cores.
-    ``jit`` (default: the config's ``sweep.jit``, else whether Numba is installed) runs the
-    linear-net runs on the compiled loop (``train(..., jit=True)``; other families run as they do
-    anyway). It agrees with the NumPy loop to roundoff, not bitwise; each row's ``jit`` column says
-    which loop ran it. Before the workers start, the driver compiles the loop's kernels into
-    Numba's on-disk cache (once per machine, ~40 s; then ~0.3 s to load), so that the workers load
-    them instead of each compiling them.
+    ``jit`` (default: the config's ``sweep.jit``, else :func:`auto_jit`) runs the linear-net runs on
+    the compiled loop (``train(..., jit=True)``; other families run as they do anyway). It agrees
+    with the NumPy loop to roundoff, not bitwise; each row's ``jit`` column says which loop ran it.
+    Before the workers start, the driver compiles the loop's kernels into Numba's on-disk cache
+    (once per machine, ~40 s; then ~0.3 s to load), so that the workers load them instead of each
+    compiling them.
     """
     opts = config.get("sweep", {})
     if "check" in opts:
@@ -74,7 +75,7 @@ def run_sweep(
     say = (lambda s: print(s, file=sys.stderr, flush=True)) if progress else (lambda s: None)
     batch_size = int(opts.get("batch_size", BATCH_SIZE)) if batch_size is None else batch_size
     blas_threads = opts.get("blas_threads") if blas_threads is None else blas_threads
-    jit = _resolve_jit(opts.get("jit") if jit is None else jit)
+    jit = _resolve_jit(opts.get("jit") if jit is None else jit, todo)
     local = client is None and scheduler is None
     n_workers = workers or os.cpu_count() or 1
     min_state = (
@@ -132,14 +133,41 @@ def run_sweep(
     return rows
 
 
-def _resolve_jit(jit) -> bool:
-    """``jit`` as given (a bool), or None: the compiled loop where Numba is installed."""
-    if jit is None:
-        from .. import jit as compiled
+# The sweep's automatic choice of loop: compiled where Numba is installed and the linear-net runs'
+# estimated time on the NumPy loop is at least AUTO_JIT_MIN_SECONDS, so that compiling the loop the
+# first time on a machine (38–40 s here) cannot cost more than the runs take. The estimate is the
+# NumPy loop's time a step with Λ and ‖Ê‖ (python -m benchmarks, this 2-core machine: 0.39 ms at
+# m·r = 200,000, ~0.05 ms for a tiny state), linear in the state m·min(n, d).
+AUTO_JIT_MIN_SECONDS = 60.0
+NUMPY_SECONDS_PER_STEP = 5e-5
+NUMPY_SECONDS_PER_STATE_ENTRY = 1.7e-9
 
-        return compiled.available()
+
+def numpy_seconds(specs: list[dict]) -> float:
+    """Estimated seconds of the compilable (linear-net) runs among ``specs`` on the NumPy loop."""
+    total = 0.0
+    for s in specs:
+        if SWEEP_MODELS[s.get("model", DEFAULT_MODEL)].compilable:
+            state = int(s["m"]) * min(int(s["n"]), int(s["d"]))
+            total += int(s["steps"]) * (NUMPY_SECONDS_PER_STEP + NUMPY_SECONDS_PER_STATE_ENTRY * state)
+    return total
+
+
+def auto_jit(specs: list[dict]) -> bool:
+    """The compiled loop where Numba is installed and the runs would take the NumPy loop at least
+    AUTO_JIT_MIN_SECONDS (:func:`numpy_seconds`): a choice made from the sweep's configuration, so
+    the same sweep runs the same loop on every machine that has Numba."""
+    from .. import jit as compiled
+
+    return compiled.available() and numpy_seconds(specs) >= AUTO_JIT_MIN_SECONDS
+
+
+def _resolve_jit(jit, specs: list[dict]) -> bool:
+    """``jit`` as given (a bool), or None: :func:`auto_jit` on the runs to do."""
+    if jit is None:
+        return auto_jit(specs)
     if not isinstance(jit, bool):
-        raise ValueError(f"jit must be true, false or left out (auto: where Numba is installed), got {jit!r}")
+        raise ValueError(f"jit must be true, false or left out (automatic: auto_jit), got {jit!r}")
     return jit
 
 

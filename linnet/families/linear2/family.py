@@ -130,6 +130,6 @@ LINEAR2 = Capabilities(
     layers=_layers,
     describe=_describe,
     output_norm="|a|^2",
-    sweep_models=(SweepModel("linear2", _sweep_run, batchable=True),),
+    sweep_models=(SweepModel("linear2", _sweep_run, batchable=True, compilable=True),),
     linear_theory=True,
 )
