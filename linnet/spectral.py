@@ -80,7 +80,7 @@ class DataSpectrum:
         last = self._casts.get(key)
         if last is not None and last[0].shape == W0.shape and bool(xp.array_equal(last[0], W0)):
             return last[1]
-        U, s = self.in_dtype(dtype)[3], self.in_dtype(dtype)[1]
+        _, s, _, U = self.in_dtype(dtype)
         Zv0 = xp.ascontiguousarray((W0 @ U) * s)
         if xp is np:
             Zv0.flags.writeable = False

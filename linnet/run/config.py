@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 
-def _count(name: str, value, *, least: int = 0, hint: str = " (0 = never)") -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-        raise ValueError(f"{name} must be an integer ≥ {least}{hint}, got {value!r}")
+def _count(name: str, value, *, hint: str = " (0 = never)") -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be an integer ≥ 0{hint}, got {value!r}")
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,8 @@ def run_sweep(
     say = (lambda s: print(s, file=sys.stderr, flush=True)) if progress else (lambda s: None)
     batch_size = int(opts.get("batch_size", BATCH_SIZE)) if batch_size is None else batch_size
     blas_threads = opts.get("blas_threads") if blas_threads is None else blas_threads
-    jit = _resolve_jit(opts.get("jit") if jit is None else jit, todo)
+    # decided on all the sweep's runs, not the ones left: a resumed sweep keeps its loop
+    jit = _resolve_jit(opts.get("jit") if jit is None else jit, specs)
     local = client is None and scheduler is None
     n_workers = workers or os.cpu_count() or 1
     min_state = (
@@ -163,7 +164,7 @@ def auto_jit(specs: list[dict]) -> bool:
 
 
 def _resolve_jit(jit, specs: list[dict]) -> bool:
-    """``jit`` as given (a bool), or None: :func:`auto_jit` on the runs to do."""
+    """``jit`` as given (a bool), or None: :func:`auto_jit` on the sweep's runs."""
     if jit is None:
         return auto_jit(specs)
     if not isinstance(jit, bool):
