@@ -46,13 +46,14 @@ def bandwidth_gbs(nbytes: int = 51 * 2**20, reps: int = 10) -> dict:
 
 
 def batch_rates(
-    Bs=(1, 8, 32, 128), *, steps=200, n=1000, d=3072, m=200, reps=3, jit: bool = False
+    Bs=(1, 8, 32, 128), *, steps=200, n=1000, d=3072, m=200, reps=3, jit: bool = False, xp: Any = np
 ) -> list[dict]:
     """Trajectory-steps/s of ``train_batch`` at paper size, Λ every step (e_hat off, as the main
     table), torch init seeds 0 … B−1, η = 10 (α = 1), less a 0-step batch's fixed cost; the best
-    of ``reps``; peak memory by tracemalloc over a 3-step batch. ``jit``: the compiled members
-    (``train_batch(jit=True)``, one member per core at a time) against ``train(jit=True)``."""
-    X, Y = bench_data(n, d, np)
+    of ``reps``; peak memory by tracemalloc over a 3-step batch (NumPy only: on CuPy, ``xp``, it
+    would see the host's share). ``jit``: the compiled members (``train_batch(jit=True)``, one
+    member per core at a time) against ``train(jit=True)``."""
+    X, Y = bench_data(n, d, xp)
     sp = spectrum(X, Y)
     starts = [init_params(m, X, scheme="torch", seed=s) for s in range(max(Bs))]
     kw: dict[str, Any] = dict(alpha=1.0, spectrum=sp, e_hat_every=0, progress=False, jit=jit)
@@ -67,12 +68,14 @@ def batch_rates(
         args: dict[str, Any] = dict(eta=10.0, W0=W0, a0=a0, **kw)
         fixed = min(_wall(lambda a=args: train_batch(X, Y, steps=0, **a)) for _ in range(reps))
         wall = min(_wall(lambda a=args: train_batch(X, Y, steps=steps, **a)) for _ in range(reps))
-        tracemalloc.start()
-        try:
-            train_batch(X, Y, steps=3, **args)
-            peak = tracemalloc.get_traced_memory()[1] / 2**20
-        finally:
-            tracemalloc.stop()
+        peak = float("nan")
+        if xp is np:
+            tracemalloc.start()
+            try:
+                train_batch(X, Y, steps=3, **args)
+                peak = tracemalloc.get_traced_memory()[1] / 2**20
+            finally:
+                tracemalloc.stop()
         rate = B * steps / max(wall - fixed, 1e-9)
         rows.append(
             dict(B=B, steps_per_s=rate, fixed_s=fixed, peak_mib=peak, stacked_mib=B * m * sp.r * 8 / 2**20)

@@ -64,27 +64,15 @@ def _cuda() -> str | None:
 
 
 BATCH_CODE = """
-import json, sys, time
+import json, sys
 import numpy as np
-import linnet
-from linnet._backend import namespace, synchronize
+from benchmarks.bench_batch import batch_rates
 cpu = {cpu}
-xp = np if cpu else __import__("cupy")
-n, d, m, steps = (40, 60, 8, 20) if cpu else (1000, 3072, 200, 200)
-X, Y = linnet.make_data("cifar-like", n=n, d=d, seed=0, column_norm=0.2)
-X, Y = xp.asarray(X), xp.asarray(Y)
-sp = linnet.spectrum(X, Y)
-rows = []
-for B in ((2, 4) if cpu else (32, 128, 512)):
-    starts = [linnet.init_params(m, X, scheme="torch", seed=s) for s in range(B)]
-    kw = dict(alpha=1.0, spectrum=sp, e_hat_every=0, progress=False)
-    run = lambda k: linnet.train_batch(X, Y, eta=[10.0] * B, W0=[w for w, a in starts],
-                                       a0=[a for w, a in starts], steps=k, **kw)
-    run(2)
-    t0 = time.perf_counter(); run(0); fixed = time.perf_counter() - t0
-    t0 = time.perf_counter(); run(steps); t = time.perf_counter() - t0 - fixed
-    rows.append(dict(B=B, steps=steps, traj_steps_per_s=B * steps / t, fixed_s=fixed))
-    print(rows[-1], flush=True)
+if cpu:
+    rows = batch_rates(Bs=(2, 4), steps=20, n=40, d=60, m=8, reps=1)
+else:
+    rows = batch_rates(Bs=(32, 128, 512), steps=200, reps=1, xp=__import__("cupy"))
+print(rows, flush=True)
 json.dump(rows, open(sys.argv[1], "w"), indent=1)
 """
 
