@@ -56,7 +56,7 @@ class DataSpectrum:
     path: str
     X: Array
     Y: Array
-    _casts: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # casts, last start
 
     @property
     def r(self) -> int:
@@ -66,9 +66,9 @@ class DataSpectrum:
         """(λ, s, Y_v, U) in ``dtype``, cast once per spectrum and dtype: every engine built on this
         spectrum shares them (U is d×r, 24 MB at paper size) instead of holding its own copy."""
         key = np.dtype(dtype).str
-        if key not in self._casts:
-            self._casts[key] = tuple(a.astype(dtype) for a in (self.lam, self.s, self.Yv, self.U))
-        return self._casts[key]
+        if key not in self._memo:
+            self._memo[key] = tuple(a.astype(dtype) for a in (self.lam, self.s, self.Yv, self.U))
+        return self._memo[key]
 
     def projected(self, W0: Array, dtype: Any) -> Array:
         """Z_v(0) = W0 U diag(s) (m×r): a start W0 in K's eigenbasis, read-only. The last start
@@ -77,14 +77,14 @@ class DataSpectrum:
         size, ~0.1 s on one thread), which was most of a short compiled run's fixed cost."""
         xp = namespace(W0)
         key = ("projected", np.dtype(dtype).str)
-        last = self._casts.get(key)
+        last = self._memo.get(key)
         if last is not None and last[0].shape == W0.shape and bool(xp.array_equal(last[0], W0)):
             return last[1]
         _, s, _, U = self.in_dtype(dtype)
         Zv0 = xp.ascontiguousarray((W0 @ U) * s)
         if xp is np:
             Zv0.flags.writeable = False
-        self._casts[key] = (W0.copy(), Zv0)
+        self._memo[key] = (W0.copy(), Zv0)
         return Zv0
 
     def V(self, k: int | None = None) -> Array:
