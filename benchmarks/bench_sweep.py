@@ -5,9 +5,11 @@ Two workloads, each timed end to end on this machine's cores (``workers`` local 
 * the paper-size η sweep (32 linear-net runs, n = 1000, d = 3072, m = 200, torch init, η from 2 to
   12, Λ and ‖Ê‖ every step): :func:`linnet.sweeps.run_sweep` against
   :func:`linnet.train_batch` on the same 32 runs in this process (data, spectrum and starts made
-  beforehand and not timed: the batch's pure stepping, the strictest reference), on the NumPy
-  loop and on the compiled one. The ratio is trajectory-steps/s of the sweep over those of
-  ``train_batch``.
+  beforehand and not timed), on the NumPy loop and on the compiled one. The ratio is
+  trajectory-steps/s of the sweep over those of ``train_batch``, as called (its trajectories
+  carry W_final) and stepping only (``final_weights=False``: the strictest reference, since the
+  sweep's rows do not need W_final either). The sweep runs once on a pool of its own (started
+  and stopped within the timing) and once on a reused :class:`linnet.pool.WorkerPool`.
 * the catapult example (``examples/catapult.toml``, 42 tiny runs): the sweep with its defaults
   against one run per process (a fresh interpreter per run, ``workers`` at a time, running
   ``linnet.sweeps.run_one`` on the NumPy loop: a script per run, as one would without a sweep).
@@ -29,6 +31,7 @@ import numpy as np
 
 import linnet
 from linnet import jit as compiled
+from linnet.pool import WorkerPool
 from linnet.sweeps import expand_grid, load_config, run_sweep
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -52,7 +55,9 @@ def paper_eta_sweep(steps: int) -> dict:
 
 
 def sweep_vs_batch(steps: int, *, jit: bool, workers: int) -> dict:
-    """Seconds of ``train_batch`` on the sweep's 32 runs (in this process) and of the sweep."""
+    """Seconds of ``train_batch`` on the sweep's 32 runs (in this process; as called, and with
+    ``final_weights=False``: pure stepping, as the sweep's rows need) and of the sweep, on a pool
+    of its own and on a reused pool (one that ran a 2-run sweep on the same data before)."""
     cfg = paper_eta_sweep(steps)
     specs = expand_grid(cfg)
     X, Y = linnet.make_data("cifar-like", n=1000, d=3072, seed=0, column_norm=0.2)
@@ -60,25 +65,34 @@ def sweep_vs_batch(steps: int, *, jit: bool, workers: int) -> dict:
     W, a = linnet.init_params(200, X, scheme="torch", seed=0, alpha=1.0)
     if jit:
         compiled.warm_up()
-    t0 = time.perf_counter()
-    linnet.train_batch(
-        X,
-        Y,
-        eta=[s["eta"] for s in specs],
-        W0=[W] * len(specs),
-        a0=[a] * len(specs),
-        alpha=1.0,
-        steps=steps,
-        spectrum=sp,
-        progress=False,
-        jit=jit,
-    )
-    t_batch = time.perf_counter() - t0
+    batch_s = {}
+    for final in (True, False):
+        t0 = time.perf_counter()
+        linnet.train_batch(
+            X,
+            Y,
+            eta=[s["eta"] for s in specs],
+            W0=[W] * len(specs),
+            a0=[a] * len(specs),
+            alpha=1.0,
+            steps=steps,
+            spectrum=sp,
+            progress=False,
+            jit=jit,
+            final_weights=final,
+        )
+        batch_s[final] = time.perf_counter() - t0
     out = tempfile.mkdtemp(prefix="linnet-bench-sweep-")
     try:
         t0 = time.perf_counter()
-        rows = run_sweep(cfg, out, workers=workers, progress=False, jit=jit)
+        rows = run_sweep(cfg, os.path.join(out, "own"), workers=workers, progress=False, jit=jit)
         t_sweep = time.perf_counter() - t0
+        with WorkerPool(workers) as pool:
+            earlier = {**cfg, "fixed": {**cfg["fixed"], "steps": 10}, "grid": dict(eta=[1.0, 1.5])}
+            run_sweep(earlier, os.path.join(out, "earlier"), pool=pool, progress=False, jit=jit)
+            t0 = time.perf_counter()
+            reused = run_sweep(cfg, os.path.join(out, "reused"), pool=pool, progress=False, jit=jit)
+            t_reused = time.perf_counter() - t0
     finally:
         shutil.rmtree(out, ignore_errors=True)
     traj_steps = len(specs) * steps
@@ -86,12 +100,17 @@ def sweep_vs_batch(steps: int, *, jit: bool, workers: int) -> dict:
         jit=jit,
         steps=steps,
         runs=len(specs),
-        train_batch_s=t_batch,
+        train_batch_s=batch_s[True],
+        train_batch_stepping_s=batch_s[False],
         sweep_s=t_sweep,
-        train_batch_rate=traj_steps / t_batch,
+        sweep_reused_pool_s=t_reused,
+        train_batch_rate=traj_steps / batch_s[True],
         sweep_rate=traj_steps / t_sweep,
-        ratio=t_batch / t_sweep,
-        ok=sum(r["status"] == "ok" for r in rows),
+        ratio=batch_s[True] / t_sweep,
+        ratio_stepping=batch_s[False] / t_sweep,
+        ratio_reused_pool=batch_s[True] / t_reused,
+        ratio_reused_pool_stepping=batch_s[False] / t_reused,
+        ok=sum(r["status"] == "ok" for r in rows + reused),
     )
 
 
@@ -125,7 +144,7 @@ def catapult(workers: int) -> dict:
     cfg = load_config(os.path.join(HERE, "examples", "catapult.toml"))
     cfg.pop("sweep", None)
     specs = expand_grid(cfg)
-    times, loops, ok = {}, {}, {}
+    times, loops, ok, run_s = {}, {}, {}, {}
     for mode, jit in (("default", None), ("jit", True)):
         if jit and not compiled.available():
             continue
@@ -136,6 +155,7 @@ def catapult(workers: int) -> dict:
             times[mode] = time.perf_counter() - t0
             loops[mode] = "compiled" if rows[0]["jit"] else "NumPy"
             ok[mode] = sum(r["status"] == "ok" for r in rows)
+            run_s[mode] = sum(r["seconds"] for r in rows) / workers  # the runs alone, spread evenly
         finally:
             shutil.rmtree(out, ignore_errors=True)
     t_proc = _one_per_process(specs, workers)
@@ -146,6 +166,8 @@ def catapult(workers: int) -> dict:
         ok=ok,
         one_per_process_s=t_proc,
         speed_up={k: t_proc / v for k, v in times.items()},
+        runs_alone_s=run_s,
+        most_speed_up={k: t_proc / v for k, v in run_s.items()},
     )
 
 
@@ -159,20 +181,28 @@ def report(*, steps: int, workers: int) -> tuple[str, dict]:
         f"sweeps against their runs — {platform.machine()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}, NumPy {np.__version__}, {workers} local workers; "
         f"1-min load {load0:.2f} at the start, {load1:.2f} at the end",
-        f"paper-size η sweep, {rows[0]['runs']} runs × {steps} steps (Λ and ‖Ê‖ every step):",
-        f"  {'loop':8} {'train_batch s':>14} {'sweep s':>8} {'batch st/s':>11} "
-        f"{'sweep st/s':>11} {'ratio':>6}",
+        f"paper-size η sweep, {rows[0]['runs']} runs × {steps} steps (Λ and ‖Ê‖ every step); "
+        "train_batch as called (with W_final) and stepping only (final_weights=False, as the "
+        "sweep's rows need); the sweep on a pool of its own and on a reused one:",
+        f"  {'loop':8} {'train_batch s':>14} {'stepping s':>11} {'sweep s':>8} {'reused s':>9} "
+        f"{'ratio':>6} {'vs stepping':>12} {'reused':>7} {'vs stepping':>12}",
     ]
     for r in rows:
         lines.append(
-            f"  {'jit' if r['jit'] else 'NumPy':8} {r['train_batch_s']:14.2f} {r['sweep_s']:8.2f} "
-            f"{r['train_batch_rate']:11.0f} {r['sweep_rate']:11.0f} {r['ratio']:6.2f}"
+            f"  {'jit' if r['jit'] else 'NumPy':8} {r['train_batch_s']:14.2f} "
+            f"{r['train_batch_stepping_s']:11.2f} {r['sweep_s']:8.2f} {r['sweep_reused_pool_s']:9.2f} "
+            f"{r['ratio']:6.2f} {r['ratio_stepping']:12.2f} {r['ratio_reused_pool']:7.2f} "
+            f"{r['ratio_reused_pool_stepping']:12.2f}"
         )
     lines.append(
         f"catapult example, {cat['runs']} runs; one run per process {cat['one_per_process_s']:.1f} s;"
     )
     for mode, secs in cat["sweep_s"].items():
-        lines.append(f"  sweep ({mode}: {cat['loop'][mode]} loop) {secs:.1f} s: {cat['speed_up'][mode]:.1f}x")
+        lines.append(
+            f"  sweep ({mode}: {cat['loop'][mode]} loop) {secs:.1f} s: {cat['speed_up'][mode]:.1f}x; "
+            f"its runs alone {cat['runs_alone_s'][mode]:.1f} s a worker, so at most "
+            f"{cat['most_speed_up'][mode]:.1f}x on this loop"
+        )
     return "\n".join(lines), dict(eta_sweep=rows, catapult=cat, load=(load0, load1))
 
 

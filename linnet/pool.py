@@ -115,10 +115,13 @@ class WorkerPool:
     context manager: leaving the block normally stops the workers; leaving it by an exception
     (Ctrl-C included) kills them."""
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, *, preload: tuple[str, ...] = ()):
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be an integer ≥ 1, got {workers!r}")
+        if isinstance(preload, str) or not all(isinstance(m, str) and m for m in preload):
+            raise ValueError(f"preload must be a tuple of module names, got {preload!r}")
         self.size = workers
+        self.preload = tuple(preload)
         self._workers: list[_Worker] = []
         self._queue: collections.deque[int] = collections.deque()
         self._tasks: dict[int, tuple[Callable, tuple, dict]] = {}
@@ -141,6 +144,17 @@ class WorkerPool:
         self._tasks[task] = (fn, args, kwargs)
         self._queue.append(task)
         return task
+
+    @property
+    def pids(self) -> tuple[int, ...]:
+        """The process ids of the pool's workers now (started, not yet reaped)."""
+        return tuple(w.proc.pid for w in self._workers)
+
+    def start(self) -> None:
+        """Start every worker now (each imports ``preload`` as it starts), rather than as the first
+        tasks arrive, so that their start overlaps what the driver does before it submits."""
+        while len(self._workers) < self.size:
+            self._workers.append(self._start())
 
     def results(self) -> Iterator[Done]:
         """Finished tasks as they finish, until none is queued or running."""
@@ -186,7 +200,10 @@ class WorkerPool:
         self._workers = []
 
     def kill(self) -> None:
-        """Kill every worker at once (SIGKILL) and reap it."""
+        """Kill every worker at once (SIGKILL) and reap it; queued and running tasks are dropped.
+        The pool stays usable: later tasks start new workers."""
+        self._queue.clear()
+        self._tasks.clear()
         for w in self._workers:
             if w.proc.poll() is None:
                 w.proc.kill()
@@ -229,7 +246,7 @@ class WorkerPool:
         os.close(from_worker_w)
         w = _Worker(proc, Connection(to_worker_w, readable=False), Connection(from_worker_r, writable=False))
         try:
-            w.send.send(("init", os.getpid(), list(sys.path)))
+            w.send.send(("init", os.getpid(), list(sys.path), self.preload))
         except (BrokenPipeError, ConnectionResetError):
             pass  # it died at once: its EOF comes next, as a WorkerStartError
         return w

@@ -9,7 +9,8 @@ Protocol, over the worker's standard input and output (which the worker then poi
 its stdout to the driver's stderr, so that what a run prints cannot corrupt the channel), as
 :class:`multiprocessing.connection.Connection` messages:
 
-* driver → worker: ``("init", driver_pid, sys_path)`` once, then ``(task_id, fn, args, kwargs)``
+* driver → worker: ``("init", driver_pid, sys_path, preload)`` once (``preload``: modules to
+  import before the worker says it is ready), then ``(task_id, fn, args, kwargs)``
   per task, then ``None`` to stop;
 * worker → driver: ``("ready", pid)`` once, then ``(task_id, True, result)`` or
   ``(task_id, False, (exception type name, message, traceback))`` per task (task_id None when
@@ -20,6 +21,7 @@ The worker exits as soon as its driver is gone, even when the driver was SIGKILL
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import threading
@@ -72,11 +74,13 @@ def _channel() -> tuple[Connection, Connection]:
 
 def main() -> None:
     inbox, outbox = _channel()
-    kind, driver_pid, sys_path = inbox.recv()
+    kind, driver_pid, sys_path, preload = inbox.recv()
     if kind != "init":
         raise SystemExit(f"linnet.worker: expected the driver's init message, got {kind!r}")
     die_with(int(driver_pid))
     sys.path[:] = list(sys_path)  # the driver's: its checker modules import here as there
+    for name in preload:
+        importlib.import_module(name)
     outbox.send(("ready", os.getpid()))
     while True:
         try:

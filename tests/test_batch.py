@@ -93,6 +93,27 @@ def test_readback_every_does_not_change_the_runs(eos):
             assert_same(r, b)
 
 
+@pytest.mark.parametrize("jit", [False, True])
+def test_without_final_weights_only_w_final_is_left_out(eos, jit):
+    if jit:
+        pytest.importorskip("numba")
+    X, Y, W, a, eta = eos
+    kw = dict(eta=[eta, 1.5 * eta], seed=[0, 1], steps=40, m=40, scale=0.5, jit=jit, progress=False)
+    full = train_batch(X, Y, **kw)
+    lean = train_batch(X, Y, final_weights=False, **kw)
+    for f, b in zip(full, lean, strict=True):
+        assert set(f.specific) - set(b.specific) == {"W_final"}
+        for name, v in b.specific.items():
+            assert np.array_equal(v, f.specific[name]), name
+        for name in FIELDS:
+            assert np.array_equal(getattr(b, name), getattr(f, name)), name
+        assert np.array_equal(b.a_final, f.a_final) and not np.array_equal(b.a_final, b.a0)
+        with pytest.raises(ValueError, match="without W_final.*final_weights=False"):
+            _ = b.final_weights
+    with pytest.raises(ValueError, match="final_weights"):
+        train_batch(X, Y, eta=eta, m=40, steps=1, final_weights="no")
+
+
 def test_arguments_are_checked(eos):
     X, Y, W, a, eta = eos
     with pytest.raises(ValueError, match="disagree on the batch size"):

@@ -128,7 +128,13 @@ class Trajectory:
         return capabilities(self.family)
 
     def _layers(self, which: str) -> tuple:
-        return self.capabilities.layers(self.specific, which)
+        try:
+            return self.capabilities.layers(self.specific, which)
+        except KeyError as exc:  # (not AttributeError: a property's would fall to __getattr__)
+            raise ValueError(
+                f"this trajectory was recorded without {exc.args[0]} "
+                "(train_batch(..., final_weights=False) leaves W_final out)"
+            ) from None
 
     @property
     def eta(self) -> float:

@@ -54,7 +54,8 @@ def main(argv=None, *, prog="python -m linnet sweep", default_checker=None) -> i
         action=argparse.BooleanOptionalAction,
         default=None,
         help="linear-net runs on the compiled loop, train(jit=True) (default: sweep.jit, else "
-        "where Numba is installed); --no-jit: the NumPy loop",
+        "linnet.sweeps.auto_jit: compiled where Numba is installed and the runs would take the "
+        "NumPy loop at least a minute); --no-jit: the NumPy loop",
     )
     args = p.parse_args(argv)
     if args.check:

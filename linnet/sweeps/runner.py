@@ -209,6 +209,8 @@ def _run_batch(specs, *, checker, save_dir, jit=False, threads=None):
             progress=False,
             jit=jit,
             threads=threads or None,
+            # the row needs no W_final; a checker or a saved trajectory may
+            final_weights=checker is not None or save_dir is not None,
         )
         for (row, spec, *_, lam0), tr in zip(starts, trs, strict=True):
             try:

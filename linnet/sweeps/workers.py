@@ -32,11 +32,17 @@ def run_sweep(
     blas_threads: int | None = None,
     batch_min_state: int | None = None,
     jit: bool | None = None,
+    pool=None,
 ) -> list[dict]:
     """Run every missing configuration of ``config``; returns the summary rows (all runs, in grid order).
 
     ``scheduler``: address of a running Dask scheduler (or pass ``client``); default: a local
-    process pool with ``workers`` processes (all cores). ``on_result(row)`` is called in the driver
+    process pool with ``workers`` processes (all cores), started for this sweep and stopped after
+    it. ``pool``: a :class:`linnet.pool.WorkerPool` of one's own to run on instead and leave
+    running, so that successive sweeps reuse its workers, each of which keeps its imports, the
+    compiled loop and its last four data sets with their decompositions (a Ctrl-C or an error
+    during the sweep kills its workers; the pool starts new ones for the next).
+    ``on_result(row)`` is called in the driver
     after each run is recorded. Runs recorded with an error are retried only with ``retry_errors``.
     ``checker``: per-run check hook, ``checker(traj, X, Y) -> dict`` of extra columns, or its
     ``"module:function"`` name (default: the config's ``sweep.checker``, else none); e.g.
@@ -78,13 +84,21 @@ def run_sweep(
     # decided on all the sweep's runs, not the ones left: a resumed sweep keeps its loop
     jit = _resolve_jit(opts.get("jit") if jit is None else jit, specs)
     local = client is None and scheduler is None
-    n_workers = workers or os.cpu_count() or 1
+    if pool is not None:
+        from ..pool import WorkerPool
+
+        if not isinstance(pool, WorkerPool):
+            raise ValueError(f"pool must be a linnet.pool.WorkerPool, got {type(pool).__name__}")
+        if not local or workers is not None:
+            raise ValueError("give pool (its workers), or workers, scheduler or client: not both")
+    n_workers = pool.size if pool is not None else (workers or os.cpu_count() or 1)
     min_state = (
         int(opts.get("batch_min_state", BATCH_MIN_STATE)) if batch_min_state is None else batch_min_state
     )
     batches = group_specs(todo, batch_size, n_workers, min_state)  # (on Dask: regrouped for its threads)
     if local:
-        n_workers = min(n_workers, max(1, len(batches)))
+        if pool is None:
+            n_workers = min(n_workers, max(1, len(batches)))
         if blas_threads is None:
             blas_threads = max(1, (os.cpu_count() or 1) // n_workers)
     say(
@@ -102,8 +116,6 @@ def run_sweep(
         if on_result is not None:
             on_result(row)
 
-    if todo and jit and local:
-        _warm_up_compiled(say)
     if todo:
         if not local:
             _run_dask(
@@ -122,7 +134,7 @@ def run_sweep(
         else:
             _run_local(
                 batches,
-                n_workers,
+                pool or n_workers,
                 dict(checker=_portable(checker), save_dir=save_dir, blas_threads=blas_threads, jit=jit),
                 lambda row: record(out, row),
                 handle,
@@ -169,6 +181,10 @@ def _resolve_jit(jit, specs: list[dict]) -> bool:
         return auto_jit(specs)
     if not isinstance(jit, bool):
         raise ValueError(f"jit must be true, false or left out (automatic: auto_jit), got {jit!r}")
+    from .. import jit as compiled
+
+    if jit and not compiled.available():
+        raise ValueError('jit=True needs Numba: pip install "linnet[jit]" (or run the sweep with jit=False)')
     return jit
 
 
@@ -177,38 +193,56 @@ def _warm_up_compiled(say) -> None:
     needs them (the first time on a machine ~40 s: said first)."""
     from .. import jit as compiled
 
-    if not compiled.available():
-        raise ValueError('jit=True needs Numba: pip install "linnet[jit]" (or run the sweep with jit=False)')
     if compiled.compile_seconds() is None:
         say("sweep: loading the compiled loop (the first time on a machine it compiles: ~40 s, cached)")
     compiled.warm_up()
 
 
-def _run_local(batches, n_workers, kw, record_row, handle, say):
-    """The batches on a :class:`linnet.pool.WorkerPool` of ``n_workers`` local processes (which
-    never run the driver's script). A batch whose worker dies (a crash, the out-of-memory killer)
+def _run_local(batches, pool, kw, record_row, handle, say):
+    """The batches on ``pool``, a :class:`linnet.pool.WorkerPool` of local processes (which never
+    run the driver's script), or on a pool of ``pool`` processes started here and stopped at the
+    end. The workers start first, so that their imports overlap the driver's loading of the
+    compiled loop (``kw["jit"]``). A batch whose worker dies (a crash, the out-of-memory killer)
     is run again one run per task, so that its other runs survive; a run whose own worker dies is
     recorded with an error naming it and how the worker died."""
-    from ..pool import WorkerDeath, WorkerPool
+    from ..pool import WorkerPool
+
+    own = not isinstance(pool, WorkerPool)
+    if own:
+        pool = WorkerPool(pool, preload=(run_batch.__module__,))
+    try:
+        pool.start()
+        if kw["jit"]:
+            _warm_up_compiled(say)
+        _collect(pool, batches, kw, record_row, handle, say)
+    except BaseException:
+        pool.kill()
+        raise
+    if own:
+        pool.close()
+
+
+def _collect(pool, batches, kw, record_row, handle, say):
+    """Submit the batches to ``pool`` and record their rows as they come back."""
+    from ..pool import WorkerDeath
 
     k = 0
-    with WorkerPool(n_workers) as pool:
-        tasks = {pool.submit(run_batch, b, **kw): b for b in batches}
-        for done in pool.results():
-            batch = tasks.pop(done.task)
-            if isinstance(done.error, WorkerDeath) and len(batch) > 1:
-                say(
-                    f"  a batch of {len(batch)} runs lost its worker ({done.error.describe()}): "
-                    "running them one by one"
-                )
-                tasks.update({pool.submit(run_batch, [s], **kw): [s] for s in batch})
-                continue
-            rows = done.result if done.error is None else [_lost_row(s, done.error) for s in batch]
-            for row in rows:  # the whole batch on disk before anything else
-                record_row(row)
-            for row in rows:
-                k += 1
-                handle(row, k, recorded=True)
+    tasks = {pool.submit(run_batch, b, **kw): b for b in batches}
+    for done in pool.results():
+        batch = tasks.pop(done.task)
+        if isinstance(done.error, WorkerDeath) and len(batch) > 1:
+            say(
+                f"  a batch of {len(batch)} runs lost its worker ({done.error.describe()}): "
+                "running them one by one"
+            )
+            tasks.update({pool.submit(run_batch, [s], **kw): [s] for s in batch})
+            continue
+        rows = done.result if done.error is None else [_lost_row(s, done.error) for s in batch]
+        for row in rows:  # the whole batch on disk before anything else
+            record_row(row)
+        for row in rows:
+            k += 1
+            handle(row, k, recorded=True)
 
 
 def _lost_row(spec, error) -> dict:
