@@ -13,6 +13,11 @@ A worker that dies mid-task does not break the pool: its task comes back as a :c
 a second on Linux), a replacement worker starts for the remaining tasks, and every other task goes
 on.
 
+Workers start as tasks need them, or all at once with :meth:`WorkerPool.start`; each imports the
+pool's ``preload`` modules before it takes a task, and sees ``sys.path`` as it was when it started.
+A pool outlives any number of rounds of tasks (``linnet.sweeps.run_sweep(..., pool=pool)`` runs
+successive sweeps on one).
+
     with WorkerPool(2) as pool:
         ids = [pool.submit(fn, x) for x in items]
         for done in pool.results():  # as tasks finish; pool.submit may be called meanwhile
