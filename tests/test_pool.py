@@ -74,3 +74,23 @@ def test_sweeps_on_ones_own_pool_reuse_its_workers(tmp_path, monkeypatch):
         sweeps.run_sweep(TINY, str(tmp_path / "c"), pool=WorkerPool(1), workers=2)
     with pytest.raises(ValueError, match="WorkerPool"):
         sweeps.run_sweep(TINY, str(tmp_path / "c"), pool=2)
+
+
+def test_the_cli_runs_several_configs_on_one_set_of_workers(tmp_path, monkeypatch, capsys):
+    (tmp_path / "clipid.py").write_text("import os\ndef pid(traj, X, Y):\n    return {'pid': os.getpid()}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    paths = []
+    for name, etas in (("a", "[0.5, 1.0, 1.5]"), ("b", "[0.7, 1.2]")):
+        cfg = tmp_path / f"{name}.toml"
+        cfg.write_text(f'[sweep]\nout = "{tmp_path / name}"\n[fixed]\nkind = "cifar-like"\nn = 8\nd = 10\n'
+                       f'm = 6\nsteps = 5\n[grid]\neta_lambda0 = {etas}\n')
+        paths.append(str(cfg))
+    assert sweeps.main([*paths, "--workers", "2", "--checker", "clipid:pid"]) == 0
+    assert capsys.readouterr().out.count(" runs in ") == 2
+    rows = [r for name in "ab" for r in sweeps.finished(str(tmp_path / name)).values()]
+    assert len(rows) == 5 and all(r["status"] == "ok" for r in rows)
+    assert len({r["pid"] for r in rows}) <= 2  # a pool per config would have used up to 4 workers
+    with pytest.raises(SystemExit):
+        sweeps.main([*paths, "--out", str(tmp_path / "c")])
+    assert sweeps.main([paths[0], paths[0]]) == 2
+    assert "share an output folder" in capsys.readouterr().err
