@@ -86,12 +86,12 @@ def main() -> None:
         try:
             msg = inbox.recv()
         except EOFError:  # the driver closed the channel
-            return
+            _exit()
         except Exception as exc:  # noqa: BLE001 - a task that does not unpickle here: its task fails
             outbox.send((None, False, _failure(exc)))
             continue
         if msg is None:
-            return
+            _exit()
         task_id, fn, args, kwargs = msg
         try:
             result = fn(*args, **kwargs)
@@ -99,6 +99,16 @@ def main() -> None:
             outbox.send((task_id, False, _failure(exc)))
         else:
             outbox.send((task_id, True, result))
+
+
+def _exit() -> None:
+    """Leave at once, without the interpreter's teardown: freeing the data caches and unloading
+    Numba and LLVM took 0.14–0.6 s, which a sweep's driver waits for while it stops its workers.
+    Nothing here needs the teardown: results went back over the channel, and each task closed its
+    own files."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _failure(exc: BaseException) -> tuple[str, str, str]:
