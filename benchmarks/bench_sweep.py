@@ -10,9 +10,11 @@ Two workloads, each timed end to end on this machine's cores (``workers`` local 
   carry W_final) and stepping only (``final_weights=False``: the strictest reference, since the
   sweep's rows do not need W_final either). The sweep runs once on a pool of its own (started
   and stopped within the timing) and once on a reused :class:`linnet.pool.WorkerPool`.
-* the catapult example (``examples/catapult.toml``, 42 tiny runs): the sweep with its defaults
-  against one run per process (a fresh interpreter per run, ``workers`` at a time, running
-  ``linnet.sweeps.run_one`` on the NumPy loop: a script per run, as one would without a sweep).
+* the catapult example (``examples/catapult.toml``, 42 tiny runs): the sweep on the NumPy loop,
+  on the compiled loop and with its default loop (:func:`linnet.sweeps.auto_jit`: compiled here
+  when this machine's Numba cache holds it) against one run per process (a fresh interpreter per
+  run, ``workers`` at a time, running ``linnet.sweeps.run_one`` on the NumPy loop: a script per
+  run, as one would without a sweep).
 """
 
 from __future__ import annotations
@@ -139,13 +141,16 @@ def _one_per_process(specs: list[dict], workers: int) -> float:
 
 
 def catapult(workers: int) -> dict:
-    """The catapult example with the sweep's default loop (for these tiny runs: NumPy, see
-    linnet.sweeps.auto_jit) and with the compiled one (warm cache), against one run per process."""
+    """The catapult example on the NumPy loop (the default on a machine whose Numba cache lacks the
+    compiled loop), on the compiled one (warm cache), and with the sweep's default here (see
+    linnet.sweeps.auto_jit), against one run per process; and whether the two loops give every run
+    the same outcome."""
     cfg = load_config(os.path.join(HERE, "examples", "catapult.toml"))
     cfg.pop("sweep", None)
     specs = expand_grid(cfg)
-    times, loops, ok, run_s = {}, {}, {}, {}
-    for mode, jit in (("default", None), ("jit", True)):
+    times, loops, ok, run_s, outcomes = {}, {}, {}, {}, {}
+    cached = compiled.cached()
+    for mode, jit in (("NumPy", False), ("compiled", True), ("default", None)):
         if jit and not compiled.available():
             continue
         out = tempfile.mkdtemp(prefix="linnet-bench-sweep-")
@@ -156,11 +161,15 @@ def catapult(workers: int) -> dict:
             loops[mode] = "compiled" if rows[0]["jit"] else "NumPy"
             ok[mode] = sum(r["status"] == "ok" for r in rows)
             run_s[mode] = sum(r["seconds"] for r in rows) / workers  # the runs alone, spread evenly
+            outcomes[mode] = [r.get("outcome") for r in rows]
         finally:
             shutil.rmtree(out, ignore_errors=True)
     t_proc = _one_per_process(specs, workers)
+    other = outcomes.get("compiled", outcomes["NumPy"])
+    same = [a == b for a, b in zip(outcomes["NumPy"], other, strict=True)]
     return dict(
         runs=len(specs),
+        cached_before=cached,
         sweep_s=times,
         loop=loops,
         ok=ok,
@@ -168,6 +177,7 @@ def catapult(workers: int) -> dict:
         speed_up={k: t_proc / v for k, v in times.items()},
         runs_alone_s=run_s,
         most_speed_up={k: t_proc / v for k, v in run_s.items()},
+        same_outcomes=sum(same),
     )
 
 
@@ -195,7 +205,9 @@ def report(*, steps: int, workers: int) -> tuple[str, dict]:
             f"{r['ratio_reused_pool_stepping']:12.2f}"
         )
     lines.append(
-        f"catapult example, {cat['runs']} runs; one run per process {cat['one_per_process_s']:.1f} s;"
+        f"catapult example, {cat['runs']} runs; one run per process {cat['one_per_process_s']:.1f} s; "
+        f"compiled loop in the cache before: {cat['cached_before']}; the same outcome on both loops: "
+        f"{cat['same_outcomes']}/{cat['runs']} runs;"
     )
     for mode, secs in cat["sweep_s"].items():
         lines.append(

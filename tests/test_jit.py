@@ -149,6 +149,25 @@ def test_compile_time_is_reported():
     assert compiled.warm_up() >= 0 and compiled.compile_seconds() == compiled.warm_up()
 
 
+def test_cached_reads_this_machines_numba_cache(tmp_path):
+    """True once warm_up has compiled or loaded the loop (the cache is written where it compiles);
+    False against an empty cache folder, without compiling (a fresh interpreter: seconds, not 40).
+    ``python -m linnet.jit`` loads it and says so."""
+    import os
+    import subprocess
+    import sys
+
+    compiled.warm_up()
+    assert compiled.cached() is True
+    code = "from linnet import jit; print(jit.cached(), jit.compile_seconds())"
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "None"]
+    out = subprocess.run([sys.executable, "-m", "linnet.jit"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "cached: True" in out.stdout, out.stderr
+
+
 def test_without_numba_the_error_names_the_fix(eos, monkeypatch):
     X, Y, W, a, eta = eos
     monkeypatch.setattr(compiled, "numba", None)

@@ -5,8 +5,9 @@ import os
 import pytest
 
 import linnet
-from linnet import sweeps as sweep
+from linnet import jit as compiled_loop, sweeps as sweep
 
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 ONE_POINT = dict(fixed=dict(kind="gaussian", n=1, d=3, init="gaussian", steps=1500, seed=0, m=1024),
                  grid=dict(eta_lambda0=[1.5, 3.0, 5.0]))
 
@@ -128,22 +129,44 @@ def test_sweep_over_the_paper_cnn_by_builder_name(tmp_path):
         linnet.sweep({"depth": [2]}, fixed=fixed, out=str(tmp_path / "c"))
 
 
-def test_the_sweep_compiles_only_runs_long_enough_to_pay_for_compiling():
+def test_the_sweep_compiles_only_runs_long_enough_to_pay_for_compiling(monkeypatch):
     """jit left out: the compiled loop where Numba is installed and the linear-net runs would take
-    the NumPy loop ≥ AUTO_JIT_MIN_SECONDS; decided from the configuration alone."""
+    the NumPy loop ≥ AUTO_JIT_MIN_SECONDS, or ≥ AUTO_JIT_CACHED_MIN_SECONDS where the compiled loop
+    is already in this machine's cache."""
     from linnet import jit as compiled
-    from linnet.sweeps.workers import AUTO_JIT_MIN_SECONDS
+    from linnet.sweeps.workers import AUTO_JIT_CACHED_MIN_SECONDS, AUTO_JIT_MIN_SECONDS
 
     tiny = sweep.expand_grid(
         dict(fixed=dict(n=1, d=3, steps=1500), grid=dict(eta_lambda0=[1.0, 2.0], m=[256, 4096]))
     )
+    catapult = sweep.expand_grid(sweep.load_config(os.path.join(EXAMPLES, "catapult.toml")))
     paper = sweep.expand_grid(
         dict(fixed=dict(kind="cifar-like", n=1000, d=3072, m=200, steps=5000), grid=dict(eta=[1.0] * 32))
     )
-    assert sweep.numpy_seconds(tiny) < 1 < AUTO_JIT_MIN_SECONDS <= sweep.numpy_seconds(paper)
-    assert sweep.auto_jit(tiny) is False
-    assert sweep.auto_jit(paper) is compiled.available()
+    assert sweep.numpy_seconds(tiny) < AUTO_JIT_CACHED_MIN_SECONDS
+    assert AUTO_JIT_CACHED_MIN_SECONDS <= sweep.numpy_seconds(catapult) < AUTO_JIT_MIN_SECONDS
+    assert AUTO_JIT_MIN_SECONDS <= sweep.numpy_seconds(paper)
+    for cached in (False, True):
+        monkeypatch.setattr(compiled, "cached", lambda cached=cached: cached)
+        assert sweep.auto_jit(tiny) is False
+        assert sweep.auto_jit(catapult) is (cached and compiled.available())
+        assert sweep.auto_jit(paper) is compiled.available()
     mlp = sweep.expand_grid(
         dict(fixed=dict(model="mlp", n=1000, d=3072, m=200, steps=100000), grid=dict(eta=[1.0]))
     )
     assert sweep.numpy_seconds(mlp) == 0  # other families ignore jit
+
+
+@pytest.mark.skipif(not compiled_loop.available(), reason="needs Numba")
+def test_a_resumed_sweep_keeps_the_loop_of_its_finished_runs(tmp_path):
+    """jit left out: the loop recorded in the finished runs' rows, not auto_jit's choice (NumPy for
+    these tiny runs), so that a sweep's rows come from one loop whatever the cache held meanwhile."""
+    specs = sweep.expand_grid(ONE_POINT)
+    assert sweep.auto_jit(specs) is False
+    out = str(tmp_path)
+    first = sweep.run_sweep(ONE_POINT, out, workers=1, progress=False, jit=True)
+    assert [r["jit"] for r in first] == [True] * 3
+    os.remove(os.path.join(out, "done", first[1]["run_id"] + ".json"))
+    again = sweep.run_sweep(ONE_POINT, out, workers=1, progress=False)
+    assert [r["jit"] for r in again] == [True] * 3
+    assert again[1]["final_loss"] == first[1]["final_loss"]  # the same loop ran it again

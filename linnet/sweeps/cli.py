@@ -63,9 +63,10 @@ def main(argv=None, *, prog="python -m linnet sweep", default_checker=None) -> i
         "--jit",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="linear-net runs on the compiled loop, train(jit=True) (default: sweep.jit, else "
-        "linnet.sweeps.auto_jit: compiled where Numba is installed and the runs would take the "
-        "NumPy loop at least a minute); --no-jit: the NumPy loop",
+        help="linear-net runs on the compiled loop, train(jit=True) (default: sweep.jit, else the "
+        "loop of the sweep's finished runs, else linnet.sweeps.auto_jit: compiled where Numba is "
+        "installed and the runs would take the NumPy loop at least a minute, or a second where "
+        "the compiled loop is already in this machine's cache); --no-jit: the NumPy loop",
     )
     args = p.parse_args(argv)
     if args.check:

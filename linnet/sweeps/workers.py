@@ -56,9 +56,10 @@ def run_sweep(
     on its own as soon as its batch ends. Each task limits its BLAS threads to ``blas_threads``
     (default: the config's ``sweep.blas_threads``, else the cores divided among the local workers,
     or among a Dask worker's threads), so that workers do not oversubscribe the cores.
-    ``jit`` (default: the config's ``sweep.jit``, else :func:`auto_jit`) runs the linear-net runs on
-    the compiled loop (``train(..., jit=True)``; other families run as they do anyway). It agrees
-    with the NumPy loop to roundoff, not bitwise; each row's ``jit`` column says which loop ran it.
+    ``jit`` (default: the config's ``sweep.jit``, else the loop the sweep's finished runs used, else
+    :func:`auto_jit`) runs the linear-net runs on the compiled loop (``train(..., jit=True)``;
+    other families run as they do anyway). It agrees with the NumPy loop to roundoff, not bitwise;
+    each row's ``jit`` column says which loop ran it.
     Before the workers start, the driver compiles the loop's kernels into Numba's on-disk cache
     (once per machine, ~40 s; then ~0.3 s to load), so that the workers load them instead of each
     compiling them.
@@ -81,8 +82,7 @@ def run_sweep(
     say = (lambda s: print(s, file=sys.stderr, flush=True)) if progress else (lambda s: None)
     batch_size = int(opts.get("batch_size", BATCH_SIZE)) if batch_size is None else batch_size
     blas_threads = opts.get("blas_threads") if blas_threads is None else blas_threads
-    # decided on all the sweep's runs, not the ones left: a resumed sweep keeps its loop
-    jit = _resolve_jit(opts.get("jit") if jit is None else jit, specs)
+    jit = _resolve_jit(opts.get("jit") if jit is None else jit, specs, done)
     local = client is None and scheduler is None
     if pool is not None:
         from ..pool import WorkerPool
@@ -146,12 +146,15 @@ def run_sweep(
     return rows
 
 
-# The sweep's automatic choice of loop: compiled where Numba is installed and the linear-net runs'
-# estimated time on the NumPy loop is at least AUTO_JIT_MIN_SECONDS, so that compiling the loop the
-# first time on a machine (38–40 s here) cannot cost more than the runs take. The estimate is the
-# NumPy loop's time a step with Λ and ‖Ê‖ (python -m benchmarks, this 2-core machine: 0.39 ms at
-# m·r = 200,000, ~0.05 ms for a tiny state), linear in the state m·min(n, d).
+# The sweep's automatic choice of loop, from the linear-net runs' estimated time on the NumPy loop
+# (numpy_seconds): compiled where Numba is installed and either that time is at least
+# AUTO_JIT_MIN_SECONDS, so that compiling the loop the first time on a machine (38–40 s here) cannot
+# cost more than the runs take, or the loop is already in this machine's Numba cache (then loading
+# it costs ~0.2 s in the driver and each worker) and that time is at least AUTO_JIT_CACHED_MIN_SECONDS.
+# The estimate is the NumPy loop's time a step with Λ and ‖Ê‖ (python -m benchmarks, this 2-core
+# machine: 0.39 ms at m·r = 200,000, ~0.05 ms for a tiny state), linear in the state m·min(n, d).
 AUTO_JIT_MIN_SECONDS = 60.0
+AUTO_JIT_CACHED_MIN_SECONDS = 1.0
 NUMPY_SECONDS_PER_STEP = 5e-5
 NUMPY_SECONDS_PER_STATE_ENTRY = 1.7e-9
 
@@ -168,16 +171,40 @@ def numpy_seconds(specs: list[dict]) -> float:
 
 def auto_jit(specs: list[dict]) -> bool:
     """The compiled loop where Numba is installed and the runs would take the NumPy loop at least
-    AUTO_JIT_MIN_SECONDS (:func:`numpy_seconds`): a choice made from the sweep's configuration, so
-    the same sweep runs the same loop on every machine that has Numba."""
+    AUTO_JIT_MIN_SECONDS (:func:`numpy_seconds`), or at least AUTO_JIT_CACHED_MIN_SECONDS where
+    the compiled loop is already in this machine's cache (:func:`linnet.jit.cached`): a first
+    compile never costs more than the runs, and a machine that has compiled it once uses it."""
     from .. import jit as compiled
 
-    return compiled.available() and numpy_seconds(specs) >= AUTO_JIT_MIN_SECONDS
+    if not compiled.available():
+        return False
+    t = numpy_seconds(specs)
+    return t >= AUTO_JIT_MIN_SECONDS or (t >= AUTO_JIT_CACHED_MIN_SECONDS and compiled.cached())
 
 
-def _resolve_jit(jit, specs: list[dict]) -> bool:
-    """``jit`` as given (a bool), or None: :func:`auto_jit` on the sweep's runs."""
+def _recorded_jit(specs: list[dict], done: dict) -> bool | None:
+    """The loop that ran the sweep's finished linear-net runs, where they all ran on one."""
+    loops = {
+        bool(row["jit"])
+        for s in specs
+        if SWEEP_MODELS[s.get("model", DEFAULT_MODEL)].compilable
+        and (row := done.get(run_id(s))) is not None
+        and row.get("status") == "ok"
+        and "jit" in row
+    }
+    return loops.pop() if len(loops) == 1 else None
+
+
+def _resolve_jit(jit, specs: list[dict], done: dict | None = None) -> bool:
+    """``jit`` as given (a bool), or None: the loop of the sweep's finished runs (a resumed sweep
+    keeps its loop), else :func:`auto_jit` on the sweep's runs."""
     if jit is None:
+        recorded = _recorded_jit(specs, done or {})
+        if recorded is not None:
+            from .. import jit as compiled
+
+            if not recorded or compiled.available():
+                return recorded
         return auto_jit(specs)
     if not isinstance(jit, bool):
         raise ValueError(f"jit must be true, false or left out (automatic: auto_jit), got {jit!r}")

@@ -29,13 +29,15 @@ update is applied every step instead of deferred
 compare this loop against (``tests/test_jit.py``).
 
 Numba compiles the kernels on first use and caches the machine code on disk (``cache=True``: in
-``__pycache__`` beside these files, or under ``NUMBA_CACHE_DIR``); :func:`warm_up` does it and
-:func:`compile_seconds` reports what it cost in this process.
+``__pycache__`` beside these files, or under ``NUMBA_CACHE_DIR``); :func:`warm_up` does it,
+:func:`compile_seconds` reports what it cost in this process and :func:`cached` whether the cache
+holds it already.
 """
 
 from .driver import (
     CompiledResult,
     CompiledRun,
+    cached,
     compile_seconds,
     limit_threads,
     result_of,
@@ -47,6 +49,7 @@ from .kernels import available
 __all__ = [
     "CompiledResult",
     "CompiledRun",
+    "cached",
     "available",
     "compile_seconds",
     "limit_threads",
