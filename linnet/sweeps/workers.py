@@ -217,9 +217,13 @@ def _resolve_jit(jit, specs: list[dict], done: dict | None = None) -> bool:
 
 def _warm_up_compiled(say) -> None:
     """Compile the compiled loop's kernels into the on-disk cache here, once, before any worker
-    needs them (the first time on a machine ~40 s: said first)."""
+    needs them (the first time on a machine ~40 s: said first). Where the cache holds them
+    already, nothing: each worker loads them itself (~0.2 s), and a load here would only hold
+    back the tasks and take a core from the workers' start."""
     from .. import jit as compiled
 
+    if compiled.cached():
+        return
     if compiled.compile_seconds() is None:
         say("sweep: loading the compiled loop (the first time on a machine it compiles: ~40 s, cached)")
     compiled.warm_up()
@@ -228,10 +232,10 @@ def _warm_up_compiled(say) -> None:
 def _run_local(batches, pool, kw, record_row, handle, say):
     """The batches on ``pool``, a :class:`linnet.pool.WorkerPool` of local processes (which never
     run the driver's script), or on a pool of ``pool`` processes started here and stopped at the
-    end. The workers start first, so that their imports overlap the driver's loading of the
-    compiled loop (``kw["jit"]``). A batch whose worker dies (a crash, the out-of-memory killer)
-    is run again one run per task, so that its other runs survive; a run whose own worker dies is
-    recorded with an error naming it and how the worker died."""
+    end. The workers start first, so that their imports overlap the driver's compiling of the
+    compiled loop (``kw["jit"]``, where the cache lacks it). A batch whose worker dies (a crash,
+    the out-of-memory killer) is run again one run per task, so that its other runs survive; a
+    run whose own worker dies is recorded with an error naming it and how the worker died."""
     from ..pool import WorkerPool
 
     own = not isinstance(pool, WorkerPool)
