@@ -60,9 +60,8 @@ def run_sweep(
     :func:`auto_jit`) runs the linear-net runs on the compiled loop (``train(..., jit=True)``;
     other families run as they do anyway). It agrees with the NumPy loop to roundoff, not bitwise;
     each row's ``jit`` column says which loop ran it.
-    Before the workers start, the driver compiles the loop's kernels into Numba's on-disk cache
-    (once per machine, ~40 s; then ~0.3 s to load), so that the workers load them instead of each
-    compiling them.
+    Where Numba's on-disk cache lacks the loop, the driver compiles it there first (once per
+    machine, ~40 s), so that the workers load it (~0.2 s each) instead of each compiling it.
     """
     opts = config.get("sweep", {})
     if "check" in opts:
@@ -150,7 +149,7 @@ def run_sweep(
 # (numpy_seconds): compiled where Numba is installed and either that time is at least
 # AUTO_JIT_MIN_SECONDS, so that compiling the loop the first time on a machine (38–40 s here) cannot
 # cost more than the runs take, or the loop is already in this machine's Numba cache (then loading
-# it costs ~0.2 s in the driver and each worker) and that time is at least AUTO_JIT_CACHED_MIN_SECONDS.
+# it costs ~0.2 s in each worker) and that time is at least AUTO_JIT_CACHED_MIN_SECONDS.
 # The estimate is the NumPy loop's time a step with Λ and ‖Ê‖ (python -m benchmarks, this 2-core
 # machine: 0.39 ms at m·r = 200,000, ~0.05 ms for a tiny state), linear in the state m·min(n, d).
 AUTO_JIT_MIN_SECONDS = 60.0

@@ -49,8 +49,8 @@ from .kernels import available
 __all__ = [
     "CompiledResult",
     "CompiledRun",
-    "cached",
     "available",
+    "cached",
     "compile_seconds",
     "limit_threads",
     "result_of",
