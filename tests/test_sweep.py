@@ -158,6 +158,20 @@ def test_the_sweep_compiles_only_runs_long_enough_to_pay_for_compiling(monkeypat
 
 
 @pytest.mark.skipif(not compiled_loop.available(), reason="needs Numba")
+@pytest.mark.parametrize("cached", [False, True])
+def test_a_sweep_on_the_numpy_loop_says_how_to_cache_the_compiled_one(tmp_path, monkeypatch, capsys, cached):
+    """Where only the cache keeps auto_jit from the compiled loop, the console says how to fill it."""
+    from linnet.sweeps import workers
+
+    monkeypatch.setattr(workers, "numpy_seconds", lambda specs: 5.0)  # long enough once cached
+    monkeypatch.setattr(compiled_loop, "cached", lambda: cached)
+    small = dict(fixed={**ONE_POINT["fixed"], "steps": 5}, grid=dict(eta_lambda0=[1.5]))
+    rows = sweep.run_sweep(small, str(tmp_path), workers=1)
+    assert rows[0]["jit"] is cached
+    assert ("python -m linnet.jit" in capsys.readouterr().err) is not cached
+
+
+@pytest.mark.skipif(not compiled_loop.available(), reason="needs Numba")
 def test_a_resumed_sweep_keeps_the_loop_of_its_finished_runs(tmp_path):
     """jit left out: the loop recorded in the finished runs' rows, not auto_jit's choice (NumPy for
     these tiny runs), so that a sweep's rows come from one loop whatever the cache held meanwhile."""

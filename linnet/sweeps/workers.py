@@ -81,7 +81,13 @@ def run_sweep(
     say = (lambda s: print(s, file=sys.stderr, flush=True)) if progress else (lambda s: None)
     batch_size = int(opts.get("batch_size", BATCH_SIZE)) if batch_size is None else batch_size
     blas_threads = opts.get("blas_threads") if blas_threads is None else blas_threads
-    jit = _resolve_jit(opts.get("jit") if jit is None else jit, specs, done)
+    asked = opts.get("jit") if jit is None else jit
+    jit = _resolve_jit(asked, specs, done)
+    if asked is None and not jit and _compiling_would_pay(specs, done):
+        say(
+            "sweep: on the NumPy loop, since this machine's Numba cache lacks the compiled one; "
+            "`python -m linnet.jit` compiles it once (~40 s), and sweeps like this one then use it"
+        )
     local = client is None and scheduler is None
     if pool is not None:
         from ..pool import WorkerPool
@@ -192,6 +198,19 @@ def _recorded_jit(specs: list[dict], done: dict) -> bool | None:
         and "jit" in row
     }
     return loops.pop() if len(loops) == 1 else None
+
+
+def _compiling_would_pay(specs: list[dict], done: dict) -> bool:
+    """Whether :func:`auto_jit` would choose the compiled loop for these runs once it is cached
+    (and the sweep's finished runs do not pin the NumPy loop)."""
+    from .. import jit as compiled
+
+    return (
+        compiled.available()
+        and _recorded_jit(specs, done) is None
+        and numpy_seconds(specs) >= AUTO_JIT_CACHED_MIN_SECONDS
+        and not compiled.cached()
+    )
 
 
 def _resolve_jit(jit, specs: list[dict], done: dict | None = None) -> bool:
