@@ -13,7 +13,7 @@ from ..._backend import namespace
 from ..._checks import check_eta, check_matrix, check_problem
 from ..._types import Array
 from ...linalg.lanczos import lanczos
-from .model import resolve_alpha
+from .model import outputs, resolve_alpha
 
 DENSE_MAX_N = 2048  # above this, sharpness() is matrix-free (Lanczos) by default
 
@@ -52,7 +52,7 @@ def gram_tilde(W: Array, a: Array, X: Array, Y: Array, eta: float, *, alpha: flo
     check_problem(W, a, X, Y)
     al = resolve_alpha(alpha, W.shape[0])
     n = X.shape[1]
-    F = al * (X.T @ (W.T @ a))
+    F = outputs(W, a, X, alpha=al)
     fd = float(F @ (F - Y))
     return gram(W, a, X, alpha=alpha) - (eta * al**2 * fd / n) * data_kernel(X)
 
@@ -72,7 +72,7 @@ def a_norm_update(W: Array, a: Array, X: Array, Y: Array, eta: float, *, alpha: 
     check_problem(W, a, X, Y)
     al = resolve_alpha(alpha, W.shape[0])
     n = X.shape[1]
-    F = al * (X.T @ (W.T @ a))
+    F = outputs(W, a, X, alpha=al)
     D = F - Y
     ZD = W @ (X @ D)
     return -2 * eta * float(F @ D) / n + eta**2 * al**2 * float(ZD @ ZD) / n**2
@@ -89,7 +89,7 @@ def gram_update(W: Array, a: Array, X: Array, Y: Array, eta: float, *, alpha: fl
     al = resolve_alpha(alpha, W.shape[0])
     n = X.shape[1]
     K = data_kernel(X)
-    F = al * (X.T @ (W.T @ a))
+    F = outputs(W, a, X, alpha=al)
     D = F - Y
     k = K @ D
     ZD = W @ (X @ D)
