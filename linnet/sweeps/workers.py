@@ -81,13 +81,7 @@ def run_sweep(
     say = (lambda s: print(s, file=sys.stderr, flush=True)) if progress else (lambda s: None)
     batch_size = int(opts.get("batch_size", BATCH_SIZE)) if batch_size is None else batch_size
     blas_threads = opts.get("blas_threads") if blas_threads is None else blas_threads
-    asked = opts.get("jit") if jit is None else jit
-    jit = _resolve_jit(asked, specs, done)
-    if asked is None and not jit and _compiling_would_pay(specs, done):
-        say(
-            "sweep: on the NumPy loop, since this machine's Numba cache lacks the compiled one; "
-            "`python -m linnet.jit` compiles it once (~40 s), and sweeps like this one then use it"
-        )
+    jit = _resolve_jit(opts.get("jit") if jit is None else jit, specs, done, say)
     local = client is None and scheduler is None
     if pool is not None:
         from ..pool import WorkerPool
@@ -200,34 +194,30 @@ def _recorded_jit(specs: list[dict], done: dict) -> bool | None:
     return loops.pop() if len(loops) == 1 else None
 
 
-def _compiling_would_pay(specs: list[dict], done: dict) -> bool:
-    """Whether :func:`auto_jit` would choose the compiled loop for these runs once it is cached
-    (and the sweep's finished runs do not pin the NumPy loop)."""
+def _resolve_jit(jit, specs: list[dict], done: dict | None = None, say=lambda s: None) -> bool:
+    """``jit`` as given (a bool), or None: the loop of the sweep's finished runs (a resumed sweep
+    keeps its loop), else :func:`auto_jit` on the sweep's runs, with a word on ``say`` where only
+    the empty cache keeps them on the NumPy loop."""
     from .. import jit as compiled
 
-    return (
-        compiled.available()
-        and _recorded_jit(specs, done) is None
-        and numpy_seconds(specs) >= AUTO_JIT_CACHED_MIN_SECONDS
-        and not compiled.cached()
-    )
-
-
-def _resolve_jit(jit, specs: list[dict], done: dict | None = None) -> bool:
-    """``jit`` as given (a bool), or None: the loop of the sweep's finished runs (a resumed sweep
-    keeps its loop), else :func:`auto_jit` on the sweep's runs."""
     if jit is None:
         recorded = _recorded_jit(specs, done or {})
-        if recorded is not None:
-            from .. import jit as compiled
-
-            if not recorded or compiled.available():
-                return recorded
-        return auto_jit(specs)
+        if recorded is not None and (not recorded or compiled.available()):
+            return recorded
+        chosen = auto_jit(specs)
+        if (
+            not chosen
+            and compiled.available()
+            and not compiled.cached()
+            and numpy_seconds(specs) >= AUTO_JIT_CACHED_MIN_SECONDS
+        ):
+            say(
+                "sweep: on the NumPy loop, since this machine's Numba cache lacks the compiled one; "
+                "`python -m linnet.jit` compiles it once (~40 s), and sweeps like this one then use it"
+            )
+        return chosen
     if not isinstance(jit, bool):
         raise ValueError(f"jit must be true, false or left out (automatic: auto_jit), got {jit!r}")
-    from .. import jit as compiled
-
     if jit and not compiled.available():
         raise ValueError('jit=True needs Numba: pip install "linnet[jit]" (or run the sweep with jit=False)')
     return jit
