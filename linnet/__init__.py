@@ -4,9 +4,6 @@ Companion to Li, Wang & Li, "Analyzing Sharpness along GD Trajectory: Progressiv
 and Edge of Stability" (NeurIPS 2022). See README.md and docs/theory.md.
 """
 
-import sys as _sys
-import types as _stdtypes
-
 from . import linalg, linear2  # the grouped namespaces: linnet.linear2, linnet.linalg
 from ._backend import to_numpy
 from .data import make_data
@@ -36,39 +33,6 @@ from .sweeps import sweep
 from .train import initial_sharpness, train
 
 __version__ = "0.1.0"
-
-
-class _Package(_stdtypes.ModuleType):
-    """linnet's module type: importing a moved module by its old name (``import linnet.gram``, a
-    deprecated alias) must not replace the public function of the same name (``linnet.gram``), as
-    the import system's ``setattr(linnet, "gram", module)`` would."""
-
-    def __setattr__(self, name: str, value: object) -> None:
-        from ._moved import MOVED
-
-        if (
-            isinstance(value, _stdtypes.ModuleType)
-            and f"{self.__name__}.{name}" in MOVED
-            and callable(self.__dict__.get(name))
-        ):
-            return
-        super().__setattr__(name, value)
-
-
-_sys.modules[__name__].__class__ = _Package
-
-
-def __getattr__(name: str):
-    """``linnet.trajectory``, ``linnet.observers``, … : modules that moved (deprecated aliases)."""
-    from ._moved import MOVED, warn
-
-    old = f"{__name__}.{name}"
-    if old in MOVED:
-        import importlib
-
-        warn(old)
-        return importlib.import_module(MOVED[old])
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

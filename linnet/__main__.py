@@ -1,6 +1,6 @@
 """``python -m linnet``: a demo run that prints a trajectory's summary (``--help`` for options);
-``python -m linnet bench`` the benchmark table (a source checkout's ``python -m benchmarks``);
-``python -m linnet sweep CONFIG.toml`` a sweep."""
+``python -m linnet sweep CONFIG.toml`` a sweep. (The benchmarks are not part of the package: a
+source checkout runs them with ``python -m benchmarks``.)"""
 
 from __future__ import annotations
 
@@ -72,17 +72,6 @@ def demo(argv=None) -> int:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "bench":
-        try:  # the benchmarks live beside the package in a source checkout, not in the wheel
-            from benchmarks.bench import main as bench_main
-        except ImportError:
-            print(
-                "the benchmarks are not installed with linnet: run `python -m benchmarks` from a "
-                "source checkout (the repository root)",
-                file=sys.stderr,
-            )
-            return 2
-        return bench_main(argv[1:])
     if argv and argv[0] == "sweep":
         from .sweeps import main as sweep_main
 

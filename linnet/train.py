@@ -176,7 +176,7 @@ def train(
         states=states,
         progress=progress,
         label=f"train[{config['engine']}]",
-        status=lambda obs: f"loss {obs.loss:.3g} eta*Lambda {eta * sharp.last:.3f}",
+        status=lambda obs: _status(obs.loss, eta, sharp),
     )
     stopped = res.stopped or stopped
     config.update(sharpness_products=sharp.products, ga_products=ga.products)
@@ -192,6 +192,15 @@ def train(
     if built.frozen:
         specific["trained_sharpness"] = arrays.pop("trained_sharpness")
     return rec.build(config, stopped, spectrum, eng.k, arrays, built.family, specific)
+
+
+def _status(loss: float, eta: float, sharp: Sharpness) -> str:
+    """The progress line's tail: the loss, and ηΛ as last measured with the step it was measured
+    at (Λ is measured every ``sharpness_every`` steps; never with 0, and then the line has no ηΛ)."""
+    measured = sharp.rows["sharpness_step"]
+    if not measured:
+        return f"loss {loss:.3g}"
+    return f"loss {loss:.3g} eta*Lambda {eta * sharp.last:.3f} (step {measured[-1]})"
 
 
 def _model_of(

@@ -8,10 +8,14 @@ import subprocess
 import sys
 
 import pytest
-import tomllib
 
 import linnet
 from linnet import sweeps
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, as the tomli package (a dependency there)
+    import tomli as tomllib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYPROJECT = os.path.join(ROOT, "pyproject.toml")
@@ -208,6 +212,58 @@ def test_toml_reader_on_310_and_311(tmp_path, monkeypatch):
     (tmp_path / "bad.toml").write_text("[grid\n")
     with pytest.raises(ValueError, match="not valid TOML"):
         sweeps.load_config(tmp_path / "bad.toml")
+
+
+def test_this_file_reads_toml_on_310(monkeypatch):
+    """Python 3.10 has no tomllib: this file reads pyproject.toml with tomli there (run here as
+    3.10 with tomllib hidden and standing in for tomli)."""
+    import importlib.util
+
+    monkeypatch.setattr(sys, "version_info", (3, 10, 0))
+    monkeypatch.setitem(sys.modules, "tomllib", None)  # `import tomllib` fails, as on 3.10
+    monkeypatch.setitem(sys.modules, "tomli", tomllib)
+    spec = importlib.util.spec_from_file_location("test_layers_on_310", __file__)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.tomllib is tomllib
+
+
+@pytest.mark.parametrize(
+    "public", ["linnet", "linnet.jit", "linnet.torch", "linnet.linear2", "linnet.linalg"]
+)
+def test_the_public_modules_import_without_a_deprecation_warning(public):
+    if public == "linnet.torch":
+        pytest.importorskip("torch")
+    res = subprocess.run(
+        [sys.executable, "-W", "error::DeprecationWarning", "-c", f"import {public}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+
+
+def test_the_public_modules_reexport_the_family_objects():
+    import linnet.jit
+    from linnet.families.linear2 import jit as family_jit
+
+    assert linnet.jit.warm_up is family_jit.warm_up and linnet.jit.limit_threads is family_jit.limit_threads
+
+
+def test_no_module_of_linnet_is_named_after_a_public_function():
+    """Importing such a module by its name (`import linnet.gram as g`) would bind the function, or
+    replace it by the module on first import. The deprecated alias modules (linnet.gram, .lanczos,
+    …) are gone; linnet.train, module and function, is the one left (issue 33: train's rework)."""
+    import pkgutil
+    import types
+
+    modules = {m.name for m in pkgutil.iter_modules(linnet.__path__)}
+    clash = sorted(
+        n for n in modules if not isinstance(getattr(linnet, n, None), (types.ModuleType, type(None)))
+    )
+    assert clash == ["train"]
+    assert not any(m in modules for m in ("gram", "lanczos", "observers", "trajectory", "_moved"))
 
 
 def test_the_lower_layers_import_nothing_above_them():

@@ -322,6 +322,47 @@ def test_demo_cli_prints_a_summary_and_saves(tmp_path, capsys):
     assert linnet.load_trajectory(path).steps == 40
 
 
+def test_the_cli_has_no_bench_subcommand(capsys):
+    """`python -m linnet bench` imported whatever `benchmarks` package came first on sys.path; the
+    benchmarks run as `python -m benchmarks` from a source checkout, and "bench" is an unknown
+    argument of the demo."""
+    from linnet.__main__ import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["bench"])
+    assert exc.value.code == 2 and "unrecognized arguments: bench" in capsys.readouterr().err
+
+
+def _progress_lines(monkeypatch, capsys, **kw):
+    """The progress lines of a short run, one per step: the progress line's clock is made to
+    advance 2 s a reading (it writes at most one line a second)."""
+    from types import SimpleNamespace
+
+    import linnet.progress
+
+    clock = iter(range(0, 10**6, 2))
+    monkeypatch.setattr(linnet.progress, "time", SimpleNamespace(perf_counter=lambda: float(next(clock))))
+    X, Y = linnet.make_data("gaussian", n=30, d=20, seed=0)
+    traj = linnet.train(X, Y, eta=0.05, steps=7, m=8, progress=True, **kw)
+    lines = capsys.readouterr().err.splitlines()
+    assert [ln.split()[1] for ln in lines] == [f"{t}/7" for t in range(1, 8)], lines
+    return traj, lines
+
+
+def test_progress_shows_the_last_measured_sharpness_and_its_step(monkeypatch, capsys):
+    traj, lines = _progress_lines(monkeypatch, capsys, sharpness_every=3)
+    assert traj.sharpness_step.tolist() == [0, 3, 6]
+    for done, line in enumerate(lines, start=1):  # the state shown is t = done - 1
+        k = (done - 1) // 3
+        assert line.endswith(f"eta*Lambda {traj.eta * traj.sharpness[k]:.3f} (step {3 * k})"), line
+        assert "nan" not in line
+
+
+def test_progress_leaves_out_the_sharpness_when_none_is_measured(monkeypatch, capsys):
+    _, lines = _progress_lines(monkeypatch, capsys, sharpness_every=0)
+    assert all("loss" in ln and "Lambda" not in ln and "nan" not in ln for ln in lines), lines
+
+
 def test_zero_step_flow_and_a_replay_starting_above_two_over_eta():
     """No interval to integrate: the flow run is its start, and theory's flow replay of a run that
     starts in the EoS (phase I empty) integrates nothing instead of failing."""

@@ -1,5 +1,0 @@
-"""Deprecated alias of :mod:`linnet.families.mlp.maths` (moved there); removed in the next release."""
-
-from ._moved import alias
-
-alias(__name__)
