@@ -155,11 +155,14 @@ def _corrupt(rec):
         "Lemma C.12": (R(rec, c12=np.tile([1.0, 0.0, 0.0], (T1, 1))),
                        R(rec, c12=np.tile([-1.0, 0.0, 0.0], (T1, 1)),
                          lambda_tilde=np.arange(T1, dtype=float))),
-        "Theorem 2.1 / Lemma C.13": (R(rec, lambda_tilde=np.where(np.arange(T1) > rec.T - 3,
-                                                            3 / eta, 1 / eta)),
-                                     R(rec, lambda_tilde=np.where(np.arange(T1) > 0, 3 / eta, 1 / eta))),
-        "Theorem 1": (R(rec, symmetric_init=False), R(rec, lambda_tilde=np.linspace(1.0, 0.5, T1) / eta,
-                                                        loss=np.linspace(1, 0.5, T1))),
+        # (extras={}: these two read the whole run's Λ̃ where the record carries it)
+        "Theorem 2.1 / Lemma C.13": (R(rec, extras={}, lambda_tilde=np.where(np.arange(T1) > rec.T - 3,
+                                                                        3 / eta, 1 / eta)),
+                                     R(rec, extras={},
+                                       lambda_tilde=np.where(np.arange(T1) > 0, 3 / eta, 1 / eta))),
+        "Theorem 1": (R(rec, extras={}, symmetric_init=False),
+                      R(rec, extras={}, lambda_tilde=np.linspace(1.0, 0.5, T1) / eta,
+                        loss=np.linspace(1, 0.5, T1))),
         "Lemma 3.1": (R(rec, f0_norm=1.0), R(rec, sharpness=np.full(T1, 0.5 / eta), fd=np.ones(T1),
                                             u1=np.tile(rec.u1[0], (T1, 1)))),
         "I2 / Lemma C.1": (None, R(rec, D=rec.D * 1.001)),
@@ -192,7 +195,9 @@ def test_check_is_not_applicable_without_premises_and_fails_on_a_violation(eos_r
 RIGOROUS = ("Prop. 3.1", "Prop. 3.2", "Lemma 3.3", "Decomposition (4) / I12", "Corollary C.1",
             "Corollary C.2",
             "Theorem 2.3 / Lemma C.10", "Theorem 2.2 / Lemma C.11", "Lemma C.12", "Lemma C.3 (3)",
-            "I2 / Lemma C.1", "I3", "I5 / eq. 17", "Lemma C.3 (2) / I6")
+            "I2 / Lemma C.1", "I3", "I5 / eq. 17", "Lemma C.3 (2) / I6",
+            # on the first-order update (A3.2 exact), with A3.2's part bounded in Lemma 3.5
+            "Lemma 3.2", "Lemma 3.4", "Lemma 3.5")
 
 
 @settings(max_examples=8)

@@ -168,16 +168,17 @@ CLAIMS: dict[str, Claim] = {
             "condition (20) holds for the large eigen-directions and fails for small ones",
             "App. E.2.3, Fig. 26",
             REPRODUCTION,
-            "We can see that (20) holds for [the top directions] during the first hundred iterations of the "
-            "training process. However, for very large i, the eigenvectors corresponding to very small "
-            "eigenvalues may change quickly and (20) does not hold.",
+            "We can see that (20) holds for [range lost in the text] during the first hundred iterations "
+            "of the training process. However, for very large i, the eigenvectors corresponding to very "
+            "small eigenvalues may change quickly and (20) does not hold.",
             _LINEAR,
         ),
         Claim(
             "c.catapult",
             "the catapult window 2 < ηλ₀ < 4 on one data point",
             "§2 (Lewkowycz et al.), App. C",
-            REPRODUCTION,
+            # another paper's theorem, which this paper only cites (A3.4); data-free (one point)
+            CONSISTENCY,
             "Lewkowycz et al. [2020]: the large learning rate phase of deep learning: the catapult "
             "mechanism.",
             "a wide two-layer linear net on one data point",

@@ -23,3 +23,10 @@ class Constants:
     lemma31_overlap: float = 0.99  # Lemma 3.1's "eigenvectors fixed": |⟨u₁(t), u₁(0)⟩| ≥ this
     theorem1_near: float = 0.05    # Theorem 1 applies while ηΛ̃ < 2 − near …
     theorem1_loss: float = 1e-3    # … and the loss is above this fraction of L(0)
+
+
+# u₁ is a Ritz vector of G with ‖Gu₁ − Λu₁‖ ≤ RECORD_TOL·Λ (theory.record), so a first-order
+# statement that uses Gu₁ = Λu₁ (⟨u₁, ηGD⟩ = ηΛ⟨u₁, D⟩; P_u(I − ηG)D = (I − ηG_⊥)P_uD) holds on a
+# record only to ηΛ·RECORD_TOL·‖D‖ per use; the slack of those checks is this many such terms (two
+# uses per step, and the normalisation of u₁), added to FP_RTOL, relative to ‖D‖ + ‖D⁺‖.
+EIGVEC_SLACK_TERMS = 4.0

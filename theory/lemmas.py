@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from .assumptions import episode_eps, first_order_parts, fitted_eps, higher_order_ratio
-from .constants import Constants
+from .constants import EIGVEC_SLACK_TERMS, Constants
 from .phases import excursions, first_above
-from .record import TheoryRecord
+from .record import RECORD_TOL, TheoryRecord
 from .results import FP_RTOL, IDENTITY_RTOL, make_result, not_evaluated
 
 
@@ -289,11 +289,66 @@ def lemma_3_1_empirical(rec: TheoryRecord, c: Constants):
     )
 
 
+def _first_order_next(rec: TheoryRecord) -> tuple[np.ndarray, np.ndarray]:
+    """The first-order update D_fo(t+1) = D(t) − ηG(t)D(t) (A3.2 taken as exact), rows t = 0 … T−1,
+    and its norm with the frozen null part (G does not act on it)."""
+    Dfo = rec.D[:-1] - rec.eta * rec.GD[:-1]
+    return Dfo, _full_norm(rec, Dfo)
+
+
+def _ritz_slack(rec: TheoryRecord) -> np.ndarray:
+    """Per transition t: the relative slack of a first-order statement that uses Gu₁ = Λu₁
+    (theory.constants.EIGVEC_SLACK_TERMS), to be multiplied by ‖D(t)‖ + ‖D_fo(t+1)‖."""
+    return FP_RTOL + EIGVEC_SLACK_TERMS * RECORD_TOL * rec.eta * np.abs(rec.sharpness[:-1])
+
+
 def lemma_3_2(rec: TheoryRecord, c: Constants):
-    """Lemma 3.2 with ε fitted per phase-II episode (:func:`episode_eps`), at steps with ηΛ > 2
-    where A3.2 holds and the bound has content (its right side positive: the u₁ part exceeds the
-    ε‖D⁺‖ that u₁'s turn can take away, which is what A3.6 asks with a constant the paper lost;
-    A3.6 reports the fitted constant) — no gate on a guessed c."""
+    """Lemma 3.2 as the paper proves it: on the first-order update D⁺ = D − ηGD (A3.2 taken as
+    exact), with u₁⁺ the next step's top eigenvector and ε ≥ ‖u₁⁺ − u₁‖ (A3.5(iii), fitted per
+    phase-II episode: :func:`episode_eps`). Then ⟨D⁺, u₁⟩ = (1 − ηΛ)⟨D, u₁⟩ and Cauchy–Schwarz give
+    the bound exactly: a consistency check (kind "rigorous"). Applicable where ηΛ > 2 and the bound
+    has content (its right side positive: what A3.6 asks, with a constant the paper lost).
+
+    A3.2's size is reported apart, where the lemma applies: the higher-order part of the exact
+    step along u₁⁺, |⟨D(t+1) − D_fo(t+1), u₁⁺⟩|, relative to the first-order growth
+    (ηΛ − 1)|⟨D, u₁⟩| (``a32_u1_share_*``). The same bound on exact GD is
+    :func:`lemma_3_2_exact` (a diagnostic)."""
+    _, eps = episode_eps(rec)
+    t = np.arange(rec.T)
+    du = np.abs(np.sum(rec.D * rec.u1, axis=1))
+    x = rec.eta * rec.sharpness[:-1]
+    Dfo, n_fo = _first_order_next(rec)
+    growth = (x - 1) * du[:-1]
+    rhs = growth - eps * n_fo
+    lhs = np.abs(np.sum(Dfo * rec.u1[1:], axis=1))
+    prem = (x > 2) & (rhs > 0)
+    slack = _ritz_slack(rec) * (rec.d_norm[:-1] + n_fo)
+    (_, _, hD), _ = first_order_parts(rec)
+    share = np.abs(np.sum(hD * rec.u1[1:], axis=1)) / np.maximum(growth, 1e-300)
+    return make_result(
+        "Lemma 3.2",
+        "ηΛ(t) > 2 ⇒ |⟨D⁺,u₁⁺⟩| ≥ (ηΛ − 1)|⟨D,u₁⟩| − ε‖D⁺‖, D⁺ = D − ηGD (first-order update, A3.5(iii))",
+        "rigorous",
+        t,
+        prem,
+        lhs >= rhs - slack,
+        (lhs - rhs) / np.maximum(n_fo, 1e-300),
+        fitted={
+            "eps_median": float(np.median(eps[prem])) if prem.any() else np.nan,
+            "eps_max": float(eps[prem].max()) if prem.any() else np.nan,
+            "a32_u1_share_median": float(np.median(share[prem])) if prem.any() else np.nan,
+            "a32_u1_share_max": float(share[prem].max()) if prem.any() else np.nan,
+        },
+        detail="on the first-order update (A3.2 exact; the paper's premise); ε fitted per phase-II "
+        "episode; margin relative to ‖D⁺‖; a32_u1_share = |⟨exact − first-order step, u₁⁺⟩| / "
+        "((ηΛ − 1)|⟨D,u₁⟩|), A3.2's size where the lemma applies",
+    )
+
+
+def lemma_3_2_exact(rec: TheoryRecord, c: Constants):
+    """Lemma 3.2's bound on exact GD (a diagnostic, kind "empirical": the lemma is a first-order
+    statement, :func:`lemma_3_2`), at steps with ηΛ > 2 where A3.2 holds (higher-order part ≤
+    ``c.a32_ratio`` of the step) and the bound has content; ε fitted per phase-II episode."""
     _, eps = episode_eps(rec)
     t = np.arange(rec.T)
     du = np.abs(np.sum(rec.D * rec.u1, axis=1))
@@ -302,16 +357,17 @@ def lemma_3_2(rec: TheoryRecord, c: Constants):
     prem = (rec.eta * rec.sharpness[:-1] > 2) & (ratio <= c.a32_ratio) & (rhs > 0)
     lhs = du[1:]
     return make_result(
-        "Lemma 3.2",
-        "ηΛ(t) > 2 ⇒ |⟨D⁺,u₁⁺⟩| ≥ (ηΛ − 1)|⟨D,u₁⟩| − ε‖D⁺‖ (under A3.2, A3.5)",
-        "theorem",
+        "Lemma 3.2 (exact GD)",
+        "ηΛ(t) > 2 ⇒ |⟨D(t+1),u₁⁺⟩| ≥ (ηΛ − 1)|⟨D,u₁⟩| − ε‖D(t+1)‖ on exact GD, where A3.2 holds",
+        "empirical",
         t,
         prem,
         lhs >= rhs - FP_RTOL * rec.d_norm[1:],
         (lhs - rhs) / rec.d_norm[1:],
         fitted={"eps_median": float(np.median(eps[prem])) if prem.any() else np.nan,
                 "eps_max": float(eps[prem].max()) if prem.any() else np.nan},
-        detail="ε fitted per phase-II episode; margin relative to ‖D(t+1)‖",
+        detail="exact GD (diagnostic: A3.2's higher-order part can break the first-order bound); "
+        "ε fitted per phase-II episode; margin relative to ‖D(t+1)‖",
     )
 
 
@@ -403,58 +459,139 @@ def lemma_3_3(rec: TheoryRecord, c: Constants):
     )
 
 
-def lemma_3_4(rec: TheoryRecord, c: Constants):
-    eps = fitted_eps(rec)
-    t = np.arange(rec.T)
-    eta = rec.eta
+def _perp_parts(rec: TheoryRecord) -> tuple[np.ndarray, np.ndarray]:
+    """D̃ = P_{u₁}D (rows t = 0 … T) and (I − ηG_⊥)D̃ (rows t = 0 … T−1), G_⊥ = G − Λu₁u₁ᵀ."""
     du = np.sum(rec.D * rec.u1, axis=1)
     Dt = rec.D - du[:, None] * rec.u1
     Gperp_Dt = rec.GD - (du * rec.sharpness)[:, None] * rec.u1
-    lhs = _rows_norm(Dt[1:] - (Dt[:-1] - eta * Gperp_Dt[:-1]))
-    rhs = 2 * eps * rec.d_norm[1:]
-    ratio = higher_order_ratio(rec)[0]
-    prem = ratio <= c.a32_ratio
+    return Dt, Dt[:-1] - rec.eta * Gperp_Dt[:-1]
+
+
+def lemma_3_4(rec: TheoryRecord, c: Constants):
+    """Lemma 3.4 as the paper proves it: on the first-order update D⁺ = D − ηGD (A3.2 exact),
+    ‖P_{u₁⁺}D⁺ − (I − ηG_⊥)D̃‖ = ‖(P_{u₁⁺} − P_{u₁})D⁺‖ ≤ 2ε‖D⁺‖ with ε ≥ every ‖u₁⁺ − u₁‖ (A3.5's
+    fitted ε, the run's largest): a consistency check (kind "rigorous") at every step. The bound on
+    exact GD, whose higher-order part it neglects, is :func:`lemma_3_4_exact` (a diagnostic)."""
+    eps = fitted_eps(rec)
+    t = np.arange(rec.T)
+    Dfo, n_fo = _first_order_next(rec)
+    _, contracted = _perp_parts(rec)
+    du_next = np.sum(Dfo * rec.u1[1:], axis=1)
+    lhs = _rows_norm(Dfo - du_next[:, None] * rec.u1[1:] - contracted)
+    rhs = 2 * eps * n_fo
+    slack = _ritz_slack(rec) * (rec.d_norm[:-1] + n_fo)
     return make_result(
         "Lemma 3.4",
-        "‖D̃⁺ − (I − ηG_⊥)D̃‖ ≤ 2ε‖D⁺‖ (under A3.2, A3.5)",
-        "theorem",
+        "‖D̃⁺ − (I − ηG_⊥)D̃‖ ≤ 2ε‖D⁺‖ on the first-order update D⁺ = D − ηGD (A3.5(iii))",
+        "rigorous",
+        t,
+        True,
+        lhs <= rhs + slack,
+        (rhs - lhs) / np.maximum(n_fo, 1e-300),
+        fitted={"eps": eps, "needed_eps": float(np.max(lhs / (2 * n_fo))) if t.size else 0.0},
+        detail="on the first-order update (A3.2 exact); ε = A3.5's fitted ε; needed_eps = the "
+        "smallest ε for which it holds; margin relative to ‖D⁺‖",
+    )
+
+
+def lemma_3_4_exact(rec: TheoryRecord, c: Constants):
+    """Lemma 3.4's bound on exact GD, where A3.2 holds (a diagnostic, kind "empirical")."""
+    eps = fitted_eps(rec)
+    t = np.arange(rec.T)
+    Dt, contracted = _perp_parts(rec)
+    lhs = _rows_norm(Dt[1:] - contracted)
+    rhs = 2 * eps * rec.d_norm[1:]
+    prem = higher_order_ratio(rec)[0] <= c.a32_ratio
+    return make_result(
+        "Lemma 3.4 (exact GD)",
+        "‖D̃(t+1) − (I − ηG_⊥)D̃‖ ≤ 2ε‖D(t+1)‖ on exact GD, where A3.2 holds",
+        "empirical",
         t,
         prem,
         lhs <= rhs,
         (rhs - lhs) / rec.d_norm[1:],
         fitted={"eps": eps, "needed_eps": float(np.max(lhs / (2 * rec.d_norm[1:]))) if t.size else 0.0},
-        detail="ε = A3.5's fitted ε; needed_eps = the smallest ε for which it holds",
+        detail="exact GD (diagnostic); ε = A3.5's fitted ε; needed_eps = the smallest ε for which it holds",
     )
 
 
+def _lemma35_window(rec: TheoryRecord, c: Constants):
+    """Lemma 3.5's premises (A3.4, A3.7 on [t₀, t]), B_D = max ‖D‖ on [t₀, t], and
+    H(t) = Σ_{s=t₀}^{t−1} ‖D(s+1) − D_fo(s+1)‖ (A3.2's neglected part), per row t."""
+    t0 = rec.lemma35_t0
+    ok_k = rec.eta * rec.sharpness <= c.K
+    ok_7 = rec.eta * rec.lambda2 < 1
+    (_, _, hD), _ = first_order_parts(rec)
+    h = np.concatenate([_rows_norm(hD), [0.0]])
+    prem = np.zeros(rec.T + 1, dtype=bool)
+    BD, H = np.zeros(rec.T + 1), np.zeros(rec.T + 1)
+    for s in range(rec.T + 1):
+        if t0[s] >= 0:
+            w = slice(t0[s], s + 1)
+            prem[s] = bool(ok_k[w].all() and ok_7[w].all())
+            BD[s] = rec.d_norm[w].max()
+            H[s] = h[t0[s] : s].sum()
+    return prem, BD, H
+
+
 def lemma_3_5(rec: TheoryRecord, c: Constants):
+    """Lemma 3.5 with A3.2's neglected part bounded, not dropped. The paper's proof: e = D̃ − D̄
+    obeys e(t+1) = (I − ηG_⊥)e(t) + r(t), ‖I − ηG_⊥‖ ≤ 1 under A3.7, and Lemma 3.4 bounds r. On
+    exact GD r(t) = (P_{u₁⁺} − P_{u₁})D_fo + P_{u₁⁺}h with h = D(t+1) − D_fo(t+1) the higher-order
+    part, so ‖r‖ ≤ 2εB_D + (1 + 2ε)‖h‖ and ‖D̃(t) − D̄(t)‖ ≤ 2εB_D(t − t₀) + (1 + 2ε)Σ‖h(s)‖: the
+    lemma's bound plus A3.2's part, which holds exactly (kind "rigorous", a consistency check). ε is
+    A3.5's fitted ε. Reported: the largest share of the bound that A3.2's part takes
+    (``a32_share_of_bound_max``); the bound as stated (A3.2's part dropped) on exact GD is
+    :func:`lemma_3_5_exact` (a diagnostic)."""
     eps = fitted_eps(rec)
     t = np.arange(rec.T + 1)
     t0 = rec.lemma35_t0
     started = t0 >= 0
-    x = rec.eta * rec.sharpness
-    ok_k = x <= c.K
-    ok_7 = rec.eta * rec.lambda2 < 1
-    # premises must hold on the whole window [t0, t]
-    prem = np.zeros(rec.T + 1, dtype=bool)
-    BD = np.zeros(rec.T + 1)
-    for s in range(rec.T + 1):
-        if started[s]:
-            w = slice(t0[s], s + 1)
-            prem[s] = bool(ok_k[w].all() and ok_7[w].all())
-            BD[s] = rec.d_norm[w].max()
+    prem, BD, H = _lemma35_window(rec, c)
+    prem &= started
+    length = t - np.maximum(t0, 0)
+    stated = 2 * eps * BD * length
+    bound = stated + (1 + 2 * eps) * H
+    gap = np.nan_to_num(rec.lemma35_gap, nan=np.inf)
+    slack = (length + 1) * (FP_RTOL + EIGVEC_SLACK_TERMS * RECORD_TOL * c.K) * 2 * BD
+    share = np.where(bound > 0, (bound - stated) / np.maximum(bound, 1e-300), 0.0)
+    return make_result(
+        "Lemma 3.5",
+        "‖D̃(t) − D̄(t)‖ ≤ 2εB_D(t − t₀) + (1 + 2ε)Σ‖D(s+1) − D_fo(s+1)‖ (under A3.4, A3.7; the last "
+        "term is A3.2's part, 0 on the first-order update)",
+        "rigorous",
+        t,
+        prem,
+        gap <= bound + slack,
+        (bound - gap) / (BD + 1e-300),
+        fitted={
+            "eps": eps,
+            "a32_share_of_bound_max": float(share[prem].max()) if prem.any() else np.nan,
+        },
+        detail="t₀ = each entry into ηΛ > 2; B_D = max ‖D‖ on [t₀, t]; D_fo = D − ηGD the "
+        "first-order update; margin relative to B_D",
+    )
+
+
+def lemma_3_5_exact(rec: TheoryRecord, c: Constants):
+    """Lemma 3.5's bound as stated, 2εB_D(t − t₀), on exact GD (a diagnostic, kind "empirical")."""
+    eps = fitted_eps(rec)
+    t = np.arange(rec.T + 1)
+    t0 = rec.lemma35_t0
+    started = t0 >= 0
+    prem, BD, _ = _lemma35_window(rec, c)
     bound = 2 * eps * BD * (t - np.maximum(t0, 0))
     gap = np.nan_to_num(rec.lemma35_gap, nan=np.inf)
     return make_result(
-        "Lemma 3.5",
-        "‖D̃(t) − D̄(t)‖ ≤ 2εB_D(t − t₀) (under A3.4, A3.7, ‖D‖ ≤ B_D)",
-        "theorem",
+        "Lemma 3.5 (exact GD)",
+        "‖D̃(t) − D̄(t)‖ ≤ 2εB_D(t − t₀) on exact GD (under A3.4, A3.7, ‖D‖ ≤ B_D)",
+        "empirical",
         t,
         prem & started,
         gap <= bound + FP_RTOL * BD,
         (bound - gap) / (BD + 1e-300),
         fitted={"eps": eps},
-        detail="t₀ = each entry into ηΛ > 2; B_D = max ‖D‖ on [t₀, t]",
+        detail="exact GD (diagnostic); t₀ = each entry into ηΛ > 2; B_D = max ‖D‖ on [t₀, t]",
     )
 
 
@@ -699,12 +836,35 @@ def lemma_c12(rec: TheoryRecord, c: Constants):
     )
 
 
+def _whole_run(rec: TheoryRecord) -> dict:
+    """The series a whole-run statement reads: ``rec.extras["run"]`` (theory.record.run_series:
+    every step of the run the record was replayed from) where present, else the record's own rows;
+    ``span`` says which in words."""
+    run = rec.extras.get("run") if isinstance(rec.extras, dict) else None
+    if run is not None:
+        T = int(run["lambda_tilde"].shape[0]) - 1
+        return dict(run, T=T, span=f"the whole run, steps 0–{T}", whole=True)
+    return dict(
+        lambda_tilde=rec.lambda_tilde,
+        loss=rec.loss,
+        eta=rec.eta,
+        symmetric_init=rec.symmetric_init,
+        T=rec.T,
+        span=f"the record, steps {rec.start}–{rec.start + rec.T}",
+        whole=rec.start == 0,
+    )
+
+
 def lemma_c13(rec: TheoryRecord, c: Constants):
-    """Theorem 2 (1): an excursion of Λ̃ above 2/η starting at t₀ ends by t₀ + T. An excursion
-    still open at the end of the run is not applicable unless it has already outlasted T."""
-    exc = excursions(rec.eta * rec.lambda_tilde, 2.0)
-    starts = np.array([s for s, _ in exc], dtype=np.int64)
-    lengths = np.array([(e if e is not None else rec.T + 1) - s for s, e in exc], dtype=float)
+    """Theorem 2 (1): an excursion of Λ̃ above 2/η starting at t₀ ends by t₀ + T, on the whole
+    run where the record carries it (``extras["run"]``), else on the record. An excursion still
+    open at the end of the run is not applicable unless it has already outlasted T. Steps are
+    the excursions' starts, in the run's steps."""
+    w = _whole_run(rec)
+    exc = excursions(w["eta"] * w["lambda_tilde"], 2.0)
+    offset = 0 if "run" in rec.extras else rec.start
+    starts = np.array([s + offset for s, _ in exc], dtype=np.int64)
+    lengths = np.array([(e if e is not None else w["T"] + 1) - s for s, e in exc], dtype=float)
     closed = np.array([e is not None for _, e in exc], dtype=bool)
     prem = closed | (lengths > c.c13_T)
     return make_result(
@@ -719,40 +879,62 @@ def lemma_c13(rec: TheoryRecord, c: Constants):
             "T": float(lengths[closed].max()) if closed.any() else np.nan,
             "excursions": int(len(exc)),
             "open_at_end": int((~closed).sum()),
+            "median_length": float(np.median(lengths[closed])) if closed.any() else np.nan,
         },
-        detail="margin = T − length; an excursion open at the end and shorter than T is not applicable",
+        detail=f"on {w['span']}; steps = the excursions' starts; margin = T − length; an excursion "
+        "open at the end and shorter than T is not applicable",
     )
 
 
 def theorem_1(rec: TheoryRecord, c: Constants, data_ok: bool | None = None):
     """Λ̃ non-decreasing through phase I until ηΛ̃ nears 2 or the loss is small, given symmetric
-    init and A4.1–A4.2; "m large enough" cannot be certified, hence kind "theorem".
+    init and A4.1–A4.2; "m large enough" cannot be certified, hence kind "theorem". Evaluated on
+    the whole run where the record carries it (``extras["run"]``: phase I starts at step 0,
+    whatever window was replayed), else on the record.
 
     A4.1–A4.2's constants were lost from the paper, and any data meet them for some constants
     (c the largest adjacent ratio, δ the smallest label share, both fitted by A4.1 and A4.2): the
     premise is the symmetric init and phase I only, and ``data_ok`` (whether A4.1–A4.2 held for
-    this package's guessed constants) is reported, not gated on."""
-    t = np.arange(rec.T)
-    near = np.maximum.accumulate(rec.eta * rec.lambda_tilde) >= 2 - c.theorem1_near
-    small = rec.loss <= c.theorem1_loss * rec.loss[0]
+    this package's guessed constants) is reported, not gated on.
+
+    Control (``result.control``): the same conclusion on the same run's steps after phase I (the
+    EoS, where Λ̃ oscillates and the theorem claims nothing): it should fail there."""
+    w = _whole_run(rec)
+    lt, loss, eta = w["lambda_tilde"], w["loss"], w["eta"]
+    T = w["T"]
+    t = np.arange(T)
+    near = np.maximum.accumulate(eta * lt) >= 2 - c.theorem1_near
+    small = loss <= c.theorem1_loss * loss[0]
     window = ~(np.maximum.accumulate(near | small))
-    prem = window[:-1] & rec.symmetric_init
-    dl = np.diff(rec.lambda_tilde)
-    scale = np.abs(rec.lambda_tilde[:-1])
+    sym = bool(w["symmetric_init"]) and w["whole"]
+    prem = window[:-1] & sym
+    dl = np.diff(lt)
+    scale = np.abs(lt[:-1])
+    ok = dl >= -FP_RTOL * scale
+    after = ~window[:-1] & sym
+    control = dict(
+        what="the same run's steps after phase I (Λ̃ near 2/η or the loss small: the EoS)",
+        steps=int(after.sum()),
+        held_share=float(ok[after].mean()) if after.any() else None,
+        status=("held" if ok[after].all() else "failed") if after.any() else "not applicable",
+    )
+    e_rel = rec.e_hat_norm / (rec.kappa_G * rec.lam[0])
+    rows = np.arange(rec.T) + rec.start  # the record's rows inside phase I, for ‖Ê‖
+    in_ps = rows[rows < T][prem[rows[rows < T]]] - rec.start
     return make_result(
         "Theorem 1",
         "symmetric init, A4.1–A4.2: Λ̃(t+1) ≥ Λ̃(t) until ηΛ̃ ≥ 2 − near or L small",
         "theorem",
         t,
         prem,
-        dl >= -FP_RTOL * scale,
+        ok,
         dl / scale,
         fitted={
-            "max_e_hat_rel": float((rec.e_hat_norm / (rec.kappa_G * rec.lam[0]))[:-1][prem].max())
-            if prem.any()
-            else np.nan,
+            "max_e_hat_rel": float(e_rel[in_ps].max()) if in_ps.size else np.nan,
             "a41_a42_held_for_the_guessed_constants": data_ok,
         },
+        detail=f"on {w['span']}; max_e_hat_rel over the replayed steps of phase I",
+        control=control,
     )
 
 
@@ -765,13 +947,16 @@ ALL = (
     lemma_3_1_empirical,
     lemma_e7,
     lemma_3_2,
+    lemma_3_2_exact,
     lemma_3_2_growth,
     prop_3_1,
     prop_3_2,
     prop_3_2_exact,
     lemma_3_3,
     lemma_3_4,
+    lemma_3_4_exact,
     lemma_3_5,
+    lemma_3_5_exact,
     corollary_c1,
     corollary_c2,
     lemma_c3,

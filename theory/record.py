@@ -47,6 +47,10 @@ class TheoryRecord:
     before the first). ``ga_norm`` ‖G_A‖ = λ_max(α²ZᵀZ/n) (§3.2); ``w_move`` ‖W(t) − W(0)‖_F.
     ``flow_D``: D of gradient flow at t = ηk from the same start (A3.3), if computed: rows
     k = 0 … up to the first step with ηΛ > 2 (phase I, where A3.3 applies).
+    ``start``: the run's step at row 0 (0 unless a window of a longer run was replayed: row t is
+    then step ``start + t``). ``extras["run"]`` (:func:`run_series`), where the record was replayed
+    from a trajectory of the linear net: Λ̃ and the loss at every step of the *whole* run, for the
+    statements about the whole run (Theorem 1, Lemma C.13) whatever window was replayed.
     """
 
     eta: float
@@ -80,6 +84,7 @@ class TheoryRecord:
     flow_D: np.ndarray | None = None
     extras: dict = field(default_factory=dict)
     family: str = "linear2"
+    start: int = 0  # the run's step at row 0 (a replayed window of a longer run starts later)
 
     @property
     def T(self) -> int:
@@ -121,20 +126,31 @@ def record_run(
     flow: bool = False,
     spectrum: DataSpectrum | None = None,
     model=None,
+    start: int = 0,
 ) -> TheoryRecord:
     """Replay GD exactly (spectral engine, float64) and record what the checks need.
 
     Give a :class:`linnet.Trajectory` (its W0, a0, η, α and length are used) or W0, a0, eta,
-    steps, alpha. ``flow=True`` also integrates gradient flow from the same start (A3.3).
-    A trajectory of another family is replayed by :func:`record_family_run` (``model`` is then
-    the family to rebuild it with, needed where the file cannot say, e.g. a PyTorch module).
+    steps, alpha. ``start`` > 0 replays the window of ``steps`` steps from step ``start`` (default:
+    to the end of the trajectory): GD is first run to ``start`` without eigensolves (the same loop
+    and engine, so the window starts from the run's state at ``start`` to roundoff) and recorded
+    from there; the record's ``start`` says so. ``flow=True`` also integrates gradient flow from
+    the record's first state (A3.3). A trajectory of another family is replayed by
+    :func:`record_family_run` (``model`` is then the family to rebuild it with, needed where the
+    file cannot say, e.g. a PyTorch module).
     """
     if traj is not None and not traj.capabilities.linear_theory:
+        if start:
+            raise ValueError("a window (start > 0) is replayed for the linear net only")
         return record_family_run(X, Y, traj, model=model, spectrum=spectrum)
+    if start < 0:
+        raise ValueError(f"start={start} must be ≥ 0")
+    run = None
     if traj is not None:
         W0, a0, eta = traj.W0, traj.a0, traj.eta
-        steps = traj.steps if steps is None else steps
+        steps = traj.steps - start if steps is None else steps
         alpha = traj.config["alpha"]
+        run = run_series(traj)
     if W0 is None or a0 is None or eta is None or steps is None:
         raise ValueError("give a trajectory, or all of W0, a0, eta and steps")
     X = np.asarray(to_numpy(X), dtype=np.float64)
@@ -143,6 +159,25 @@ def record_run(
     a0 = np.asarray(a0, dtype=np.float64)
     sp = data_spectrum(X, Y) if spectrum is None else spectrum
     al = linnet.resolve_alpha(alpha, W0.shape[0])
+    if start:
+        pre = linnet.train(
+            X,
+            Y,
+            eta=eta,
+            steps=start,
+            W0=W0,
+            a0=a0,
+            alpha=alpha,
+            spectrum=sp,
+            top_k=1,
+            sharpness_every=0,
+            e_hat_every=0,
+            ga_every=0,
+        )
+        if pre.steps != start:
+            raise ValueError(f"the run stopped at step {pre.steps} before the window's start {start}")
+        W0 = np.asarray(pre.W_final, dtype=np.float64)
+        a0 = np.asarray(pre.a_final, dtype=np.float64)
     replay = ReplayObserver(sp, eta, al, _is_symmetric(W0, a0))
     # the same loop and engine as the run (float64, spectral): only this observer measures
     linnet.train(
@@ -160,12 +195,30 @@ def record_run(
         ga_every=0,
         observers=[replay],
     )
-    rec = replay.record()
+    rec = dataclasses.replace(replay.record(), start=int(start))
+    if run is not None:
+        rec = dataclasses.replace(rec, extras={**rec.extras, "run": run})
     if flow:
         # A3.3 concerns phase I only: integrate up to the first step with ηΛ > 2.
         horizon = min(first_above(rec.sharpness, rec.eta), rec.T)
         rec = dataclasses.replace(rec, flow_D=_flow_residuals(sp, W0, a0, al, eta, horizon))
     return rec
+
+
+def run_series(traj: linnet.Trajectory) -> dict | None:
+    """What the whole-run statements need from a trajectory of the linear net, every step:
+    ``lambda_tilde`` Λ̃ = v₁ᵀGv₁ and ``loss`` (rows t = 0 … T of the run), ``eta``, and
+    ``symmetric_init`` (the run's W0, a0 pair neurons, so F(0) = 0); None where the trajectory does
+    not hold Λ̃ at every step."""
+    lt = traj.specific.get("lambda_tilde") if traj.family == "linear2" else None
+    if lt is None or np.asarray(lt).shape[0] != traj.loss.shape[0]:
+        return None
+    return dict(
+        lambda_tilde=np.asarray(to_numpy(lt), dtype=np.float64),
+        loss=np.asarray(to_numpy(traj.loss), dtype=np.float64),
+        eta=float(traj.eta),
+        symmetric_init=_is_symmetric(np.asarray(to_numpy(traj.W0)), np.asarray(to_numpy(traj.a0))),
+    )
 
 
 def _flow_residuals(sp, W0, a0, al, eta, steps):

@@ -39,6 +39,10 @@ class CheckResult:
     margin: np.ndarray
     fitted: dict = field(default_factory=dict)
     detail: str = ""
+    # the same conclusion checked where the claimed phenomenon is absent (a reproduction's
+    # control): {"what": in words, "steps": how many, "held_share": float, "status": "held" |
+    # "failed" | "not applicable"}; None where the check has none
+    control: dict | None = None
 
     @property
     def applicable(self) -> int:
@@ -69,7 +73,8 @@ class CheckResult:
 
 
 def make_result(name: str, statement: str, kind: str, steps: Any, premises: Any, conclusion: Any,
-                margin: Any, *, fitted: dict | None = None, detail: str = "") -> CheckResult:
+                margin: Any, *, fitted: dict | None = None, detail: str = "",
+                control: dict | None = None) -> CheckResult:
     if kind not in KINDS:
         raise ValueError(f"kind={kind!r} is not one of {KINDS}")
     steps = np.asarray(steps, dtype=np.int64)
@@ -85,7 +90,7 @@ def make_result(name: str, statement: str, kind: str, steps: Any, premises: Any,
     else:
         status = "held" if conclusion[premises].all() else "failed"
     return CheckResult(name, statement, kind, status, steps, premises, conclusion, margin,
-                       dict(fitted or {}), detail)
+                       dict(fitted or {}), detail, control)
 
 
 def not_evaluated(name: str, statement: str, kind: str, why: str) -> CheckResult:

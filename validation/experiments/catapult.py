@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import linnet
+from theory.claims import CONSISTENCY
 
 from ..figures import new, save
 from ..rules import (
@@ -63,13 +64,20 @@ def catapult(ctx):
 
 
 def catapult_window(f):
+    """The one-point catapult window: a theorem of Lewkowycz et al. (2020) that this paper only
+    cites (A3.4's K = 4), on X = e₁, y = 1: data-free, so it can fail only through a bug in the
+    engine — a consistency row (an implementation check), not a reproduction of this paper."""
     c, d, step = metric(f, "catapult", "catapult_from", "diverges_from", "grid_step")
     ok = abs(c - 2) <= step + 1e-9 and abs(d - 4) <= step + 1e-9
-    return (
-        verdict_of(ok),
-        f"[{c:g}, {d:g})",
-        "catapult from ηλ₀ ≈ 2 and divergence from ηλ₀ ≈ 4, within one grid step",
+    return dict(
+        verdict=verdict_of(ok),
+        number=f"[{c:g}, {d:g})",
+        threshold="catapult from ηλ₀ ≈ 2 and divergence from ηλ₀ ≈ 4, within one grid step",
+        reason="another paper's theorem (Lewkowycz et al.), cited by this one for A3.4; one data point, "
+        "data-free: it checks the engine",
+        kind=CONSISTENCY,
+        network="linear",
     )
 
 
-RULES = [claim_rule("c.catapult", "catapult", catapult_window)]
+RULES = [claim_rule("c.catapult", "catapult", catapult_window, kind=CONSISTENCY)]
