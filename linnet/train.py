@@ -40,7 +40,7 @@ def train(
     method: str = "gd",
     engine: str = "spectral",
     backend: str | None = None,
-    dtype: Any = "float64",
+    dtype: Any = None,
     top_k: int = 5,
     sharpness_every: int = 1,
     sharpness_tol: float = 1e-6,
@@ -85,6 +85,10 @@ def train(
     loop (:mod:`linnet.jit`, needs Numba; float64 NumPy, no Hessian and no observers of one's own):
     the same algorithm and stop rules, the same fields, equal to the NumPy path to roundoff.
 
+    ``dtype`` ("float64" or "float32"): the run's precision; left out, float64 for linnet's own
+    families and, for a ``TorchModel``, its module's own dtype (float32 as PyTorch creates modules;
+    the module is never converted in place).
+
     The step size is ``eta``, or ``eta_lambda0`` = c for η = c/Λ(0), Λ(0) the sharpness at the
     start (:func:`initial_sharpness`; give one of the two).
     """
@@ -108,7 +112,7 @@ def train(
     )
     if method not in METHODS:
         raise ValueError(f"method={method!r} is unknown: use 'gd' or 'flow'")
-    dt = resolve_dtype(dtype)
+    dt = resolve_dtype(getattr(model, "default_dtype", "float64") if dtype is None else dtype)
     if hasattr(model, "prepare"):  # families that take X in their own layout (PyTorch: samples first)
         X, Y = model.prepare(X, Y, dtype=dt, hessian_every=hessian_every)
     xp = namespace(X, Y, W0, a0, backend=backend)

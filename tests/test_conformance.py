@@ -30,7 +30,7 @@ def _torch_example(d):
     torch.manual_seed(0)
     net = torch.nn.Sequential(
         torch.nn.Linear(d, 6, bias=False), torch.nn.Tanh(), torch.nn.Linear(6, 1, bias=False)
-    )
+    ).double()  # float64 like the other families (a TorchModel runs in its module's dtype)
     return TorchModel(net)
 
 

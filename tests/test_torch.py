@@ -1,6 +1,7 @@
 """linnet.torch: a PyTorch nn.Module in linnet's GD loop, against linnet's own exact engines
 (tanh MLP, two-layer linear net) through PS into the EoS, and against dense torch.func references
-(CNN, BatchNorm); random layers refused; float64 end to end."""
+(CNN, BatchNorm); random layers refused; float64 end to end where the module is float64, and a
+float32 module's run in float32 against float64."""
 import dataclasses
 import json
 import math
@@ -208,14 +209,58 @@ def test_bad_output_layers():
         TorchModel(nn.Sequential(nn.Linear(4, 1)), output="fc")
 
 
-def test_float32_runs():
-    net = small_cnn()
+def test_module_runs_in_its_own_precision_and_is_never_converted():
+    """The run's dtype is the module's own unless train(dtype=) names one; a differing dtype runs
+    on a converted copy, so the user's module keeps its dtype and values either way."""
+    net = small_cnn().float()
+    start = [p.detach().clone() for p in net.parameters()]
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((8, 1, 6, 6))
-    tr = linnet.train(X, rng.standard_normal(8), eta=0.05, steps=2, model=TorchModel(net),
-                      dtype="float32", progress=False)
-    assert next(net.parameters()).dtype == torch.float32 and tr.config["dtype"] == "float32"
-    assert tr.specific["theta_final"].dtype == np.float32
+    X, Y = rng.standard_normal((8, 1, 6, 6)), rng.standard_normal(8)
+    kw = dict(eta=0.05, steps=2, progress=False)
+    tr = linnet.train(X, Y, model=TorchModel(net), **kw)
+    assert tr.config["dtype"] == "float32" and tr.config["module_dtype"] == "float32"
+    assert not tr.config["module_copied"] and tr.specific["theta_final"].dtype == np.float32
+    t64 = linnet.train(X, Y, model=TorchModel(net), dtype="float64", **kw)
+    assert t64.config["dtype"] == "float64" and t64.config["module_copied"]
+    assert t64.specific["theta_final"].dtype == np.float64
+    for p, p0 in zip(net.parameters(), start, strict=True):
+        assert p.dtype == torch.float32 and torch.equal(p, p0)
+    assert linnet.train(X, Y, model=TorchModel(small_cnn()), **kw).config["dtype"] == "float64"
+    mixed = small_cnn().float()
+    mixed[0].double()
+    with pytest.raises(TypeError, match="float32, float64.*dtype='float32'"):
+        linnet.train(X, Y, model=TorchModel(mixed), **kw)
+    assert linnet.train(X, Y, model=TorchModel(mixed), dtype="float32", **kw).config["module_copied"]
+    with pytest.raises(TypeError, match="float16.*dtype="):
+        linnet.train(X, Y, model=TorchModel(small_cnn().half()), **kw)
+
+
+def _tiny_image_cnn():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ELU(), nn.MaxPool2d(4), nn.Flatten(),
+                         nn.Linear(8 * 4 * 4, 1, bias=False))
+
+
+def _tiny_image_mlp():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(3 * 16 * 16, 50), nn.Tanh(), nn.Linear(50, 50), nn.Tanh(),
+                         nn.Linear(50, 1))
+
+
+@pytest.mark.parametrize("net_fn", [_tiny_image_cnn, _tiny_image_mlp], ids=["cnn", "mlp"])
+def test_float32_sharpness_tracks_float64(net_fn):
+    """Λ of a float32 run against the float64 run of the same (float32-initialised) module over
+    60 steps from ηΛ(0) = 1.8 (tolerances.py, "sharpness-float32")."""
+    n, s = 64, 16
+    X, Y = linnet.make_data("cifar-like", n=n, d=3 * s * s, seed=0, column_norm=0.5 * math.sqrt(3 * s * s))
+    X = np.ascontiguousarray(X.T.reshape(n, 3, s, s))
+    net = net_fn()
+    eta = 1.8 / TorchModel(net).initial_sharpness(X, Y)
+    kw = dict(eta=eta, steps=60, progress=False)
+    t32 = linnet.train(X, Y, model=TorchModel(net), **kw)
+    t64 = linnet.train(X, Y, model=TorchModel(net), dtype="float64", **kw)
+    assert t32.config["dtype"] == "float32" and t64.config["dtype"] == "float64"
+    assert rel(t32.sharpness, t64.sharpness) < tol("sharpness-float32", "float32")
 
 
 def test_architectures():
@@ -349,7 +394,7 @@ def test_batch_coupling_is_detected():
 
 def test_auto_chooses_by_the_memory_estimate():
     torch.manual_seed(0)
-    wide = nn.Sequential(nn.Linear(3000, 300), nn.Tanh(), nn.Linear(300, 1))  # P = 900,601
+    wide = nn.Sequential(nn.Linear(3000, 300), nn.Tanh(), nn.Linear(300, 1)).double()  # P = 900,601
     rng = np.random.default_rng(0)
     X, Y = rng.standard_normal((200, 3000)), rng.standard_normal(200)
     J_bytes = 200 * 900_601 * 8
@@ -367,7 +412,7 @@ def test_auto_chooses_by_the_memory_estimate():
     with pytest.raises(ValueError, match="gram='dense' needs .* or set hessian_every=0"):
         TorchModel(wide, gram="dense", memory_budget="512MiB").plan(X, Y, hessian_every=1)
     # the Hessian's Lanczos basis (HESSIAN_BASIS P-vectors) enters the estimate
-    small = TorchModel(paper_cnn("tanh", (3, 8, 8)), memory_budget="1GiB")
+    small = TorchModel(paper_cnn("tanh", (3, 8, 8)).double(), memory_budget="1GiB")
     Xs = rng.standard_normal((6, 3, 8, 8))
     e0 = small.plan(Xs, Y[:6]).estimate_bytes
     e1 = small.plan(Xs, Y[:6], hessian_every=1).estimate_bytes
@@ -538,7 +583,7 @@ PAPER_SIZE_CHILD = textwrap.dedent("""
     clock = Clock()
     before = peak_rss()
     tr = linnet.train(X, Y, eta=0.01, steps=2, model=TorchModel(paper_cnn("tanh"), memory_budget="4GiB"),
-                      observers=[clock], progress=False)
+                      observers=[clock], dtype="float64", progress=False)
     print(json.dumps(dict(peak_rss=peak_rss(), before=before, step_s=np.diff(clock.t).tolist(),
                           sharpness=tr.sharpness.tolist(),
                           config={k: tr.config[k] for k in ("gram", "jacobian", "memory_estimate_bytes",
