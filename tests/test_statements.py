@@ -209,6 +209,22 @@ def test_a_window_replay_starts_from_the_runs_state():
     assert record_run(X, Y, tr, start=100).T == 20  # to the end of the run by default
 
 
+def test_lemma_3_1_reads_the_whole_run_from_a_later_window():
+    """Phase I starts at step 0: a record of a later window evaluates Lemma 3.1 on the run's own
+    series (⟨F,D⟩, ‖D‖, Λ, u₁'s overlap), as the record from step 0 does on its replay."""
+    X, Y, W, a, eta = eos_problem()
+    tr = linnet.train(X, Y, eta=0.5 * eta / 1.9, steps=120, W0=W, a0=a)
+    full = theory.check_all(record_run(X, Y, tr))["Lemma 3.1"]
+    late = theory.check_all(record_run(X, Y, tr, start=100))["Lemma 3.1"]
+    assert full.status == late.status == "held" and full.applicable > 10
+    assert abs(late.applicable - full.applicable) <= 1  # Λ and u₁ from the run's tracker at its tolerance
+    n = min(full.applicable, late.applicable)
+    assert np.allclose(late.margin[:n], full.margin[:n], rtol=1e-6, atol=1e-9)
+    assert "whole run" in late.detail
+    f32 = dataclasses.replace(record_run(X, Y, tr, start=100), extras={})
+    assert theory.check_all(f32)["Lemma 3.1"].status == "not applicable"  # F(0) of the window ≠ 0
+
+
 def test_theorem_2_1_reads_the_whole_run_from_a_window():
     X, Y, tr = _eos_traj(600)
     win = record_run(X, Y, tr, start=400, steps=30)
@@ -307,7 +323,7 @@ def test_catapult_is_a_consistency_row():
 # ---- condition (20) as a profile -----------------------------------------------------------------
 
 
-def _e7(rates, d0u1=0.05, steps=100):
+def _e7(rates, d0u1=0.2, steps=100):
     return {
         "lemma_e7": dict(
             metrics=dict(

@@ -110,7 +110,12 @@ def decomposition_4(rec: TheoryRecord, c: Constants):
 
 def lemma_3_1(rec: TheoryRecord, c: Constants):
     """⟨F,D⟩ ≤ 0 in phase I, under F(0) = 0, fixed eigenvectors (A3.5(i)) and — for GD rather
-    than flow — ηΛ ≤ 1 so that no coordinate flips sign."""
+    than flow — ηΛ ≤ 1 so that no coordinate flips sign. Its premises run from step 0: on a record
+    of a later window it is evaluated on the whole run where the record carries the run's float64
+    series (``extras["run"]``: ⟨F,D⟩, ‖D‖, Λ and |⟨u₁(t), u₁(0)⟩| at every step), else not applicable."""
+    run = rec.extras.get("run") if isinstance(rec.extras, dict) else None
+    if rec.start and run is not None and run["float64"] and run["sharpness"] is not None:
+        return _lemma_3_1_run(rec, run, c)
     t = np.arange(rec.T + 1)
     first = first_above(rec.sharpness, rec.eta)
     f0_zero = rec.f0_norm <= 1e-12 * rec.y_norm
@@ -127,6 +132,31 @@ def lemma_3_1(rec: TheoryRecord, c: Constants):
         ok,
         margin,
         detail="margin = −⟨F,D⟩/(‖F‖‖D‖); premises include ηΛ ≤ 1 (GD, no sign flips)",
+    )
+
+
+def _lemma_3_1_run(rec: TheoryRecord, run: dict, c: Constants):
+    """Lemma 3.1 on the whole run's series (see :func:`lemma_3_1`): F(0) = 0 from the symmetric
+    init (a pairing of neurons), ‖F‖² = 2⟨F,D⟩ − ‖D‖² + ‖Y‖² (F = D + Y)."""
+    fd, dn, eta = run["fd"], run["d_norm"], run["eta"]
+    t = np.arange(fd.shape[0])
+    first = first_above(run["sharpness"], eta)
+    fixed = run["u1_overlap_init"] >= c.lemma31_overlap
+    small_step = np.maximum.accumulate(eta * run["sharpness"]) <= 1
+    prem = bool(run["symmetric_init"]) & (t < first) & np.minimum.accumulate(fixed) & small_step
+    f_norm = np.sqrt(np.maximum(2 * fd - dn**2 + rec.y_norm**2, 0.0))
+    zero = (t == 0) & bool(run["symmetric_init"])
+    scale = dn * f_norm + 1e-300
+    return make_result(
+        "Lemma 3.1",
+        "phase I: ⟨F,D⟩ ≤ 0 (so ‖A‖ grows), given F(0)=0, fixed u_i, ηΛ ≤ 1",
+        "rigorous",
+        t,
+        prem,
+        (fd <= FP_RTOL * scale) | zero,
+        np.where(zero, 0.0, -fd / scale),
+        detail=f"on the whole run, steps 0–{t.size - 1} (the record starts at step {rec.start}); "
+        "margin = −⟨F,D⟩/(‖F‖‖D‖); premises include ηΛ ≤ 1 (GD, no sign flips)",
     )
 
 

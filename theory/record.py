@@ -206,18 +206,30 @@ def record_run(
 
 
 def run_series(traj: linnet.Trajectory) -> dict | None:
-    """What the whole-run statements need from a trajectory of the linear net, every step:
-    ``lambda_tilde`` Λ̃ = v₁ᵀGv₁ and ``loss`` (rows t = 0 … T of the run), ``eta``, and
-    ``symmetric_init`` (the run's W0, a0 pair neurons, so F(0) = 0); None where the trajectory does
-    not hold Λ̃ at every step."""
+    """What the whole-run statements need from a trajectory of the linear net, every step (rows
+    t = 0 … T of the run): ``lambda_tilde`` Λ̃ = v₁ᵀGv₁, ``loss``, ``fd`` ⟨F, D⟩, ``d_norm`` ‖D‖,
+    ``eta``, ``symmetric_init`` (the run's W0, a0 pair neurons, so F(0) = 0), ``float64`` (the
+    run's precision) and, where Λ was tracked at every step, ``sharpness`` and ``u1_overlap_init``
+    |⟨u₁(t), u₁(0)⟩| (else None); None where the trajectory does not hold Λ̃ at every step."""
     lt = traj.specific.get("lambda_tilde") if traj.family == "linear2" else None
-    if lt is None or np.asarray(lt).shape[0] != traj.loss.shape[0]:
+    rows = traj.loss.shape[0]
+    if lt is None or np.asarray(lt).shape[0] != rows:
         return None
+
+    def f64(x):
+        return np.asarray(to_numpy(x), dtype=np.float64)
+
+    every = traj.sharpness_step.shape[0] == rows and np.array_equal(traj.sharpness_step, traj.step)
     return dict(
-        lambda_tilde=np.asarray(to_numpy(lt), dtype=np.float64),
-        loss=np.asarray(to_numpy(traj.loss), dtype=np.float64),
+        lambda_tilde=f64(lt),
+        loss=f64(traj.loss),
+        fd=f64(traj.fd),
+        d_norm=f64(traj.d_norm),
         eta=float(traj.eta),
-        symmetric_init=_is_symmetric(np.asarray(to_numpy(traj.W0)), np.asarray(to_numpy(traj.a0))),
+        symmetric_init=_is_symmetric(f64(traj.W0), f64(traj.a0)),
+        sharpness=f64(traj.sharpness) if every else None,
+        u1_overlap_init=f64(traj.u1_overlap_init) if every else None,
+        float64=traj.config.get("dtype", "float64") == "float64",
     )
 
 

@@ -121,6 +121,12 @@ class CheckTable:
         out = []
         for r in self.results:
             fitted = ", ".join(f"{k}={_fmt(v)}" for k, v in r.fitted.items())
+            if r.control:
+                c = r.control
+                share = "-" if c.get("held_share") is None else f"{c['held_share']:.3f}"
+                fitted += (", " if fitted else "") + (
+                    f"control ({c['what']}): {c['status']}, held on {share} of {c['steps']} steps"
+                )
             out.append(dict(name=r.name, kind=r.kind, status=r.status,
                             applicable=f"{r.applicable}/{r.steps.size}",
                             rate="-" if r.rate is None else f"{r.rate:.3f}",
