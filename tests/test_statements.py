@@ -291,6 +291,12 @@ def test_statement_rule_kinds_controls_and_text(eos_pair):
     for n in ("Lemma 3.2", "Lemma 3.4", "Lemma 3.5", "Theorem 2.1 / Lemma C.13"):
         assert out[n]["kind"] == "consistency" and "control" not in out[n], n
     assert "near-tautological" in out["Theorem 2.1 / Lemma C.13"]["reason"]
+    # A3.2's size beside the first-order statements' verdicts: the exact-GD diagnostic, pooled
+    d = [t["Lemma 3.2 (exact GD)"] for t in (t1, t2)]
+    held = sum(int(x.conclusion[x.premises].sum()) for x in d)
+    assert f"held on {held}/{sum(x.applicable for x in d)} applicable steps" in out["Lemma 3.2"]["reason"]
+    assert "A3.2's higher-order part" in out["Lemma 3.2"]["reason"]
+    assert "on exact GD" in out["Lemma 3.5"]["reason"] and "of the bound" in out["Lemma 3.5"]["reason"]
     th1 = out["Theorem 1"]
     assert th1["kind"] == "reproduction"
     assert set(th1["control"]) == {"what", "number", "verdict"} and th1["control"]["verdict"] == "differs"

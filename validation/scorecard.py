@@ -104,6 +104,26 @@ CONSISTENCY_STATEMENTS = {
 # What a statement's check counts as its "steps" where that is not GD steps.
 _UNITS = {"Theorem 2.1 / Lemma C.13": "excursions"}
 
+# The statements checked on the first-order update, and their exact-GD diagnostics (kind "empirical",
+# in the same tables): A3.2's size is reported beside the verdict, never in it.
+_EXACT_GD = {n: f"{n} (exact GD)" for n in ("Lemma 3.2", "Lemma 3.4", "Lemma 3.5")}
+
+
+def _a32_apart(f, name, res):
+    """A first-order statement's exact-GD diagnostic pooled over the runs, and A3.2's size."""
+    diag = [c[_EXACT_GD[name]] for c in f["ps_eos"]["checks"].values() if _EXACT_GD.get(name, "") in c]
+    if not diag:
+        return ""
+    appl = sum(d.applicable for d in diag)
+    held = sum(int(np.sum(d.conclusion[d.premises])) for d in diag)
+    out = f"on exact GD (a diagnostic, where A3.2 holds) the bound held on {held}/{appl} applicable steps"
+    vals = [r.fitted.get("a32_u1_share_max", r.fitted.get("a32_share_of_bound_max")) for r in res]
+    vals = [v for v in vals if v is not None and np.isfinite(v)]
+    if vals:
+        what = "along u₁, of the first-order growth" if name == "Lemma 3.2" else "of the bound"
+        out += f"; A3.2's higher-order part, at most {max(vals):.2g} {what}"
+    return out
+
 
 def _control_of(res):
     """The rule on its control: the checks' controls (theory.results.CheckResult.control) pooled
@@ -161,6 +181,8 @@ def statement_rule(name):
             verdict, reason = REPRODUCED, f"held on every applicable step ({number})"
         if name in CONSISTENCY_STATEMENTS:
             reason = f"{reason}; {CONSISTENCY_STATEMENTS[name]}"
+        if name in _EXACT_GD and (apart := _a32_apart(f, name, res)):
+            reason = f"{reason}; {apart}"
         out = dict(verdict=verdict, number=number, threshold=thr, reason=reason, kind=kind, network="linear")
         if kind == REPRODUCTION:
             out["control"] = _control_of(res)
