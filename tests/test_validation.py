@@ -51,11 +51,17 @@ def test_quick_suite_end_to_end(tmp_path):
             assert (out / f).exists(), f
     tr = linnet.load_trajectory(out / "ps_eos.npz")
     assert "X" in tr.extras and "Y" in tr.extras
-    el = tr.eta * tr.sharpness
-    assert abs(np.median(el[el.size // 2 :]) - 2) <= 0.05
     from theory.phases import upward_crossings
+    from validation import section3
 
     assert upward_crossings(tr.sharpness, tr.eta).size >= 5
+    # the report's verdict is the rule's on the saved trajectory, read again from disk
+    ev = section3.Evidence.of(tr)
+    assert ev.regime.eos_gate() is None
+    row = next(e for e in card if (e["claim_id"], e["network"]) == ("s3.ps_then_eos", "linear"))
+    again = section3.ps_then_eos(ev)
+    assert row["verdict"] == again.verdict and row["number"] == pytest.approx(again.number, rel=1e-12)
+    assert row["control_verdict"] == again.control["verdict"]
     _browser_check(out)
 
 
@@ -207,10 +213,11 @@ _CASES = [  # rule, facts that reproduce, that differ, that are not comparable (
     (
         "cond20_profile",
         dict(lemma_e7=dict(cond20_held_rate_by_direction=[1.0] * 10 + [0.7] * 80 + [0.1] * 10,
-                           window_steps=100)),
-        dict(lemma_e7=dict(cond20_held_rate_by_direction=[1.0] + [0.5] * 99, window_steps=100)),
+                           window_steps=100, cond20_d0_u1_share=0.2)),
+        dict(lemma_e7=dict(cond20_held_rate_by_direction=[0.5] + [1.0] * 99, window_steps=100,
+                           cond20_d0_u1_share=0.2)),
         dict(lemma_e7=dict(cond20_held_rate_by_direction=[1.0] * 10 + [0.7] * 80 + [0.1] * 10,
-                           window_steps=3)),
+                           window_steps=3, cond20_d0_u1_share=0.2)),
     ),
     (
         "identities_sympy",
@@ -337,6 +344,45 @@ def _cifar_folder(tmp_path, n=30):
     return folder, data, labels
 
 
+def test_a_cifar10_batch_that_would_build_other_objects_is_refused(tmp_path):
+    # a pickle that calls os.system while it loads: refused by name, nothing run
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("touch " + str(tmp_path / "ran"),))
+
+    folder = tmp_path / "evil"
+    folder.mkdir()
+    with open(folder / "data_batch_1", "wb") as fh:
+        pickle.dump({b"data": Evil(), b"labels": [0]}, fh)
+    with pytest.raises(vdata.DataError, match="system is not part of a CIFAR-10 batch"):
+        vdata.load_cifar10(folder, per_class=1)
+    assert not (tmp_path / "ran").exists()
+
+
+def test_the_built_in_photographs():
+    ds = vdata.photographs(per_class=60)
+    assert ds.X.shape == (3072, 120) and ds.Y.tolist() == [1.0] * 60 + [-1.0] * 60
+    assert 0 <= ds.X.min() and ds.X.max() <= 1 and np.allclose(ds.X * 255, np.rint(ds.X * 255))  # uint8 pixels
+    assert "photographs" in ds.name and "astronaut" in ds.name
+    # fixed data: the first k of a class are the same for every per_class >= k, as CIFAR-10's are
+    small = vdata.photographs(per_class=20)
+    assert np.array_equal(small.X[:, :20], ds.X[:, :20]) and np.array_equal(small.X[:, 20:], ds.X[:, 60:80])
+    # no two images alike, and the two classes are told apart by their photographs, not by chance
+    assert np.unique(ds.X.T, axis=0).shape[0] == 120
+    # averaged down: each 8×8 pixel the mean of a 4×4 block of the 32×32 patch
+    low = vdata.photographs(per_class=60, side=8)
+    block = ds.X[:, 0].reshape(3, 8, 4, 8, 4).mean(axis=(2, 4)).ravel()
+    assert low.X.shape == (192, 120) and np.allclose(low.X[:, 0], block)
+    assert vdata.side_of(768) == 16
+    with pytest.raises(vdata.DataError, match="d=100"):
+        vdata.side_of(100)
+    with pytest.raises(vdata.DataError, match="side=5"):
+        vdata.photographs(per_class=2, side=5)
+    # the other photographs share none with the built-in ones
+    used = {p for c in vdata.PHOTOGRAPHS for p in c}
+    assert not used & {p for c in vdata.OTHER_PHOTOGRAPHS for p in c}
+
+
 def test_cifar10_loader(tmp_path):
     folder, data, labels = _cifar_folder(tmp_path)
     ds = vdata.load_cifar10(folder, per_class=5)
@@ -394,10 +440,10 @@ def test_only_and_no_trajectories(tmp_path):
     assert main(["--only", "large_init", "--quick", "--out", str(out), "--no-trajectories"]) == 0
     assert not list(out.glob("*.npz"))
     summary = json.loads((out / "summary.json").read_text())
-    card = {e["claim"]: e for e in summary["scorecard"]}
-    row = card["PS and the EoS at a 10× larger first-layer init, W barely moving"]
-    assert row["verdict"] in ("reproduced", "differs", "not comparable") and row["reason"]
-    assert card["PS, then the edge of stability"]["verdict"] == "not applicable"  # ps_eos did not run
+    rows = [e for e in summary["scorecard"] if e["anchor"] == "large_init"]
+    assert rows and all(e["verdict"] in ("reproduced", "differs", "not comparable") and e["reason"] for e in rows)
+    card = {(e["claim_id"], e["network"]): e for e in summary["scorecard"]}
+    assert card["s3.ps_then_eos", "linear"]["verdict"] == "not applicable"  # ps_eos did not run
     assert main(["--only", "large_init", "--quick", "--out", str(out)]) == 0
     import linnet
 
@@ -405,29 +451,55 @@ def test_only_and_no_trajectories(tmp_path):
     assert tr.extras["X"].shape[1] == tr.config["n"]
 
 
-def _s3_verdict(claim, verdict, number=0.9, reason="r"):
-    return dict(claim=claim, title="t", paper="p", kind="reproduction", verdict=verdict, number=number,
-                rule="the rule", reason=reason, paper_quote="q", seeds="1/1")
+def _s3_verdict(claim, verdict, number=0.9, control=None, reason="r", kind="reproduction"):
+    return dict(claim=claim, title="t", paper="p", kind=kind, verdict=verdict, number=number,
+                rule="the rule", reason=reason, paper_quote="q", seeds="1/1", control=control)
 
 
-def test_section3_rows_pass_the_gated_verdicts_through_and_combine_runs():
+def test_section3_rows_pass_each_runs_gated_verdict_and_control_through():
     from validation import scorecard as sc
 
-    rule = s3("deep FC nets: A3.1", "Figs. 5–7", "fc_activations", "s3.a31")
-    assert rule.quote and rule.kind == "reproduction"
+    rule = s3("fc_activations", "s3.a31.oscillations", "relu", "fc-relu")
+    assert rule.quote and rule.kind == "reproduction" and rule.network == "fc-relu"
+    assert rule.claim_id == "s3.a31.oscillations"
 
-    def card(**runs):
-        f = _facts(fc_activations={"section3": {k: [_s3_verdict("s3.a31", v, reason=f"{k} why")]
+    def entry(**runs):
+        f = _facts(fc_activations={"section3": {k: [_s3_verdict("s3.a31.oscillations", *v, reason=f"{k} why")]
                                                 for k, v in runs.items()}})
         return sc.score(f, [rule])[0]
 
-    e = card(tanh="reproduced", relu="reproduced")
-    assert e.verdict == "reproduced" and e.number == {"tanh": 0.9, "relu": 0.9} and e.paper_quote
-    assert card(tanh="reproduced", relu="differs").verdict == "differs"
-    nc = card(tanh="reproduced", relu="not comparable", elu="differs")
-    assert nc.verdict == "not comparable" and nc.reason == "relu: relu why" and nc.number is None
-    assert card(tanh="not applicable").verdict == "not applicable"
+    fails = dict(what="paired at random", number=0.5, verdict="differs")
+    e = entry(tanh=("differs",), relu=("reproduced", 0.9, fails))
+    assert e.verdict == "reproduced" and e.number == 0.9 and e.reason == "relu why" and e.paper_quote
+    assert e.kind == "reproduction" and e.network == "fc-relu" and e.control == fails
+    d = e.as_dict()
+    assert (d["claim_id"], d["network"], d["control"], d["control_verdict"]) == (
+        "s3.a31.oscillations", "fc-relu", 0.5, "differs")
+    nc = entry(relu=("not comparable", None))
+    assert nc.verdict == "not comparable" and nc.reason == "relu why" and nc.number is None
+    assert entry(relu=("not applicable",)).verdict == "not applicable"
+    assert entry(tanh=("reproduced",)).verdict == "not applicable"  # the relu run was not judged
     assert sc.score({}, [rule])[0].verdict == "not applicable"
+    # a verdict the rule demoted (it held on its control) stays consistency on the scorecard
+    holds = dict(what="paired at random", number=0.99, verdict="reproduced")
+    f = _facts(fc_activations={"section3": {"relu": [
+        _s3_verdict("s3.a31.oscillations", "reproduced", 0.99, holds, "why; consistency", "consistency")]}})
+    c = sc.score(f, [rule])[0]
+    assert c.kind == "consistency" and c.reason.count("consistency") == 1
+
+
+def test_a_scorecard_rule_that_holds_on_its_control_is_consistency():
+    from validation import scorecard as sc
+
+    def fn(holds):
+        return lambda f: dict(verdict="reproduced", number=1.0, threshold="t", reason="measured",
+                              control=dict(what="the run at init", number=0.0,
+                                           verdict="reproduced" if holds else "differs"))
+
+    [demoted] = sc.score({}, [sc.Rule("c", "p", "a", fn(True))])
+    [kept] = sc.score({}, [sc.Rule("c", "p", "a", fn(False))])
+    assert demoted.kind == "consistency" and "holds on its control (the run at init)" in demoted.reason
+    assert kept.kind == "reproduction" and kept.reason == "measured"
 
 
 def test_freezing_is_judged_only_on_a_run_in_the_regime():
@@ -458,16 +530,25 @@ def test_verdicts_across_seeds_say_how_many_agree_and_which_flip():
     from validation.scorecard import Entry
     from validation.seeds import combine, flips
 
-    def card(*verdicts):
-        return [Entry(f"claim {i}", "p", v, 1.0, "rule", "a") for i, v in enumerate(verdicts)]
+    def card(*verdicts, sizes="reduced: quick sizes"):
+        return [Entry(f"claim {i}", "p", v, 1.0, "rule", "a", sizes=sizes) for i, v in enumerate(verdicts)]
 
-    main = card("reproduced", "differs", "not applicable", "reproduced")
+    main = card("reproduced", "differs", "not applicable", "reproduced", sizes="paper")
     out = combine(main, {1: card("reproduced", "reproduced", "reproduced", "not comparable"),
                          2: card("reproduced", "not applicable", "differs", "reproduced")}, main_seed=0)
     assert [e.seeds for e in out] == ["3/3", "1/2", "1/1", "2/3"]
     assert "FLIPS across seeds: seed 0 differs, seed 1 (quick sizes) reproduced" in out[1].reason
     # a seed outside the regime says nothing either way: named, not a flip
     assert "other seeds: seed 1 (quick sizes) not comparable" in out[3].reason
+    # an extra seed run at the paper's size (the deep nets) is named without the label
+    paper = combine(main, {1: card("reproduced", "reproduced", "reproduced", "reproduced", sizes="paper")},
+                    main_seed=0)
+    assert "FLIPS across seeds: seed 0 differs, seed 1 reproduced" in paper[1].reason
+    # rows of one claim on different networks are matched by network
+    nets = [Entry("c", "p", "reproduced", 1.0, "r", "a", network=n) for n in ("fc-tanh", "fc-relu")]
+    other = [Entry("c", "p", v, 1.0, "r", "a", network=n) for v, n in (("differs", "fc-relu"),
+                                                                        ("reproduced", "fc-tanh"))]
+    assert [e.seeds for e in combine(nets, {1: other}, main_seed=0)] == ["2/2", "1/2"]
     assert flips(out) == [out[1]]
 
 

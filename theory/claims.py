@@ -51,8 +51,17 @@ CLAIMS: dict[str, Claim] = {
             _S3_NETS,
         ),
         Claim(
-            "s3.a31",
-            "‖A‖² moves with the sharpness (A3.1)",
+            "s3.a31.ps",
+            "‖A‖² moves with the sharpness (A3.1) in PS",
+            "§3.2, App. B.1, Figs. 2, 5–10",
+            REPRODUCTION,
+            "the sharpness is positively correlated to the dynamics output layer norm (A-norm) most of "
+            "the time in the progressive sharpening stage and the first few oscillations.",
+            _S3_NETS,
+        ),
+        Claim(
+            "s3.a31.oscillations",
+            "‖A‖² moves with the sharpness (A3.1) in the first oscillations",
             "§3.2, App. B.1, Figs. 2, 5–10",
             REPRODUCTION,
             "the sharpness is positively correlated to the dynamics output layer norm (A-norm) most of "
@@ -135,6 +144,17 @@ CLAIMS: dict[str, Claim] = {
             "we find that even when W changes slightly (several orders of magnitude smaller than its "
             "initialization), PS and EOS still happen with a not so small learning rate η.",
             _LINEAR,
+        ),
+        Claim(
+            "d3.freezing",
+            "freezing layers: PS slower, oscillations weaker",
+            "App. D.3, Figs. 23–24",
+            REPRODUCTION,
+            "In our experiment, while the sharpness is still calculated by the gradient of all "
+            "parameters, we freeze some of the layers in the training process. The experimental results "
+            "show that the more layers we freeze, the slower progressive sharpening happens and the "
+            "weaker the oscillation of the sharpness is",
+            "a deep fully connected tanh network with its first layers frozen, trained by full-batch GD",
         ),
         Claim(
             "d14.gd_flow",

@@ -59,12 +59,29 @@ def run(
     cards, results = {}, []
     for k, (s, q, folder, keep) in enumerate(plan):
         os.makedirs(folder, exist_ok=True)
-        ctx = Context(folder, quick=q, seed=s, backend=backend, loader=loader, progress=say,
-                      save_trajectories=keep)
+        # the full suite's extra seeds: the deep FC nets at the paper's size (seconds a run), the
+        # rest at the quick sizes
+        deep_full = k > 0 and not quick
+        ctx = Context(
+            folder,
+            quick=q,
+            seed=s,
+            backend=backend,
+            loader=loader,
+            progress=say,
+            save_trajectories=keep,
+            deep_nets_full=deep_full,
+        )
         todo = names if k == 0 else [n for n in names if n not in QUICK_SKIP]
-        tag = f"seed {s}{'' if k == 0 else ', quick sizes'}"
-        settings = dict(mode="quick" if q else "full", seed=s, backend=backend, data=data or "",
-                        trajectories=keep)
+        tag = f"seed {s}" + ("" if k == 0 else ", quick sizes" + (" (deep nets at paper size)" * deep_full))
+        settings = dict(
+            mode="quick" if q else "full",
+            seed=s,
+            backend=backend,
+            data=data or "",
+            trajectories=keep,
+            deep_nets_full=deep_full,
+        )
         state = ResumeState(out, settings, fresh=fresh)
         res = _run_all(ctx, todo, say, state, tag)
         if k == 0:
@@ -76,9 +93,15 @@ def run(
         seconds=time.perf_counter() - t_all,
         seed=seed,
         seeds=[s for s, *_ in plan],
-        extra_seeds_at="quick sizes" if seeds > 1 else None,
+        extra_seeds_at=(
+            None
+            if seeds == 1
+            else "quick sizes"
+            if quick
+            else "quick sizes, the deep FC nets at the paper's size"
+        ),
         backend=backend,
-        data=data or "built-in synthetic (CIFAR-like images, Gaussian)",
+        data=data or "built-in photographs (32×32 patches of scikit-image's sample photographs)",
     )
     failures = write(out, results, header=header, extra_cards=cards)
     return results, failures
@@ -96,7 +119,7 @@ def _run_all(ctx, names, say, state, tag):
         t0 = time.perf_counter()
         res = EXPERIMENTS[name](ctx)
         res.seconds = time.perf_counter() - t0
-        if ctx.quick and not res.reduced:
+        if ctx.quick and not res.reduced and not res.config.get("paper_size"):
             res.reduced = "quick sizes"
         state.save(name, res)
         results.append(res)
@@ -119,23 +142,41 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="report", help="output folder (default: report/)")
     p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--seeds", type=int, metavar="N",
-                   help=f"judge every claim on N seeds, the extra ones at the quick sizes (default "
-                        f"{FULL_SEEDS}; {QUICK_SEEDS} with --quick)")
-    p.add_argument("--data", help="cifar10:PATH or mnist:PATH, with --model also npz:FILE (X samples "
-                   "first, Y) (default: built-in synthetic data)")
+    p.add_argument(
+        "--seeds",
+        type=int,
+        metavar="N",
+        help=f"judge every claim on N seeds, the extra ones at the quick sizes (default "
+        f"{FULL_SEEDS}; {QUICK_SEEDS} with --quick)",
+    )
+    p.add_argument(
+        "--data",
+        help="cifar10:PATH or mnist:PATH, with --model also npz:FILE (X samples "
+        "first, Y) (default: the built-in photographs, 32×32 patches of scikit-image's "
+        "sample photographs)",
+    )
     own = p.add_argument_group("check your own model (§3 of the paper on one run; see README)")
-    own.add_argument("--model", metavar="MODULE:FUNCTION",
-                     help="FUNCTION() returns an nn.Module with one output and a linear last layer "
-                          "(MODULE importable from here or PYTHONPATH); or mlp:3072,200,200,1:tanh")
-    own.add_argument("--eta-lambda0", type=float, metavar="C",
-                     help="η = C/Λ(0) (default: the first of 0.5, 0.25, …, 1/64 giving ≥ 100 "
-                     "steps of PS)")
+    own.add_argument(
+        "--model",
+        metavar="MODULE:FUNCTION",
+        help="FUNCTION() returns an nn.Module with one output and a linear last layer "
+        "(MODULE importable from here or PYTHONPATH); or mlp:3072,200,200,1:tanh",
+    )
+    own.add_argument(
+        "--eta-lambda0",
+        type=float,
+        metavar="C",
+        help="η = C/Λ(0) (default: the first of 0.5, 0.25, …, 1/64 giving ≥ 100 steps of PS)",
+    )
     own.add_argument("--steps", type=int, help="most GD steps (default 3000)")
     own.add_argument("--n", type=int, help="samples of the built-in data (default 1000, the paper's)")
     own.add_argument("--hessian-every", type=int, help="λ_max(∇²L) every k steps (default 20; 0: never)")
-    p.add_argument("--fresh", action="store_true", help="ignore what a previous run left in --out (finished "
-                   "experiments, a --model checkpoint) and start again")
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="ignore what a previous run left in --out (finished "
+        "experiments, a --model checkpoint) and start again",
+    )
     p.add_argument(
         "--no-trajectories",
         action="store_true",
@@ -144,9 +185,13 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.model is not None:
         from .own_model import main_model
+
         return main_model(args)
-    own_only = [f"--{k.replace('_', '-')}" for k in ("eta_lambda0", "steps", "n", "hessian_every")
-                if getattr(args, k) is not None]
+    own_only = [
+        f"--{k.replace('_', '-')}"
+        for k in ("eta_lambda0", "steps", "n", "hessian_every")
+        if getattr(args, k) is not None
+    ]
     if own_only:
         p.error(f"{', '.join(own_only)} go with --model")
     try:

@@ -1,20 +1,20 @@
 """A3.1 step by step on any run (sign agreement of Δ‖A‖² and ΔΛ, ties and dead nets apart) and
 App. B.2's kinds of its disagreements: pure functions on the arrays, for the suite's network
 experiments and for :mod:`validation.section3`."""
+
 from __future__ import annotations
 
 import numpy as np
 
 # ---- A3.1 agreement rule --------------------------------------------------------------------
-TIE_RTOL = 1e-12         # |ΔΛ(t)| ≤ TIE_RTOL·Λ(t): a tie, excluded from the rate
-DEAD_RTOL = 1e-12        # Λ(t) ≤ DEAD_RTOL·max Λ (or Λ = 0): the net is dead (ReLU, all units off)
-COLLAPSE_RTOL = 1e-3     # Λ(t) ≤ COLLAPSE_RTOL·max Λ: (nearly) dead — few units left, not counted either
+TIE_RTOL = 1e-12  # |ΔΛ(t)| ≤ TIE_RTOL·Λ(t): a tie, excluded from the rate
+DEAD_RTOL = 1e-12  # Λ(t) ≤ DEAD_RTOL·max Λ (or Λ = 0): the net is dead (ReLU, all units off)
+COLLAPSE_RTOL = 1e-3  # Λ(t) ≤ COLLAPSE_RTOL·max Λ: (nearly) dead — few units left, not counted either
 
 AGREE, DIFFER, TIE, DEAD = 1, 0, -1, -2
 
 
-def a31_agreement(sharpness, a_norm2, *, tie_rtol=TIE_RTOL, dead_rtol=DEAD_RTOL,
-                  collapse_rtol=COLLAPSE_RTOL):
+def a31_agreement(sharpness, a_norm2, *, tie_rtol=TIE_RTOL, dead_rtol=DEAD_RTOL, collapse_rtol=COLLAPSE_RTOL):
     """A3.1 step by step: for t = 0..T−2, code AGREE when sign(Λ(t+1) − Λ(t)) equals
     sign(‖A‖²(t+1) − ‖A‖²(t)), DIFFER when not, TIE when |ΔΛ(t)| ≤ tie_rtol·Λ(t), DEAD when
     Λ(t) or Λ(t+1) is ≤ dead_rtol·max Λ (a dead ReLU net: not counted as agreement) — or
@@ -27,8 +27,9 @@ def a31_agreement(sharpness, a_norm2, *, tie_rtol=TIE_RTOL, dead_rtol=DEAD_RTOL,
     T = S.size
     codes = np.full(max(T - 1, 0), DIFFER, dtype=np.int8)
     if T < 2:
-        return codes, dict(rate=float("nan"), agree=0, differ=0, ties=0, dead=0, died_at=None,
-                           collapsed_at=None)
+        return codes, dict(
+            rate=float("nan"), agree=0, differ=0, ties=0, dead=0, died_at=None, collapsed_at=None
+        )
     dS, dA = np.diff(S), np.diff(A)
     smax = float(np.max(np.abs(S))) if S.size else 0.0
     dead_pt = (S <= dead_rtol * smax) | (S == 0)
@@ -38,16 +39,21 @@ def a31_agreement(sharpness, a_norm2, *, tie_rtol=TIE_RTOL, dead_rtol=DEAD_RTOL,
     codes[coll_pt[:-1] | coll_pt[1:]] = DEAD
     agree, differ = int(np.sum(codes == AGREE)), int(np.sum(codes == DIFFER))
     died, coll = np.flatnonzero(dead_pt), np.flatnonzero(coll_pt)
-    return codes, dict(rate=agree / (agree + differ) if agree + differ else float("nan"),
-                       agree=agree, differ=differ, ties=int(np.sum(codes == TIE)),
-                       dead=int(np.sum(codes == DEAD)), died_at=int(died[0]) if died.size else None,
-                       collapsed_at=int(coll[0]) if coll.size else None)
+    return codes, dict(
+        rate=agree / (agree + differ) if agree + differ else float("nan"),
+        agree=agree,
+        differ=differ,
+        ties=int(np.sum(codes == TIE)),
+        dead=int(np.sum(codes == DEAD)),
+        died_at=int(died[0]) if died.size else None,
+        collapsed_at=int(coll[0]) if coll.size else None,
+    )
 
 
 # ---- App. B.2: the kinds of A3.1 disagreement ---------------------------------------------
-SMOOTH_WIDTH = 10        # moving-average width for Δ‖A‖² (even: a period-2 zig-zag cancels)
-TREND_WINDOW = 3         # (a): within this many steps of a sign change of the smoothed Δ‖A‖²
-LATE_FRACTION = 0.8      # (c): after this fraction of the steps ...
+SMOOTH_WIDTH = 10  # moving-average width for Δ‖A‖² (even: a period-2 zig-zag cancels)
+TREND_WINDOW = 3  # (a): within this many steps of a sign change of the smoothed Δ‖A‖²
+LATE_FRACTION = 0.8  # (c): after this fraction of the steps ...
 LATE_LOSS_FRACTION = 0.01  # ... or once the loss is below this fraction of its start
 KINDS = ("trend_change", "oscillation", "late", "other")
 
@@ -58,9 +64,17 @@ def _smooth(x, width):
     return np.convolve(x, np.ones(width) / width, mode="same")
 
 
-def classify_disagreements(sharpness, a_norm2, loss, steps=None, *, smooth_width=SMOOTH_WIDTH,
-                           trend_window=TREND_WINDOW, late_fraction=LATE_FRACTION,
-                           late_loss_fraction=LATE_LOSS_FRACTION):
+def classify_disagreements(
+    sharpness,
+    a_norm2,
+    loss,
+    steps=None,
+    *,
+    smooth_width=SMOOTH_WIDTH,
+    trend_window=TREND_WINDOW,
+    late_fraction=LATE_FRACTION,
+    late_loss_fraction=LATE_LOSS_FRACTION,
+):
     """Classify the A3.1 disagreement steps t (Δ between t and t+1; default: those coded DIFFER by
     :func:`a31_agreement`) into App. B.2's kinds, first match wins:
     (a) "trend_change": |t − s| ≤ trend_window for a step s where the smoothed Δ‖A‖² changes sign;

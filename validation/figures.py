@@ -1,4 +1,5 @@
 """Plotting helpers (matplotlib, headless)."""
+
 from __future__ import annotations
 
 import matplotlib
@@ -22,8 +23,14 @@ def shade_phases(ax, labels, x=None):
             lab = int(labels[start])
             if lab in PHASE_COLORS:
                 x1 = x[t] if t < labels.size else x[-1]
-                ax.axvspan(x[start], x1, color=PHASE_COLORS[lab], alpha=0.25, lw=0,
-                           label=None if lab in seen else PHASE_NAMES[lab])
+                ax.axvspan(
+                    x[start],
+                    x1,
+                    color=PHASE_COLORS[lab],
+                    alpha=0.25,
+                    lw=0,
+                    label=None if lab in seen else PHASE_NAMES[lab],
+                )
                 seen.add(lab)
             start = t
 

@@ -465,11 +465,11 @@ def check_model(
 def model_data(arg: str | None, *, n: int | None, seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
     """(X samples first, Y, description) from --data: cifar10:PATH / mnist:PATH (App. A.1: the first
     500 images of classes 0 and 1, pixels in [0, 1], as 3×32×32 / 1×28×28 images), npz:FILE (its X
-    and Y as stored), or the built-in CIFAR-like images (n of them, 3×32×32, at pixel scale)."""
+    and Y as stored), or the built-in photographs (n of them, 3×32×32: validation.data.photographs)."""
     from . import data as vdata
 
-    if arg is None:  # the built-in images at pixel scale (validation.data.synthetic_images)
-        ds = vdata.synthetic_images(n=1000 if n is None else n, d=3072, seed=seed)
+    if arg is None:  # the built-in photographs (the data are fixed: the seed varies the init only)
+        ds = vdata.photographs(per_class=(1000 if n is None else n) // 2)
         return ds.X.T.reshape(-1, 3, 32, 32), ds.Y, f"built-in {ds.name}"
     kind, _, path = arg.partition(":")
     if kind == "npz":

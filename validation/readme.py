@@ -10,18 +10,38 @@ import sys
 from .report import DATA_NOTE, fmt, scorecard_md
 
 
+def robust_differs(card) -> list[str]:
+    """The findings paragraph: the reproduction rows that say "differs" on every seed judged (at
+    least two), each with its number, its rule and its reason — disagreements with the paper that
+    do not hang on the seed."""
+    rows = []
+    for e in card:
+        k, _, n = str(e["seeds"]).partition("/")
+        if e["kind"] == "reproduction" and e["verdict"] == "differs" and n and k == n and int(n) >= 2:
+            rows.append(e)
+    if not rows:
+        return ["**Robust disagreements with the paper** (\"differs\" on every seed): none.", ""]
+    out = [f"**Robust disagreements with the paper** (\"differs\" on every seed judged): {len(rows)}.", ""]
+    for e in rows:
+        out.append(
+            f"- {e['claim']} ({e.get('network') or '—'}; {e['seeds']} seeds): {fmt(e['number'])} against "
+            f"\"{e['threshold']}\" — {e['reason']}"
+        )
+    return out + [""]
+
+
 def section(report_dir, *, machine="this 2-core machine") -> str:
     with open(os.path.join(report_dir, "summary.json")) as fh:
         s = json.load(fh)
     h, exps, card = s["header"], s["experiments"], s["scorecard"]
     out = [
-        f"## What the suite found ({h['mode']} run, built-in data, seed {h['seed']}, "
-        f"{h['seconds']:.0f} s on {machine})",
+        f"## What the suite found ({h['mode']} run, seed {h['seed']}, {h['seconds']:.0f} s on {machine})",
         "",
         "The scorecard, as the report prints it first. Each verdict comes from a rule in "
         "`validation/experiments/` (the §3 claims from `validation/section3.py`) applied to the number "
         f"shown. Data: {h['data']}. {DATA_NOTE}",
         "",
+        *robust_differs(card),
         *scorecard_md(card, anchors=False),
     ]
     seeds = h.get("seeds") or [h["seed"]]
@@ -34,17 +54,19 @@ def section(report_dir, *, machine="this 2-core machine") -> str:
             "the *seeds* column counts the seeds that gave the verdict shown. "
             + (
                 "Rows whose verdict flips with the seed: "
-                + "; ".join(f"{e['claim']} ({e['seeds']}: {e['reason'].split('FLIPS across seeds: ')[-1]})"
-                            for e in flips)
+                + "; ".join(
+                    f"{e['claim']} ({e['seeds']}: {e['reason'].split('FLIPS across seeds: ')[-1]})"
+                    for e in flips
+                )
                 + "."
                 if flips
                 else "No verdict flips (no two seeds in a claim's regime disagree)."
             )
             + (
                 " Rows where another seed's run was outside the claim's regime (not comparable), which "
-                "says nothing either way: " + "; ".join(
-                    f"{e['claim']} ({e['reason'].split('other seeds: ')[-1]})" for e in partial
-                ) + "."
+                "says nothing either way: "
+                + "; ".join(f"{e['claim']} ({e['reason'].split('other seeds: ')[-1]})" for e in partial)
+                + "."
                 if partial
                 else ""
             ),

@@ -11,25 +11,92 @@ import os
 from .scorecard import facts_of, score
 from .seeds import combine
 
-VERDICT_STYLE = {"reproduced": "#d8f3dc", "differs": "#ffd6a5", "not comparable": "#fff3bf",
-                 "not applicable": "#e9ecef"}
-DATA_NOTE = ("Verdicts on the built-in synthetic data are verdicts on those data, not on CIFAR-10: "
-             "run `--data cifar10:PATH` for the paper's data.")
+VERDICT_STYLE = {
+    "reproduced": "#d8f3dc",
+    "differs": "#ffd6a5",
+    "not comparable": "#fff3bf",
+    "not applicable": "#e9ecef",
+}
+DATA_NOTE = (
+    "Verdicts on the built-in photographs (32×32 patches of six real photographs) are verdicts on "
+    "those images, not on CIFAR-10: run `--data cifar10:PATH` for the paper's data."
+)
+
+
+# the networks' order in the claims × networks matrix
+NETWORKS = ("linear", "fc-tanh", "fc-relu", "fc-elu", "cnn-tanh", "cnn-relu", "cnn-elu", "resnet18")
+
+
+def matrix_md(card) -> list[str]:
+    """The §3 claims × networks: each cell the verdict on that network (its seeds; "consistency"
+    where the rule also holds on its control, or the claim is structural to the network), the
+    number it rests on and the control's; "—" where the claim is not judged on that network."""
+    s3 = [e for e in card if (_get(e, "claim_id") or "").startswith("s3.")]
+    nets = [n for n in NETWORKS if any(_get(e, "network") == n for e in s3)]
+    nets += sorted({_get(e, "network") for e in s3} - set(nets))
+    claims = list(dict.fromkeys(_get(e, "claim_id") for e in s3))
+    if not s3:
+        return []
+    out = ["| §3 claim | " + " | ".join(nets) + " |", "|---|" + "---|" * len(nets)]
+    for cid in claims:
+        rows = {_get(e, "network"): e for e in s3 if _get(e, "claim_id") == cid}
+        title = next(iter(rows.values()))
+        cells = []
+        for n in nets:
+            e = rows.get(n)
+            if e is None:
+                cells.append("—")
+                continue
+            v = _get(e, "verdict")
+            size = _get(e, "sizes")
+            tag = []
+            if _get(e, "kind") == "consistency" and v in ("reproduced", "differs"):
+                tag.append("consistency")
+            if size != "paper":
+                tag.append("reduced")
+            cell = v + (f" ({', '.join(tag)})" if tag else "")
+            if v in ("reproduced", "differs"):
+                cell += f", {_get(e, 'seeds')}: {fmt(_get(e, 'number'))}"
+                ctl = _control(e)
+                if ctl:
+                    cell += f"; control {fmt(ctl.get('number'))}"
+            cells.append(cell)
+        out.append(f"| {_get(title, 'claim')} | " + " | ".join(cells) + " |")
+    return out + [""]
+
+
+def _control(e) -> dict | None:
+    if isinstance(e, dict):
+        if e.get("control_verdict") is None:
+            return None
+        return dict(number=e.get("control"), verdict=e["control_verdict"], what=e.get("control_what"))
+    return e.control
 
 
 def scorecard_md(card, ran=None, *, anchors=True) -> list[str]:
-    """The scorecard as Markdown: the reproductions (with the paper's sentence), then the
-    implementation-consistency checks, each with its counts over the four verdicts."""
+    """The scorecard as Markdown: the §3 claims × networks matrix, then the reproductions (with
+    the paper's sentence and each rule's control), then the implementation-consistency checks,
+    each with its counts over the four verdicts."""
     from .verdicts import VERDICTS
 
-    out = []
-    for kind, title in (("reproduction", "Reproductions of the paper's claims"),
-                        ("consistency", "Implementation consistency (identities, rigorous consequences, "
-                                        "facts structural to a model: not counted as reproductions)")):
+    out = [
+        "**The §3 claims on every network** (verdict, seeds agreeing: number; control: the rule's "
+        "statistic where the phenomenon is absent — a rule that holds there too is consistency):",
+        "",
+        *matrix_md(card),
+    ]
+    for kind, title in (
+        ("reproduction", "Reproductions of the paper's claims"),
+        (
+            "consistency",
+            "Implementation consistency (identities, rigorous consequences, "
+            "facts structural to a model: not counted as reproductions)",
+        ),
+    ):
         rows = [e for e in card if _get(e, "kind") == kind]
         counts = ", ".join(f"{sum(_get(e, 'verdict') == v for e in rows)} {v}" for v in VERDICTS)
         out += [f"**{title}**: {counts}.", ""]
-        head = "| claim | paper | verdict | seeds | number | why | reproduced when |"
+        head = "| claim | network | paper | verdict | seeds | number | control | why | reproduced when |"
         if kind == "reproduction":
             head += " the paper says |"
         if anchors:
@@ -38,9 +105,13 @@ def scorecard_md(card, ran=None, *, anchors=True) -> list[str]:
         for e in rows:
             size = e.get("sizes", "paper") if isinstance(e, dict) else e.sizes
             shown = _get(e, "verdict") + ("" if size == "paper" else " (reduced)")
-            line = (f"| {_get(e, 'claim')} | {_get(e, 'paper')} | {shown} | "
-                    f"{_get(e, 'seeds')} | {fmt(_get(e, 'number'))} | {_get(e, 'reason') or '—'} | "
-                    f"{_get(e, 'threshold')} |")
+            ctl = _control(e)
+            ctl_txt = "—" if not ctl else f"{ctl['verdict']}: {ctl['what']}"
+            line = (
+                f"| {_get(e, 'claim')} | {_get(e, 'network') or '—'} | {_get(e, 'paper')} | {shown} | "
+                f"{_get(e, 'seeds')} | {fmt(_get(e, 'number'))} | {ctl_txt} | "
+                f"{_get(e, 'reason') or '—'} | {_get(e, 'threshold')} |"
+            )
             if kind == "reproduction":
                 line += f" {_get(e, 'paper_quote') or '—'} |"
             if anchors:
@@ -110,9 +181,9 @@ def write(out, results, *, header: dict, extra_cards: dict | None = None):
         "",
         "One entry per claim of the paper. Each verdict is computed by a rule its experiment declares "
         "(validation/experiments/) "
-        "(the §3 claims by validation/section3.py) from the measured number shown: \"reproduced\" and "
-        "\"differs\" only for a run in the regime the claim is about, \"not comparable\" (with the "
-        "reason) for a run outside it, \"not applicable\" when the experiment did not run or the "
+        '(the §3 claims by validation/section3.py) from the measured number shown: "reproduced" and '
+        '"differs" only for a run in the regime the claim is about, "not comparable" (with the '
+        'reason) for a run outside it, "not applicable" when the experiment did not run or the '
         f"premises never held. Data: {header['data']}. {DATA_NOTE}",
         "",
         *scorecard_md(card, ran),
@@ -206,7 +277,15 @@ def _html(md_lines):
                 tds = []
                 for c in row:
                     c = c.strip()
-                    cls = f" class='v-{c.replace(' ', '-')}'" if tag == "td" and c in VERDICT_STYLE else ""
+                    v = next(
+                        (
+                            k
+                            for k in VERDICT_STYLE
+                            if c == k or c.startswith(k + " ") or c.startswith(k + ",")
+                        ),
+                        None,
+                    )
+                    cls = f" class='v-{v.replace(' ', '-')}'" if tag == "td" and v else ""
                     tds.append(f"<{tag}{cls}>{_inline(c)}</{tag}>")
                 body.append("<tr>" + "".join(tds) + "</tr>")
             ident = " id='scorecard-table'" if cells and cells[0][0].strip() == "claim" else ""

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.claims import REPRODUCTION, claim as paper_claim
+from theory.claims import CONSISTENCY, REPRODUCTION, claim as paper_claim
 
 from .verdicts import DIFFERS, NOT_APPLICABLE, NOT_COMPARABLE, REPRODUCED, Regime
 
@@ -32,12 +32,14 @@ MIN_STATEMENT_STEPS = 10
 
 @dataclass(frozen=True)
 class Rule:
-    claim: str
+    claim: str  # the row's title
     paper: str
     anchor: str  # the experiment's section in the report
-    fn: Callable  # facts -> (verdict, number, threshold[, reason]) or a dict of those
+    fn: Callable  # facts -> (verdict, number, threshold[, reason]) or a dict of those (+ control)
     kind: str = REPRODUCTION
     quote: str = ""
+    claim_id: str = ""  # the claim's id in theory.claims
+    network: str = ""  # the network judged: "linear", "fc-tanh", "cnn-relu", "resnet18", …
 
 
 class NotComparable(Exception):
@@ -70,56 +72,86 @@ def verdict_of(ok: bool):
     return REPRODUCED if ok else DIFFERS
 
 
-def section3_rule(exp: str, claim_id: str, runs: tuple[str, ...] | None = None):
-    """The verdict of :mod:`validation.section3` on ``claim_id`` for the runs of experiment ``exp``
-    (its ``metrics["section3"]``: run name → list of verdict dicts; ``runs``: those runs, default
-    all). Over several runs: "not comparable" if any run is (each reason given), else "reproduced"
-    only if every run reproduces, else "differs"; the number is per run."""
+def section3_rule(exp: str, claim_id: str, run: str, kind: str = REPRODUCTION):
+    """The verdict of :mod:`validation.section3` on ``claim_id`` for the run ``run`` of experiment
+    ``exp`` (its ``metrics["section3"]``: run name → list of verdict dicts), with its control; its
+    kind is ``kind`` where that is consistency, else the verdict's own."""
 
     def rule(f):
         if exp not in f:
             raise Missing(f"{exp} did not run")
         table = f[exp]["metrics"].get("section3") or {}
-        names = [r for r in (runs or tuple(table)) if r in table]
-        if not names:
-            raise Missing(f"{exp} judged no run on {claim_id}")
-        got = {}
-        for r in names:
-            v = next((v for v in table[r] if v["claim"] == claim_id), None)
-            if v is None:
-                raise Missing(f"{exp}/{r} has no verdict on {claim_id}")
-            got[r] = v
-        one = len(got) == 1
-        label = (lambda r: "") if one else (lambda r: f"{r}: ")
-        rule_text = next(iter(got.values()))["rule"] + ("" if one else f" (each of {', '.join(got)})")
-        if any(v["verdict"] == NOT_APPLICABLE for v in got.values()):
-            raise Missing("; ".join(label(r) + v["reason"] for r, v in got.items() if v["verdict"] == NA))
-        if any(v["verdict"] == NOT_COMPARABLE for v in got.values()):
-            return dict(
-                verdict=NOT_COMPARABLE,
-                number=None,
-                threshold=rule_text,
-                reason="; ".join(
-                    label(r) + v["reason"] for r, v in got.items() if v["verdict"] == NOT_COMPARABLE
-                ),
-            )
-        ok = all(v["verdict"] == REPRODUCED for v in got.values())
-        number = next(iter(got.values()))["number"] if one else {r: v["number"] for r, v in got.items()}
-        return verdict_of(ok), number, rule_text, "; ".join(label(r) + v["reason"] for r, v in got.items())
+        if run not in table:
+            raise Missing(f"{exp} did not judge the run {run!r} on {claim_id}")
+        v = next((v for v in table[run] if v["claim"] == claim_id), None)
+        if v is None:
+            raise Missing(f"{exp}/{run} has no verdict on {claim_id}")
+        if v["verdict"] == NOT_APPLICABLE:
+            raise Missing(v["reason"])
+        if v["verdict"] == NOT_COMPARABLE:
+            return dict(verdict=NOT_COMPARABLE, number=None, threshold=v["rule"], reason=v["reason"])
+        return dict(
+            verdict=v["verdict"],
+            number=v["number"],
+            threshold=v["rule"],
+            reason=v["reason"],
+            control=v.get("control"),
+            # the verdict's own kind (consistency where its rule held on its control), unless the
+            # row is consistency by construction
+            kind=CONSISTENCY if kind == CONSISTENCY else v["kind"],
+        )
 
-    rule.__name__ = f"section3[{claim_id}]"
+    rule.__name__ = f"section3[{claim_id}, {run}]"
     return rule
 
 
-def s3(title: str, paper: str, exp: str, claim_id: str, runs=None, kind: str = REPRODUCTION) -> Rule:
-    """A scorecard row judged by section3 on ``exp``'s runs, quoting the claim."""
-    return Rule(title, paper, exp, section3_rule(exp, claim_id, runs), kind, paper_claim(claim_id).quote)
+# the §3 claims, in the order the scorecard shows them (validation.section3.RULES judges each)
+S3_CLAIMS = (
+    "s3.ps_then_eos",
+    "s3.four_phases",
+    "s3.a31.ps",
+    "s3.a31.oscillations",
+    "s3.ga_small",
+    "s3.loss_split",
+    "s3.a32",
+    "s3.a35",
+    "s3.anomalies",
+)
 
 
-def claim_rule(claim_id: str, exp: str, fn, kind: str = REPRODUCTION) -> Rule:
+def s3(exp: str, claim_id: str, run: str, network: str, *, paper: str = "", kind: str = REPRODUCTION) -> Rule:
+    """A scorecard row: ``claim_id`` judged by :mod:`validation.section3` on the run ``run`` of
+    ``exp`` (the network ``network``), quoting the claim; ``paper`` names the figure of that network
+    (default: the claim's)."""
+    c = paper_claim(claim_id)
+    return Rule(
+        c.title,
+        paper or c.paper,
+        exp,
+        section3_rule(exp, claim_id, run, kind),
+        kind,
+        c.quote,
+        claim_id,
+        network,
+    )
+
+
+def s3_matrix(
+    exp: str, runs: dict[str, str], *, paper: str = "", consistency=(), claims=S3_CLAIMS
+) -> list[Rule]:
+    """One row per §3 claim of ``claims`` and run of ``exp`` (``runs``: run → network); claims in
+    ``consistency`` are structural to these networks (consistency rows)."""
+    return [
+        s3(exp, cid, run, net, paper=paper, kind=CONSISTENCY if cid in consistency else REPRODUCTION)
+        for cid in claims
+        for run, net in runs.items()
+    ]
+
+
+def claim_rule(claim_id: str, exp: str, fn, kind: str = REPRODUCTION, network: str = "linear") -> Rule:
     """A scorecard row for a claim of :mod:`theory.claims` judged by ``fn`` on ``exp``'s metrics."""
     c = paper_claim(claim_id)
-    return Rule(c.title, c.paper, exp, fn, kind, c.quote)
+    return Rule(c.title, c.paper, exp, fn, kind, c.quote, claim_id, network)
 
 
 # ---- the rules ---------------------------------------------------------------------------------

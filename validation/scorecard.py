@@ -25,14 +25,14 @@ from theory.claims import CONSISTENCY, REPRODUCTION
 
 from .experiments import RULES
 from .rules import MIN_STATEMENT_STEPS, NA, Missing, NotComparable, Rule
-from .verdicts import DIFFERS, NOT_COMPARABLE, REPRODUCED, VERDICTS
+from .verdicts import DIFFERS, NOT_COMPARABLE, REPRODUCED, VERDICTS, demoted
 
 __all__ = ["RULES", "VERDICTS", "Entry", "Rule", "all_rules", "facts_of", "score", "statement_rule"]
 
 
 @dataclass(frozen=True)
 class Entry:
-    claim: str
+    claim: str  # the row's title
     paper: str
     verdict: str
     number: object
@@ -43,14 +43,25 @@ class Entry:
     paper_quote: str = ""
     seeds: str = "1/1"
     sizes: str = "paper"  # "paper", or "reduced: why" when the experiment ran below the paper's sizes
+    claim_id: str = ""  # the claim's id in theory.claims
+    network: str = ""  # the network judged ("linear", "fc-tanh", "cnn-relu", "resnet18", …)
+    # the rule on its control, where the phenomenon is absent: {what, number, verdict} (None: the
+    # row has none — a consistency row, or a verdict that is not a judgement)
+    control: dict | None = None
 
     def as_dict(self):
+        c = self.control or {}
         return dict(
             claim=self.claim,
+            claim_id=self.claim_id,
+            network=self.network,
             paper=self.paper,
             kind=self.kind,
             verdict=self.verdict,
             number=self.number,
+            control=c.get("number"),
+            control_verdict=c.get("verdict"),
+            control_what=c.get("what"),
             threshold=self.threshold,
             reason=self.reason,
             paper_quote=self.paper_quote,
@@ -231,7 +242,7 @@ def score(facts, rules=None) -> list[Entry]:
     reason."""
     out = []
     for r in rules or all_rules():
-        kind, reason = r.kind, ""
+        kind, reason, control, network = r.kind, "", None, r.network
         try:
             res = r.fn(facts)
         except Missing as why:
@@ -242,11 +253,13 @@ def score(facts, rules=None) -> list[Entry]:
             if isinstance(res, dict):
                 verdict, number, thr = res["verdict"], res["number"], res["threshold"]
                 reason, kind = res.get("reason", ""), res.get("kind", kind)
+                control, network = res.get("control"), res.get("network", network)
             else:
                 verdict, number, thr, *rest = res
                 reason = rest[0] if rest else ""
         if verdict not in VERDICTS:
             raise ValueError(f"rule {r.claim!r} returned verdict {verdict!r}")
+        kind, reason = demoted(kind, reason, control)
         if isinstance(number, (np.floating, np.integer)):
             number = number.item()
         sizes = (facts.get(r.anchor) or {}).get("reduced") or ""
@@ -262,6 +275,9 @@ def score(facts, rules=None) -> list[Entry]:
                 reason,
                 r.quote,
                 sizes=f"reduced: {sizes}" if sizes else "paper",
+                claim_id=r.claim_id,
+                network=network,
+                control=control,
             )
         )
     return out

@@ -25,18 +25,22 @@ def combine(card, extra: dict, *, main_seed: int, extra_size: str = "quick sizes
     out = []
     for e in card:
         verdicts = {main_seed: e.verdict}
+        sizes = {main_seed: e.sizes}
         for s, other in sorted(extra.items()):
-            o = next((x for x in other if x.claim == e.claim and x.anchor == e.anchor), None)
+            o = next(
+                (x for x in other if (x.claim, x.anchor, x.network) == (e.claim, e.anchor, e.network)), None
+            )
             if o is not None and o.verdict != NOT_APPLICABLE:
                 verdicts[s] = o.verdict
+                sizes[s] = o.sizes
         if e.verdict == NOT_APPLICABLE:
             out.append(e)
             continue
         same = sum(v == e.verdict for v in verdicts.values())
         reason = e.reason
 
-        def name(s):
-            return f"seed {s}" + ("" if s == main_seed else f" ({extra_size})")
+        def name(s, sizes=sizes):
+            return f"seed {s}" + ("" if sizes[s] == "paper" else f" ({extra_size})")
 
         judged = {v for v in verdicts.values() if v in (REPRODUCED, DIFFERS)}
         if len(judged) > 1:

@@ -156,6 +156,10 @@ class Verdict:
     reason: str  # why this verdict: the measurement against the rule, or the gate's reason
     paper_quote: str
     seeds: str = "1/1"
+    network: str = ""  # the network judged: "linear", "fc-tanh", "cnn-relu", …
+    # the rule on its control, where the phenomenon is absent: {what, number, verdict}; a rule that
+    # says "reproduced" there cannot fail, and the row counts as consistency (validation.scorecard)
+    control: dict | None = None
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
@@ -163,6 +167,17 @@ class Verdict:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def demoted(kind: str, reason: str, control: dict | None) -> tuple[str, str]:
+    """(kind, reason) of a verdict whose rule said ``control["verdict"]`` on its control: a
+    reproduction whose rule also holds where the phenomenon is absent cannot fail on its claim, so
+    it is consistency, and the reason says so."""
+    if kind != "reproduction" or control is None or control.get("verdict") != REPRODUCED:
+        return kind, reason
+    return "consistency", (f"{reason}; " if reason else "") + (
+        f"consistency, not a reproduction: the rule also holds on its control ({control['what']})"
+    )
 
 
 def judge(
@@ -173,25 +188,29 @@ def judge(
     number: object = None,
     rule: str,
     measured: str = "",
+    control: dict | None = None,
 ) -> Verdict:
     """The verdict on ``claim``: "not comparable" with the gate's reason when ``gate`` is set,
-    else reproduced/differs by ``ok`` with ``measured`` as the reason."""
+    else reproduced/differs by ``ok`` with ``measured`` as the reason and ``control`` the rule on
+    its control ({what, number, verdict})."""
     if gate is not None:
         return Verdict(
             claim.id, claim.title, claim.paper, claim.kind, NOT_COMPARABLE, None, rule, gate, claim.quote
         )
     if ok is None:
         raise ValueError("judge needs ok= when the gate passed")
+    kind, reason = demoted(claim.kind, measured, control)
     return Verdict(
         claim.id,
         claim.title,
         claim.paper,
-        claim.kind,
+        kind,
         REPRODUCED if ok else DIFFERS,
         number,
         rule,
-        measured,
+        reason,
         claim.quote,
+        control=control,
     )
 
 
@@ -235,10 +254,15 @@ class Scorecard:
 
     def markdown(self) -> str:
         """The scorecard as a Markdown table: claim, paper, verdict, number, why."""
-        rows = ["| claim | paper | verdict | number | why | reproduced when |", "|---|---|---|---|---|---|"]
+        rows = [
+            "| claim | paper | verdict | number | control | why | reproduced when |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for v in self.verdicts:
+            ctl = "—" if v.control is None else f"{v.control['verdict']}: {v.control['what']}"
             rows.append(
-                f"| {v.title} | {v.paper} | **{v.verdict}** | {_fmt(v.number)} | {v.reason} | {v.rule} |"
+                f"| {v.title} | {v.paper} | **{v.verdict}** | {_fmt(v.number)} | {ctl} | {v.reason} "
+                f"| {v.rule} |"
             )
         return "\n".join(rows)
 

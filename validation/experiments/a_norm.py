@@ -9,7 +9,7 @@ from ..rules import (
     Rule,
 )
 from .common import eos_stats, zoom
-from .context import ExperimentResult
+from .context import ExperimentResult, replay_span
 
 
 def a_norm(ctx):
@@ -34,7 +34,7 @@ def a_norm(ctx):
         b_.set_ylabel("‖a‖² (output-layer norm)", color="C2")
         a_.set_title(f"A-norm and sharpness move together: {title}")
     for a_, r_, x0, title in (
-        (ax[1, 0], rec, 0, f"Gram split, steps 0–{rec.T}"),
+        (ax[1, 0], rec, rec.start, f"Gram split, {replay_span(rec)}"),
         (ax[1, 1], erec, t_end, f"Gram split in the EoS, one catapult: steps {t_end:,}–{t_end + erec.T:,}"),
     ):
         x = x0 + np.arange(r_.T + 1)

@@ -81,7 +81,9 @@ class ExperimentResult:
 
 
 class Context:
-    """Shared state of one suite run. ``tiny`` shrinks the quick sizes 4× (for the tests)."""
+    """Shared state of one suite run. ``tiny`` shrinks the quick sizes 4× (for the tests);
+    ``deep_nets_full`` runs the deep FC nets at the paper's size in a quick context (the full
+    suite's extra seeds: those runs take seconds)."""
 
     def __init__(
         self,
@@ -94,12 +96,14 @@ class Context:
         progress=print,
         tiny=False,
         save_trajectories=True,
+        deep_nets_full=False,
     ):
         self.out, self.quick, self.seed, self.backend = out, quick or tiny, seed, backend
         self.save_trajectories = save_trajectories
         self.loader = loader
         self.progress = progress
         self.tiny = tiny
+        self.deep_nets_full = deep_nets_full
         self._cache = {}
 
     def cached(self, key, compute):
@@ -139,17 +143,15 @@ class Context:
         return vdata.normalise_columns(self.images(n=n, d=d), 1.0)
 
     def images(self, *, n=None, d=None, mean_subtract=False):
-        """The Fig. 1 data at the paper's scale: the real images as loaded (pixels in [0, 1], App.
-        A.1; not centred unless ``mean_subtract``) when --data was given, else the built-in
-        CIFAR-like images at pixel scale (:func:`validation.data.synthetic_images`)."""
+        """The Fig. 1 data at the paper's scale (App. A.1: two classes, pixels in [0, 1], not
+        centred unless ``mean_subtract``): the real images as loaded when --data was given, else
+        the built-in photographs (:func:`validation.data.photographs`; at the quick sizes their
+        patches averaged down to d = 768, 16×16)."""
         n = n or self.size(200, 1000)
         d = d or self.size(768, 3072)
         if self.loader is not None:
             return self.loader(per_class=n // 2, mean_subtract=mean_subtract)
-        ds = vdata.synthetic_images(n=n, d=d, seed=self.seed)
-        if mean_subtract:
-            ds = vdata.Dataset(ds.name + ", mean subtracted", ds.X - ds.X.mean(axis=1, keepdims=True), ds.Y)
-        return ds
+        return vdata.photographs(per_class=n // 2, side=vdata.side_of(d), mean_subtract=mean_subtract)
 
     def train(self, X, Y, **kw):
         kw.setdefault("backend", self.backend)
@@ -212,7 +214,7 @@ class Context:
             cfg["record_window"] = [lo, hi]
             rec = record_run(ds.X, ds.Y, tr, start=lo, steps=hi - lo, flow=True)
             self._cache["main"] = (ds, cfg, tr, rec)
-            self._cache["main_first_order"] = np.asarray(fo.ratios)
+            self._cache["main_first_order"] = fo
         return self._cache["main"]
 
     def main_evidence(self):

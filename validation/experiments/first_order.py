@@ -8,7 +8,7 @@ from ..figures import new, save
 from ..rules import (
     Rule,
 )
-from .context import ExperimentResult
+from .context import ExperimentResult, replay_span
 
 
 def first_order(ctx):
@@ -38,7 +38,7 @@ def first_order(ctx):
         dict(
             median_higher_over_actual_D=float(np.median(ratio)), max_higher_over_actual_D=float(ratio.max())
         ),
-        notes=f"On the exact replay of the Fig. 1 run's first {rec.T} steps.",
+        notes=f"On the exact replay of the Fig. 1 run's {replay_span(rec)}.",
         trajectories=[ctx.keep("ps_eos", tr, ds.X, ds.Y)],
     )
 

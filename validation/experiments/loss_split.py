@@ -10,7 +10,7 @@ from ..figures import new, save, shade_phases
 from ..rules import (
     Rule,
 )
-from .context import ExperimentResult
+from .context import ExperimentResult, replay_span
 
 
 def _split(r_):
@@ -24,7 +24,7 @@ def loss_split(ctx):
     t_end, erec = ctx.eos_window()
     fig, ax = new(1, 2, w=6.6)
     metrics = {}
-    for a_, r_, x0, tag in ((ax[0, 0], rec, 0, "early"), (ax[0, 1], erec, t_end, "eos")):
+    for a_, r_, x0, tag in ((ax[0, 0], rec, rec.start, "early"), (ax[0, 1], erec, t_end, "eos")):
         L_u1, L_rest = _split(r_)
         lab = phase_labels(r_.sharpness, r_.loss, r_.eta)
         x = x0 + np.arange(r_.T + 1)
@@ -48,7 +48,7 @@ def loss_split(ctx):
             if up.any() and np.any(du1[up] > 0)
             else None
         )
-    ax[0, 0].set_title(f"steps 0–{rec.T}: PS and the first catapult")
+    ax[0, 0].set_title(f"{replay_span(rec)}: the end of PS and the first catapults")
     ax[0, 1].set_title(f"in the EoS, one catapult: steps {t_end:,}–{t_end + erec.T:,}")
     return ExperimentResult(
         "loss_split",

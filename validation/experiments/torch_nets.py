@@ -5,16 +5,14 @@ Each is ``fn(ctx) -> ExperimentResult`` like :mod:`validation.experiments`; :dat
 lists them. ``fn(ctx, paper_size=True)`` runs the paper's size (1,000 CIFAR 32×32 images; meant
 for a GPU, not run by the suite). The suite's own sizes are reduced to fit its CPU time budget
 (see :data:`SIZES`). Images: real CIFAR-10 (classes 0/1, pixels in [0, 1]) when the context has a
-loader, block-averaged to the run's image size; else CIFAR-like vectors
-(:func:`linnet.make_data`, d = 3·s·s) reshaped to n×3×s×s and scaled to pixel RMS 0.5 (CIFAR's
-[0, 1] pixels have RMS ≈ 0.5). η = 0.8/Λ(0), Λ(0) = λ_max(G) at the start (equal to the Hessian's
+loader, else the built-in photographs (:func:`validation.data.photographs`), block-averaged to
+the run's image size. η = 0.8/Λ(0), Λ(0) = λ_max(G) at the start (equal to the Hessian's
 top eigenvalue within 1–2% there: measured 9.46 vs 9.59 for the ReLU CNN at the suite's size).
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 
 import numpy as np
@@ -23,17 +21,19 @@ import linnet
 from linnet.analysis import first_above, phase_fractions, phase_labels, upward_crossings
 from theory.claims import claim
 
+from .. import data as vdata
 from ..figures import new, save, shade_phases
-from ..rules import s3
-from ..section3 import Evidence, judge_run
-from ..verdicts import DEEP_NET_C, MIN_PS_STEPS, choose_eta_lambda0, judge
+from ..rules import s3_matrix
+from ..section3 import Evidence, FirstOrderObserver, judge_run
+from ..verdicts import DEEP_NET_C, MIN_PS_STEPS, choose_eta_lambda0, not_applicable
 from .common import checked_lambda0
 from .context import ExperimentResult
 
 ETA_FACTOR = 0.8  # ResNet18 (reduced, never judged): η = ETA_FACTOR / Λ(0); the CNN chooses c
-PIXEL_RMS = 0.5
 TORCH_THREADS = 1  # intra-op threads during these runs (restored after); see _threads
 ACTIVATIONS = ("tanh", "relu", "elu")
+# Fig. 2 plots ResNet18's sharpness and ‖A‖² through PS and the EoS: the claims it is judged on
+RESNET_CLAIMS = ("s3.ps_then_eos", "s3.a31.ps", "s3.a31.oscillations")
 
 # (quick, full) sizes of the suite's runs; ctx.size picks one (tiny: quick shrunk 4×, ≥ 8); float32
 # as PyTorch's defaults, which the paper's runs used (App. A; fc_nets.DTYPE)
@@ -64,7 +64,8 @@ def _threads(n):
 
 
 def _images(ctx, n, s):
-    """(X n×3×s×s, Y, name): real CIFAR when the context has a loader, else CIFAR-like."""
+    """(X n×3×s×s, Y, name): the real images of --data, else the built-in photographs, averaged
+    down to s×s."""
     if ctx.loader is not None:
         ds = ctx.loader(per_class=n // 2)
         X = ds.X.T.reshape(-1, 3, 32, 32)
@@ -74,13 +75,8 @@ def _images(ctx, n, s):
             f = 32 // s
             X = X.reshape(X.shape[0], 3, s, f, s, f).mean(axis=(3, 5))
         return np.ascontiguousarray(X), ds.Y, f"{ds.name}, {s}×{s}"
-    d = 3 * s * s
-    X, Y = linnet.make_data("cifar-like", n=n, d=d, seed=ctx.seed, column_norm=PIXEL_RMS * math.sqrt(d))
-    return (
-        np.ascontiguousarray(X.T.reshape(n, 3, s, s)),
-        Y,
-        f"cifar-like (n={n}, 3×{s}×{s}, pixel RMS {PIXEL_RMS}, seed={ctx.seed})",
-    )
+    ds = vdata.photographs(per_class=n // 2, side=s)
+    return np.ascontiguousarray(ds.X.T.reshape(n, 3, s, s)), ds.Y, ds.name
 
 
 def _sizes(ctx, kind, paper_size):
@@ -94,11 +90,12 @@ def _sizes(ctx, kind, paper_size):
     return sz
 
 
-def _run(net_fn, X, Y, sz, device, *, gram="matrix-free", choose=False):
+def _run(net_fn, X, Y, sz, device, *, gram="matrix-free", choose=False, evidence=False):
     """η = c/Λ(0) from a 0-step run — with ``choose``, c the first of DEEP_NET_C whose first
     MIN_PS_STEPS steps stay at or below 2/η (the deep nets' regime protocol,
     validation.verdicts.choose_eta_lambda0), else ETA_FACTOR — then the run: (trajectory, η, c,
-    Λ(0), seconds)."""
+    Λ(0), seconds, its §3 evidence — with ``evidence``, A3.2's first-order ratios observed along the
+    run —)."""
     from linnet.torch import TorchModel
 
     kw = dict(dtype=sz["dtype"], progress=False)
@@ -116,6 +113,7 @@ def _run(net_fn, X, Y, sz, device, *, gram="matrix-free", choose=False):
 
     c = choose_eta_lambda0(DEEP_NET_C, probe)[0] if choose else ETA_FACTOR
     eta = c / lam0
+    observers = [FirstOrderObserver(eta)] if evidence else []
     tr = linnet.train(
         X,
         Y,
@@ -124,9 +122,11 @@ def _run(net_fn, X, Y, sz, device, *, gram="matrix-free", choose=False):
         model=model(),
         sharpness_every=sz["sharpness_every"],
         hessian_every=sz["hessian_every"],
+        observers=observers,
         **kw,
     )
-    return tr, eta, c, lam0, time.perf_counter() - t0
+    ev = Evidence.of(tr, observers[0] if observers else None) if sz["sharpness_every"] == 1 else None
+    return tr, eta, c, lam0, time.perf_counter() - t0, ev
 
 
 def _summary(tr, eta, lam0):
@@ -201,12 +201,16 @@ def cnn_activations(ctx, paper_size=False, device="cpu"):
                 torch.manual_seed(ctx.seed)
                 return paper_cnn(act, (3, s, s))
 
-            tr, eta, c, lam0, secs = _run(net, X, Y, sz, device, gram="jacobian", choose=True)
+            tr, eta, c, lam0, secs, ev = _run(
+                net, X, Y, sz, device, gram="jacobian", choose=True, evidence=True
+            )
             summ, lab = _summary(tr, eta, lam0)
             summ.update(seconds=secs, eta_lambda0=c)
             runs[act] = summ
-            ev = Evidence.of(tr)
-            regimes[act], verdicts[act] = ev.regime.as_dict(), [v.as_dict() for v in judge_run(ev)]
+            regimes[act], verdicts[act] = (
+                ev.regime.as_dict(),
+                [v.as_dict() for v in judge_run(ev, f"cnn-{act}")],
+            )
             _plot_row(ax[i], tr, eta, lab, f"{act}: η = {eta:.3g} = {c:g}/Λ(0)")
             for k in (
                 "eta",
@@ -275,7 +279,7 @@ def resnet18(ctx, paper_size=False, device="cpu"):
         return make_resnet(1)
 
     with _threads(TORCH_THREADS):
-        tr, eta, _, lam0, secs = _run(net, X, Y, sz, device)
+        tr, eta, _, lam0, secs, ev = _run(net, X, Y, sz, device)
     summ, lab = _summary(tr, eta, lam0)
     summ["seconds"] = secs
     fig, ax = new(1, 3, w=3.6, h=2.8)
@@ -318,17 +322,14 @@ def resnet18(ctx, paper_size=False, device="cpu"):
     }
     metrics["architecture_source"] = src
     metrics["first_crossing_step"] = {"resnet18": summ["first_crossing_step"]}
-    if paper_size and sz["sharpness_every"] == 1:
-        verdicts = [v.as_dict() for v in judge_run(Evidence.of(tr))]
+    if paper_size and ev is not None:
+        verdicts = [v.as_dict() for v in judge_run(ev, "resnet18")]
     else:  # Fig. 2 is about 1,000 CIFAR images of 32×32 through a long PS: a smaller run says nothing
         why = (
-            f"reduced size: {n} images of {s}×{s} for {sz['steps']} steps (Fig. 2: 1,000 CIFAR images "
-            "of 32×32 through PS and the EoS; that needs a GPU)"
+            f"not run at the paper's size: the suite's ResNet18 is a smoke run of {n} images of {s}×{s} "
+            f"for {sz['steps']} steps (Fig. 2: 1,000 images of 32×32 through PS and the EoS)"
         )
-        verdicts = [
-            judge(claim(c), gate=why, rule="as for the paper-size run").as_dict()
-            for c in ("s3.ps_then_eos", "s3.a31")
-        ]
+        verdicts = [not_applicable(claim(c), why).as_dict() for c in RESNET_CLAIMS]
     metrics["section3"] = {"resnet18": verdicts}
     notes = f"ResNet18 from {src}. " + (
         ""
@@ -354,13 +355,6 @@ def resnet18(ctx, paper_size=False, device="cpu"):
 EXPERIMENTS = {f.__name__: f for f in (cnn_activations, resnet18)}
 
 
-RULES = [
-    s3(
-        "CNNs: PS, then the edge of stability (tanh/ReLU/ELU)",
-        "Figs. 8–10",
-        "cnn_activations",
-        "s3.ps_then_eos",
-    ),
-    s3("CNNs: ‖A‖² moves with Λ (A3.1), tanh/ReLU/ELU", "Figs. 8–10", "cnn_activations", "s3.a31"),
-    s3("ResNet18: ‖A‖² moves with Λ through PS and EoS", "Fig. 2", "resnet18", "s3.a31"),
-]
+RULES = s3_matrix(
+    "cnn_activations", {a: f"cnn-{a}" for a in ACTIVATIONS}, paper="App. B.2, Figs. 8–10"
+) + s3_matrix("resnet18", {"resnet18": "resnet18"}, paper="Fig. 2", claims=RESNET_CLAIMS)
