@@ -1,4 +1,5 @@
-"""The README's script and the example sweep configs, run at tiny sizes (they cannot drift)."""
+"""The linear-net guide's script (docs/guides/linear-net.md, "Import it in a script") and the example
+sweep configs, run at tiny sizes (they cannot drift)."""
 from __future__ import annotations
 
 import math
@@ -11,10 +12,10 @@ import linnet
 from linnet.sweeps import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
+GUIDE = ROOT / "docs" / "guides" / "linear-net.md"
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
 
-# (text in the README's snippet, its tiny replacement); each must match exactly once
+# (text in the guide's snippet, its tiny replacement); each must match exactly once
 SNIPPET_SUBSTITUTIONS = [
     ('n=1000, d=3072, seed=0)', 'n=12, d=16, seed=0)'),
     ('linnet.init_params(100, X,', 'linnet.init_params(8, X,'),
@@ -23,26 +24,26 @@ SNIPPET_SUBSTITUTIONS = [
 ]
 
 
-def readme_snippet() -> str:
+def guide_snippet() -> str:
     """The ```python block under the heading "## Import it in a script"."""
-    text = README.read_text(encoding="utf-8")
+    text = GUIDE.read_text(encoding="utf-8")
     m = re.search(r"^## Import it in a script\s*$(.*?)^## ", text + "\n## ", flags=re.M | re.S)
-    assert m, "README.md has no section '## Import it in a script'"
+    assert m, f"{GUIDE} has no section '## Import it in a script'"
     block = re.search(r"^```python\n(.*?)^```", m.group(1), flags=re.M | re.S)
     assert block, "the section '## Import it in a script' has no ```python block"
     return block.group(1)
 
 
-@pytest.mark.skipif(not README.exists(), reason="README.md is not next to the tests (installed wheel)")
-def test_readme_snippet_runs_at_tiny_sizes(tmp_path, monkeypatch, capsys):
+@pytest.mark.skipif(not GUIDE.exists(), reason="docs/ is not next to the tests (installed wheel)")
+def test_guide_snippet_runs_at_tiny_sizes(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # it writes run.npz
-    code = readme_snippet()
+    code = guide_snippet()
     for old, new in SNIPPET_SUBSTITUTIONS:
         count = code.count(old)
-        assert count == 1, f"the README snippet should contain {old!r} once, found {count}: update the table"
+        assert count == 1, f"the guide's snippet should contain {old!r} once, found {count}: update the table"
         code = code.replace(old, new)
     ns: dict = {}
-    exec(compile(code, f"{README}:'Import it in a script'", "exec"), ns)
+    exec(compile(code, f"{GUIDE}:'Import it in a script'", "exec"), ns)
     assert ns["traj"].steps >= 1 and math.isfinite(ns["value"])  # tiny runs may stop early (divergence)
     assert (tmp_path / "run.npz").exists()
 
