@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -119,18 +118,18 @@ def test_every_guide_has_a_gallery_example():
 
 @needs_docs
 @pytest.mark.parametrize("script", GALLERY, ids=[p.stem for p in GALLERY])
-def test_gallery_script_runs(script, tmp_path, monkeypatch):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", [str(script)])
-    try:
-        runpy.run_path(str(script), run_name="__main__")
-    finally:
-        plt.close("all")
+def test_gallery_script_runs(script, tmp_path):
+    """Each example runs as a user would run it, in its own process (some set process-wide state,
+    such as torch's thread count), with a non-interactive matplotlib."""
+    env = {
+        **os.environ,
+        "MPLBACKEND": "Agg",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    run = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600
+    )
+    assert run.returncode == 0, f"{script.name} failed:\n{run.stdout[-2000:]}\n{run.stderr[-4000:]}"
 
 
 # ---- the API reference ---------------------------------------------------------------------------

@@ -234,16 +234,30 @@ def write_claims(path: Path) -> int:
         + ", ".join(f"{n} {k}" for k, n in sorted(by_kind.items()))
         + ".",
         "",
-        "| id | claim | kind | paper | the paper says | scope |",
-        "|---|---|---|---|---|---|",
+        "| id | claim | kind | paper |",
+        "|---|---|---|---|",
     ]
     for c in CLAIMS.values():
-        lines.append(
-            f"| `{c.id}` | {_md_cell(c.title)} | {c.kind} | {_md_cell(c.paper)} | {_md_cell(c.quote)} "
-            f"| {_md_cell(c.scope)} |"
-        )
+        ref = f"{{ref}}`{c.id} <{_slug(c.id)}>`"
+        lines.append(f"| {ref} | {_md_cell(c.title)} | {c.kind} | {_md_cell(c.paper)} |")
+    lines.append("")
+    for c in CLAIMS.values():
+        lines += [
+            f"({_slug(c.id)})=",
+            f"## `{c.id}`: {c.title}",
+            "",
+            f"*{c.kind}*, {c.paper}. Scope: {c.scope}.",
+            "",
+            *(f"> {ln}" for ln in c.quote.splitlines()),
+            "",
+        ]
     _write_if_changed(path, "\n".join(lines) + "\n")
     return len(CLAIMS)
+
+
+def _slug(claim_id: str) -> str:
+    """The claim's anchor on the claims page: ``claims.html#claim-s3-ps-then-eos``."""
+    return "claim-" + re.sub(r"[^a-z0-9]+", "-", claim_id.lower()).strip("-")
 
 
 # ---- the benchmark results -----------------------------------------------------------------------
