@@ -3,7 +3,7 @@ The linear net and the theory checks
 ====================================
 
 Train the paper's two-layer linear network f(x) = α aᵀWx from the symmetric initialisation
-(F(0) = 0) at η = 1.6/Λ(0), watch the sharpness Λ rise to 2/η (progressive sharpening) and hover
+(F(0) = 0) at η = 1.8/Λ(0), watch the sharpness Λ rise to 2/η (progressive sharpening) and hover
 there (the edge of stability), then check every statement of the paper on the run.
 """
 
@@ -15,7 +15,7 @@ import theory
 
 X, Y = linnet.make_data("cifar-like", n=60, d=96, seed=0)  # X is d×n: samples as columns
 model = linnet.LinearNet(m=30, init="symmetric", seed=0)
-traj = linnet.train(X, Y, model=model, eta_lambda0=1.6, steps=1000, progress=False)
+traj = linnet.train(X, Y, model=model, eta_lambda0=1.8, steps=1500, progress=False)
 print(traj.summary())
 
 # %%
