@@ -261,22 +261,27 @@ def test_generated_pages_are_there(site):
 
 @needs_docs
 def test_benchmark_results_render_generically(tmp_path):
-    """A table per list of flat records, whatever the file's structure."""
+    """A table per list of records, whatever the file's structure; headings never skip a level."""
     ext = _ext()
     results = tmp_path / "results"
     results.mkdir()
     (results / "a.json").write_text(
-        '{"machine": "x", "rows": [{"model": "cnn", "n": 250, "s": 0.8}, {"model": "cnn", "n": 500, "t": 1}],'
-        ' "nested": {"more": [{"k": 1}]}, "numbers": [1, 2]}'
+        '{"machine": "x", "rows": [{"model": "cnn", "n": 250, "s": 0.8, "step_s": [0.1, 0.2, 0.3, 0.4, 0.5,'
+        ' 0.6, 0.7, 0.8, 0.9]}, {"model": "cnn", "n": 500, "t": 1}], "nested": {"more": [{"k": 1}]},'
+        ' "numbers": [1, 2]}'
     )
-    (results / "b.json").write_text('[{"x": 1, "y": {"deep": true}}]')
+    (results / "b.json").write_text('[{"x": 1, "y": {"deep": {"deeper": {"z": [{"q": 2}]}}}}]')
+    (results / "c.json").write_text('{"only": {"nested": {"rows": [{"a": 1}]}}}')
     (results / "broken.json").write_text("{")
     page = tmp_path / "b.md"
-    assert ext.write_benchmarks(page, results) == ["a.json", "b.json", "broken.json"]
+    assert ext.write_benchmarks(page, results) == ["a.json", "b.json", "broken.json", "c.json"]
     text = page.read_text()
-    assert "| model | n | s | t |" in text and "| cnn | 500 |  | 1 |" in text
-    assert "| k |" in text and "| x |" in text and "Could not be read" in text
-    assert "**machine**: x" in text
+    assert "| model | n | s | step_s | t |" in text and "| cnn | 500 |  |  | 1 |" in text
+    assert "9 values: min 0.1, median 0.5, max 0.9" in text
+    assert "| k |" in text and "| x |" in text and "| q |" in text and "| a |" in text
+    assert "Could not be read" in text and "**machine**: x" in text and "**numbers**: 1, 2" in text
+    levels = [len(m.group(1)) for m in re.finditer(r"^(#+) ", text, flags=re.M)]
+    assert levels[0] == 1 and all(b <= a + 1 for a, b in zip(levels, levels[1:], strict=False)), levels
 
 
 IMG_WIDTHS = "els => els.map(e => e.complete ? e.naturalWidth : 0)"

@@ -263,50 +263,58 @@ def _slug(claim_id: str) -> str:
 # ---- the benchmark results -----------------------------------------------------------------------
 
 
-def _flat(v) -> bool:
-    return not isinstance(v, (dict, list))
+def _cellable(v) -> bool:
+    """A scalar, or a list of scalars (shown summarised in one cell)."""
+    if isinstance(v, list):
+        return all(not isinstance(x, (dict, list)) for x in v)
+    return not isinstance(v, dict)
 
 
 def _fmt(v) -> str:
+    if isinstance(v, list):
+        nums = [x for x in v if isinstance(x, (int, float)) and not isinstance(x, bool)]
+        if len(v) <= 8:
+            return ", ".join(_fmt(x) for x in v) or "(empty)"
+        if len(nums) == len(v):
+            srt = sorted(nums)
+            return (
+                f"{len(v)} values: min {_fmt(srt[0])}, median {_fmt(srt[len(srt) // 2])}, max {_fmt(srt[-1])}"
+            )
+        return ", ".join(_fmt(x) for x in v[:8]) + f", … ({len(v)} in all)"
     if isinstance(v, float):
         return f"{v:.4g}"
     return _md_cell("" if v is None else v)
 
 
-def _render(value, heading: str, level: int) -> list[str]:
-    """A table per list of flat dicts, bullets for a dict's scalars, a heading per nested part."""
+def _render(value, heading: str, level: int, force_heading: bool = False) -> list[str]:
+    """A table per list of records (their scalars and lists of scalars as cells), a bulleted list for
+    a dict's scalars, a section per nested part. Headings never skip a level."""
+    head = [f"{'#' * min(level, 6)} {heading}", ""]
     out: list[str] = []
-    h = "#" * min(level, 6)
     if isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
         cols: list[str] = []
         for r in value:
-            cols += [k for k, v in r.items() if _flat(v) and k not in cols]
+            cols += [k for k, v in r.items() if _cellable(v) and k not in cols]
+        out += head
         if cols:
-            out += [
-                f"{h} {heading}",
-                "",
-                "| " + " | ".join(map(_md_cell, cols)) + " |",
-                "|" + "---|" * len(cols),
-            ]
+            out += ["| " + " | ".join(map(_md_cell, cols)) + " |", "|" + "---|" * len(cols)]
             out += ["| " + " | ".join(_fmt(r.get(k)) for k in cols) + " |" for r in value]
             out.append("")
         for i, r in enumerate(value):
             for k, v in r.items():
-                if not _flat(v):
+                if not _cellable(v):
                     out += _render(v, f"{heading} [{i}] {k}", level + 1)
         return out
     if isinstance(value, dict):
-        scalars = {k: v for k, v in value.items() if _flat(v)}
-        if scalars:
-            items = [f"- **{_md_cell(k)}**: {_fmt(v)}" for k, v in scalars.items()]
-            out += [f"{h} {heading}", "", *items, ""]
+        cells = {k: v for k, v in value.items() if _cellable(v)}
+        shown = bool(cells) or force_heading
+        if shown:
+            out += head + [f"- **{_md_cell(k)}**: {_fmt(v)}" for k, v in cells.items()] + [""]
         for k, v in value.items():
-            if not _flat(v):
-                out += _render(v, f"{heading}: {k}" if scalars or level > 2 else str(k), level + 1)
+            if not _cellable(v):
+                out += _render(v, f"{heading}: {k}", level + 1 if shown else level)
         return out
-    if isinstance(value, list):
-        return [f"{h} {heading}", "", ", ".join(_fmt(v) for v in value) or "(empty)", ""]
-    return [f"{h} {heading}", "", _fmt(value), ""]
+    return head + [_fmt(value), ""]
 
 
 def write_benchmarks(path: Path, results: Path) -> list[str]:
@@ -329,7 +337,7 @@ def write_benchmarks(path: Path, results: Path) -> list[str]:
         except (OSError, ValueError) as e:
             lines += [f"## `{rel}`", "", f"Could not be read: {_md_cell(e)}", ""]
             continue
-        lines += _render(data, f"`{rel}`", 2)
+        lines += _render(data, f"`{rel}`", 2, force_heading=True)
     _write_if_changed(path, "\n".join(lines) + "\n")
     return [f.name for f in files]
 
