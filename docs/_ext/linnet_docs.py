@@ -286,7 +286,7 @@ def _fmt(v) -> str:
     return _md_cell("" if v is None else v)
 
 
-def _render(value, heading: str, level: int, force_heading: bool = False) -> list[str]:
+def _render(value, heading: str, level: int, force_heading: bool = False, path: str = "") -> list[str]:
     """A table per list of records (their scalars and lists of scalars as cells), a bulleted list for
     a dict's scalars, a section per nested part. Headings never skip a level."""
     head = [f"{'#' * min(level, 6)} {heading}", ""]
@@ -303,7 +303,8 @@ def _render(value, heading: str, level: int, force_heading: bool = False) -> lis
         for i, r in enumerate(value):
             for k, v in r.items():
                 if not _cellable(v):
-                    out += _render(v, f"{heading} [{i}] {k}", level + 1)
+                    sub = f"{path}[{i}] {k}"
+                    out += _render(v, sub, level + 1, path=f"{sub}: ")
         return out
     if isinstance(value, dict):
         cells = {k: v for k, v in value.items() if _cellable(v)}
@@ -312,7 +313,8 @@ def _render(value, heading: str, level: int, force_heading: bool = False) -> lis
             out += head + [f"- **{_md_cell(k)}**: {_fmt(v)}" for k, v in cells.items()] + [""]
         for k, v in value.items():
             if not _cellable(v):
-                out += _render(v, f"{heading}: {k}", level + 1 if shown else level)
+                sub = f"{path}{k}"
+                out += _render(v, sub, level + 1 if shown else level, path=f"{sub}: ")
         return out
     return head + [_fmt(value), ""]
 
