@@ -112,6 +112,10 @@ TABLE: dict[str, dict[str, tuple[float, str]]] = {
     "cross-implementation-flow": {
         "float64": (1e-8, "gradient flow by two integrators at their step-size tolerance")
     },
+    "hvp-modes": {
+        "float64": (1e-10, "∇²L v forward-over-reverse against reverse-over-reverse: other summation orders"),
+        "float32": (1e-4, "the same in float32: ε = 6e-8 amplified by the chunk sums and the net's depth"),
+    },
     "batch-independence": {
         "float64": (
             1e-9,

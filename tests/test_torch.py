@@ -282,6 +282,56 @@ def test_architectures():
         paper_cnn("sigmoid")
 
 
+class _Thetas(linnet.run.observers.BaseObserver):
+    def __init__(self):
+        self.thetas = []
+
+    def observe(self, t, obs, engine):
+        self.thetas.append(obs.theta.detach().clone())
+
+
+@pytest.mark.parametrize("hvp", ["forward-over-reverse", "reverse-over-reverse", "auto"])
+def test_warm_hessian_solver_matches_dense_eigendecomposition(hvp):
+    """λ_max(∇²L) by the warm-started LOBPCG at every state of a run against eigvalsh of the dense
+    Hessian from torch.autograd.functional.hessian, for each way of taking the products."""
+    net = small_cnn()
+    rng = np.random.default_rng(1)
+    X, Y = torch.as_tensor(rng.standard_normal((8, 1, 6, 6))), rng.standard_normal(8)
+    rec = _Thetas()
+    tr = linnet.train(X, Y, eta=0.05, steps=5, model=TorchModel(net, hvp=hvp), hessian_every=1,
+                      observers=[rec], progress=False)
+    for h, theta in zip(tr.hessian_sharpness, rec.thetas, strict=True):
+        _, Hs = dense_refs(net, X, torch.as_tensor(Y), theta.numpy(), plain_autograd=True)
+        assert abs(h - np.linalg.eigvalsh(Hs)[-1]) <= HESSIAN_VS_DENSE * abs(h)
+
+
+def test_warm_hessian_solver_products_and_warm_start():
+    """Block products equal the dense Hessian's; a second call at the same state starts from the
+    converged vector and stops after its start block; a float32 engine stops at 100ε."""
+    from linnet.families.torch.hessian import WarmHessianTop, hvp_block
+
+    net = small_cnn()
+    rng = np.random.default_rng(2)
+    X, Y = rng.standard_normal((8, 1, 6, 6)), rng.standard_normal(8)
+    eng = engine_for(net, X, Y)
+    obs = eng.observe()
+    _, Hs = dense_refs(net, torch.as_tensor(X), torch.as_tensor(Y), obs.theta.numpy(), plain_autograd=True)
+    V = torch.as_tensor(rng.standard_normal((2, eng.P)))
+    for mode in ("forward-over-reverse", "reverse-over-reverse"):
+        assert rel(hvp_block(eng, obs.theta, V, mode).numpy(), V.numpy() @ Hs) < tol("hvp-modes")
+    top = np.linalg.eigvalsh(Hs)[-1]
+    solver = WarmHessianTop(dim=eng.P, dtype=np.float64, tol=1e-8, maxiter=200, mode="reverse-over-reverse")
+    lam, rho, x = solver(eng, obs)
+    assert abs(lam - top) <= HESSIAN_VS_DENSE * abs(top) and rho <= 1e-8 * abs(lam)
+    first = solver.products
+    lam2, _, _ = solver(eng, obs)
+    assert solver.products - first <= 2 and abs(lam2 - top) <= HESSIAN_VS_DENSE * abs(top)
+    assert WarmHessianTop(dim=3, dtype=np.float32, tol=1e-8, maxiter=5).tol == pytest.approx(
+        100 * np.finfo(np.float32).eps)
+    with pytest.raises(ValueError, match="hvp='both' is unknown"):
+        TorchModel(net, hvp="both")
+
+
 # -- memory-bounded Gram products, eigensolvers on tensors, bad input (issue 21) --------------------
 
 class BatchCentered(nn.Module):
@@ -604,3 +654,4 @@ def test_paper_cnn_at_paper_size_peaks_under_4_gib():
     assert res["peak_rss"] - res["before"] <= c["memory_estimate_bytes"], res  # the estimate bounds the run
     assert len(res["sharpness"]) == 3 and all(np.isfinite(res["sharpness"]))
     print(f"paper CNN n=1000: peak RSS {res['peak_rss'] / 2**30:.2f} GiB, steps {res['step_s']} s")
+

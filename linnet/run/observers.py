@@ -258,22 +258,31 @@ class TrainedGram(_Tracked):
 
 
 class HessianTop(BaseObserver):
-    """λ_max(∇²L) every ``every`` steps by warm-started Lanczos on the engine's Hessian-vector
-    products (stopped at residual ≤ ``tol``·|λ|)."""
+    """λ_max(∇²L) every ``every`` steps (stopped at residual ≤ ``tol``·|λ|): by the engine's own
+    warm-started solver where it has one (``engine.hessian_solver(tol, maxiter)``, a callable
+    ``(engine, obs) → (value, residual, vector)``: the PyTorch family's LOBPCG on block products),
+    else by warm-started Lanczos on its Hessian-vector products."""
 
     def __init__(self, every: int, tol: float, maxiter: int = 400):
         self.every, self.tol, self.maxiter = int(every), float(tol), maxiter
         self.eig: WarmLanczos | None = None
+        self.solver: Any = None
         self.rows: dict[str, list[float]] = {"hessian_step": [], "hessian_sharpness": []}
 
     def observe(self, t: int, obs: Any, engine: Any) -> None:
         if not _due(self.every, t):
             return
-        matvec, dim = engine.hessian_matvec(obs)
-        if self.eig is None:
-            self.eig = WarmLanczos(engine.xp, engine.dtype, dim, "LA", self.tol, self.maxiter, 3)
+        if self.solver is None and hasattr(engine, "hessian_solver"):
+            self.solver = engine.hessian_solver(self.tol, self.maxiter)
+        if self.solver is not None:
+            value = self.solver(engine, obs)[0]
+        else:
+            matvec, dim = engine.hessian_matvec(obs)
+            if self.eig is None:
+                self.eig = WarmLanczos(engine.xp, engine.dtype, dim, "LA", self.tol, self.maxiter, 3)
+            value = self.eig(matvec)[0]
         self.rows["hessian_step"].append(t)
-        self.rows["hessian_sharpness"].append(self.eig(matvec)[0])
+        self.rows["hessian_sharpness"].append(value)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return _as_arrays(self.rows)

@@ -51,7 +51,11 @@ the allocator keeps beyond the live tensors (calibrated on measured runs, see th
 * form = c_J(3(s + a) + 2Pw) (per-sample rows) or Ns + c_J(N(s + 2a) + Pw) + 2Pw (vjp rows of
   N samples: a vmapped backward holds its own copy of the batch's intermediates per row);
 * products: 3ca + 3Pw (matrix-free, kept), c(s + 3a) + 3Pw (not kept), nothing on J;
-* Hessian (``hessian_every`` > 0): 3c(s + a) + 4Pw + the Lanczos basis, ``HESSIAN_BASIS``·Pw;
+* Hessian (``hessian_every`` > 0): products on a block of b = ``hessian.BLOCK`` rows,
+  (1 + 2b)c(s + a) + 4bPw, + the warm solver's vectors, ``HESSIAN_BASIS``·Pw (:mod:`.hessian`);
+* where it fits the budget beside the rest, the Hessian's graphs of ∇L_S kept through an
+  evaluation, n(2s + a) (``keep_hessian_graphs``; reverse-over-reverse products then cost one
+  backward each);
 * base gains ``TRANSFORM_CODE_BYTES`` where ``jvp`` (matrix-free, Hessian) or vjp rows run: torch
   loads the transforms' decompositions on the first call.
 
@@ -89,6 +93,7 @@ from torch.func import functional_call, grad, jvp, vjp, vmap
 
 from ...tolerances import tol
 from ..base import Built
+from .hessian import BLOCK, HVP_MODES, SOLVER_VECTORS, WarmHessianTop
 
 RANDOM_LAYERS = (
     nn.Dropout,
@@ -101,7 +106,7 @@ RANDOM_LAYERS = (
 GRAM_MODES = ("auto", "jacobian", "dense", "matrix-free")
 CHUNK_BYTES = 128 * 2**20  # per-sample working memory of one chunk (forward/backward, per-sample rows)
 COUPLED_JACOBIAN_MAX_N = 64  # "auto" forms a batch-coupled module's J (n full-batch vjps) up to this n
-HESSIAN_BASIS = 400  # HessianTop's Lanczos maxiter: its basis holds up to this many P-vectors
+HESSIAN_BASIS = SOLVER_VECTORS  # P-vectors the warm Hessian solver holds (hessian.WarmHessianTop)
 # the estimate's factor for what the process holds beyond the live tensors (freed memory the allocator
 # keeps, fragmentation). Measured over the unscaled estimate, float64, CPU peak RSS less the RSS before
 # the run: 0.79–1.14 on the 22 measured cells of ``python -m linnet.bench_torch --memory`` (the paper's
@@ -336,6 +341,7 @@ class MemoryPlan:
     coupled: bool
     coupling: str
     why: str
+    keep_hessian_graphs: bool = False
 
     def config(self) -> dict:
         return dict(
@@ -350,6 +356,7 @@ class MemoryPlan:
             batch_coupled=self.coupled,
             batch_coupling=self.coupling,
             gram_choice=self.why,
+            keep_hessian_graphs=self.keep_hessian_graphs,
         )
 
 
@@ -380,7 +387,7 @@ def _estimate(mode: str, z: _Sizes, budget: int) -> tuple[int, int, int, bool]:
 
     def peak(c: int, cj: int, keep: bool) -> float:
         observe = c * unit + 2 * P * w
-        hvp = 3 * c * unit + 4 * P * w + basis if z.hessian else 0.0
+        hvp = (1 + 2 * BLOCK) * c * unit + 4 * BLOCK * P * w + basis if z.hessian else 0.0
         kept: float
         if formed:
             kept = n * P * w + (n * n * w if mode == "dense" else 0)
@@ -455,12 +462,15 @@ class TorchModel:
     for a module as PyTorch creates it) unless ``train(..., dtype=)`` names one; the module is never
     converted in place: where the dtypes differ a deep copy converted to the run's dtype is
     evaluated (``config["module_copied"]``; once per run, ``copy.deepcopy`` then ``.to``: 0.5 ms for
-    the paper's CNN, 18–43 ms for ResNet18 on the 2-core CPU, against a step's 0.1–10 s). The module evaluated is set to train mode; its parameters and buffers are *copied*
-    into the engine, so the module keeps its initial values (:func:`load_final` loads the trained
-    ones).
+    the paper's CNN, 18–43 ms for ResNet18 on the 2-core CPU, against a step's 0.1–10 s). The
+    module evaluated is set to train mode; its parameters and buffers are *copied* into the engine,
+    so the module keeps its initial values (:func:`load_final` loads the trained ones).
     ``gram``: "auto", "jacobian", "dense" or "matrix-free" (module doc); ``memory_budget``: the
     bytes the adapter may use at its peak (a number, or a string such as "4GiB"; default half of
     the device's memory), against which "auto" chooses and a forced mode is checked.
+    ``hvp``: how λ_max(∇²L)'s Hessian-vector products are taken, "forward-over-reverse",
+    "reverse-over-reverse" or "auto" (the faster, timed on the run's first evaluation:
+    :mod:`.hessian`).
     """
 
     family = "torch"
@@ -472,6 +482,7 @@ class TorchModel:
         output: nn.Module | str | None = None,
         gram: str = "auto",
         memory_budget: int | float | str | None = None,
+        hvp: str = "auto",
     ):
         if not isinstance(module, nn.Module):
             raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
@@ -484,6 +495,9 @@ class TorchModel:
                 )
         if gram not in GRAM_MODES:
             raise ValueError(f"gram={gram!r} is unknown: use one of {GRAM_MODES}")
+        if hvp not in HVP_MODES:
+            raise ValueError(f"hvp={hvp!r} is unknown: use one of {HVP_MODES}")
+        self.hvp = hvp
         self.memory_budget = parse_memory_budget(memory_budget)
         self.output_given = output is not None
         if output is None:
@@ -792,6 +806,12 @@ class TorchModel:
                 )
             why = f"forced: gram={gram!r}, estimated {_gib(estimates[gram])} of {_gib(budget)}"
         peak, c, cj, keep = est[gram]
+        # the Hessian's graphs of ∇L_S for every chunk kept through an evaluation (hessian.py):
+        # about the saved tensors twice (the backward's own) and the outputs once, per sample
+        graphs = MEMORY_SLACK * n * (2 * pr.saved + pr.activations)
+        keep_graphs = hessian and peak + graphs <= budget
+        if keep_graphs:
+            peak = int(peak + graphs)
         jac = None if gram == "matrix-free" else PER_SAMPLE if pr.per_sample and not pr.coupled else VJP_ROWS
         return MemoryPlan(
             gram=gram,
@@ -805,6 +825,7 @@ class TorchModel:
             coupled=pr.coupled,
             coupling=pr.coupling + ("" if pr.coupled else f"; {pr.per_sample_note}"),
             why=why,
+            keep_hessian_graphs=bool(keep_graphs),
         )
 
     def build(self, X: Any, Y: Any, *, spectrum: Any, dtype: Any, xp: Any, top_k: int) -> Built:
@@ -1006,7 +1027,29 @@ class TorchEngine:
 
     def gram_matvec(self, obs: TorchObservation):
         """v ↦ G v (v: (n,) or (n, b)), G = JJᵀ/n: G @ v ("dense"), J(Jᵀv)/n on J ("jacobian"),
-        or by vjp then jvp, Jᵀv = Σ_S J_Sᵀ v_S and (J u)_S = J_S u ("matrix-free")."""
+        or by vjp then jvp, Jᵀv = Σ_S J_Sᵀ v_S and (J u)_S = J_S u ("matrix-free"). For v the
+        state's residual D itself (A3.2's G D) the step's gradient is reused: JᵀD/n = ∇L, so
+        G D = J ∇L, one product on J or one jvp (:meth:`gram_residual`)."""
+        inner = self._gram_matvec(obs)
+
+        def matvec(v: Any) -> torch.Tensor:
+            return self.gram_residual(obs) if v is obs.D else inner(v)
+
+        return matvec
+
+    def gram_residual(self, obs: TorchObservation) -> torch.Tensor:
+        """G D = J ∇L (∇L = JᵀD/n, the observation's gradient): J @ ∇L on a formed J, else
+        (J ∇L)_S = jvp(F_S, θ, ∇L) chunk by chunk; G @ D where G is formed ("dense")."""
+        if self.plan.gram == "dense":
+            return self._gram_matvec(obs)(obs.D)
+        if self.plan.gram == "jacobian":
+            return self.jacobian(obs) @ obs.grad
+        out = torch.empty(self.n, dtype=self.tdtype, device=self.device)
+        for S in self.chunks:
+            out[S] = jvp(lambda th, S=S: self.f(th, S), (obs.theta,), (obs.grad,))[1]
+        return out
+
+    def _gram_matvec(self, obs: TorchObservation):
         n, mode = self.n, self.plan.gram
         if mode == "dense":
             if "G" not in obs.cache:
@@ -1052,8 +1095,14 @@ class TorchEngine:
         C = (H.T @ H / self.n) if H.shape[1] <= self.n else (H @ H.T / self.n)
         return float(torch.linalg.eigvalsh(C)[-1])
 
+    def hessian_solver(self, tol: float, maxiter: int) -> WarmHessianTop:
+        """λ_max(∇²L)'s warm-started solver for :class:`linnet.run.observers.HessianTop`: LOBPCG on
+        block products taken as ``TorchModel(hvp=)`` says (:mod:`.hessian`)."""
+        return WarmHessianTop(dim=self.P, dtype=self.dtype, tol=tol, maxiter=maxiter, mode=self.model.hvp)
+
     def hessian_matvec(self, obs: TorchObservation):
-        """(v ↦ ∇²L v, P): forward-over-reverse, Σ_S jvp of grad L_S over the sample chunks."""
+        """(v ↦ ∇²L v, P): forward-over-reverse, Σ_S jvp of grad L_S over the sample chunks (the
+        generic operator; runs use :meth:`hessian_solver`)."""
         theta = obs.theta
         grads = [grad(lambda th, S=S: self.loss_fn(th, S)) for S in self.chunks]
 
