@@ -332,3 +332,19 @@ def test_pages_open_in_a_browser(site, tmp_path):
                 assert any(h and h.split("#")[0].endswith(target) for h in nav), target
         finally:
             browser.close()
+
+
+@needs_docs
+def test_plain_text_docstrings_are_made_safe_for_rst():
+    """Norms |x| are not substitutions, ``**kwargs`` opens no emphasis, a bullet list may end in a
+    paragraph; literals and real emphasis are left alone."""
+    ext = _ext()
+    lines = ["‖a‖ and |⟨u₁, v₁⟩| but ``|x|``", "f(**kwargs), *copied*", "* one", "  two", "after"]
+    assert ext.plain_docstring(lines) == [
+        "‖a‖ and \\|⟨u₁, v₁⟩\\| but ``|x|``",
+        "f(\\*\\*kwargs), *copied*",
+        "* one",
+        "  two",
+        "",
+        "after",
+    ]

@@ -355,10 +355,30 @@ def _write_if_changed(path: Path, text: str) -> None:
 _LITERAL = re.compile(r"(``.+?``|`[^`]+`)")
 
 
+_STAR = re.compile(r"(?<![\\\w*])(\*{1,2})(?=[^\s*])")
+
+
+def _escape_stars(text: str) -> str:
+    """Escape a ``*`` or ``**`` that opens emphasis never closed on the line (``**kwargs``, ``x*``)."""
+    out, pos = [], 0
+    for m in _STAR.finditer(text):
+        if m.start() < pos:
+            continue
+        stars = m.group(1)
+        close = re.compile(rf"(?<=[^\s*]){re.escape(stars)}(?![\w*])").search(text, m.end())
+        if close:
+            out.append(text[pos : close.end()])
+            pos = close.end()
+        else:
+            out.append(text[pos : m.start()] + "\\*" * len(stars))
+            pos = m.end()
+    return "".join(out) + text[pos:]
+
+
 def _escape_outside_literals(line: str) -> str:
     parts = _LITERAL.split(line)
     for i in range(0, len(parts), 2):  # the even parts are outside literals
-        parts[i] = parts[i].replace("|", "\\|")
+        parts[i] = _escape_stars(parts[i].replace("|", "\\|"))
     return "".join(parts)
 
 
