@@ -655,3 +655,21 @@ def test_paper_cnn_at_paper_size_peaks_under_4_gib():
     assert len(res["sharpness"]) == 3 and all(np.isfinite(res["sharpness"]))
     print(f"paper CNN n=1000: peak RSS {res['peak_rss'] / 2**30:.2f} GiB, steps {res['step_s']} s")
 
+
+# -- PyTorch's threads from the free cores (issue 32) ----------------------------------------------
+
+def test_threads_are_chosen_from_the_free_cores():
+    from linnet.families.torch.threads import choose_threads, machine_cores, sweep_threads
+
+    assert choose_threads(affinity=2, load1=0.05) == 2  # idle: every core
+    assert choose_threads(affinity=2, load1=1.0) == 1  # one other job: the core it leaves
+    assert choose_threads(affinity=2, load1=9.0) == 1  # overloaded: still one thread
+    assert choose_threads(affinity=16, load1=3.4) == 13  # rounded to the nearest whole core
+    assert choose_threads(affinity=2, load1=2.1, own=2.0) == 2  # this run's own load is not another job
+    assert choose_threads(affinity=4, load1=0.0, own=3.0) == 4
+    for bad in (dict(affinity=0, load1=0.0), dict(affinity=2, load1=-1.0), dict(affinity=2.0, load1=0.0)):
+        with pytest.raises(ValueError, match="affinity|load1"):
+            choose_threads(**bad)
+    cores, load1 = machine_cores()
+    assert cores >= 1 and load1 >= 0
+    assert 1 <= sweep_threads() <= cores

@@ -41,6 +41,10 @@ CHUNK = MIN_PS_STEPS  # steps per piece: each candidate c is probed by one piece
 TARGET_CROSSINGS = section3.FIRST_FEW + 3  # "several oscillations" past A3.1's window
 DEFAULT_STEPS = 3000  # the cap
 HESSIAN_EVERY = 20
+# λ_max(∇²L) to relative residual 1e-4: within 1e-4·λ of an eigenvalue (Bauer–Fike) and within
+# (1e-4·λ)²/gap of the top one (Kato–Temple), past the 4 digits the reports print; train's default
+# 1e-8 (floored at 100ε ≈ 1.2e-5 for a float32 module) took 5–8 products an evaluation, this 4–6
+HESSIAN_TOL = 1e-4
 U1_EVERY = 5
 
 
@@ -84,9 +88,16 @@ def load_model(spec: str) -> Any:
 
 
 class _TorchSubject:
-    """A PyTorch module in pieces: each piece starts where the last ended (load_final)."""
+    """A PyTorch module in pieces: each piece starts where the last ended (load_final). Before each
+    piece PyTorch's threads are set from the cores other jobs leave free
+    (:func:`linnet.families.torch.threads.set_free_threads`), so a shared machine slows the run in
+    proportion rather than stalling its threads against each other. The 1-minute load average
+    counts this run's own busy threads k, set T seconds ago, as k(1 − e^(−T/60)) (its exponential
+    decay): that much is subtracted."""
 
     family = "torch"
+    threads = 0  # PyTorch threads of the last piece (0 before the first)
+    since = 0.0  # time.monotonic() when they were set
 
     def __init__(self, module: Any):
         from linnet.torch import TorchModel
@@ -96,8 +107,11 @@ class _TorchSubject:
         self.description = self.model.description()
 
     def linnet_model(self) -> Any:
+        from linnet.families.torch.threads import set_free_threads
         from linnet.torch import TorchModel
 
+        own = self.threads * (1 - math.exp(-(time.monotonic() - self.since) / 60)) if self.threads else 0.0
+        self.threads, self.since = set_free_threads(own=own), time.monotonic()
         return TorchModel(self.module)
 
     def inputs(self, X: np.ndarray) -> np.ndarray:
@@ -319,6 +333,7 @@ def _piece(subject, X, Y, run: _Run, steps: int, hessian_every: int) -> None:
         sharpness_every=1,
         ga_every=1,
         hessian_every=hessian_every,
+        hessian_tol=HESSIAN_TOL,
         observers=[fo, u1],
         progress=False,
     )

@@ -19,7 +19,7 @@ def _torch_model(spec: dict, X: Any) -> tuple[Any, Any]:
     3×s×s (d = 3·s²)."""
     import torch
 
-    from . import adapter, zoo
+    from . import adapter, threads, zoo
 
     d, n = X.shape
     s = int(round(math.sqrt(d / 3)))
@@ -28,6 +28,7 @@ def _torch_model(spec: dict, X: Any) -> tuple[Any, Any]:
             f"model={spec['model']!r} takes 3×s×s images, but d = {d} is not 3·s²: "
             f"use d = {3 * s * s} or {3 * (s + 1) ** 2}"
         )
+    torch.set_num_threads(threads.sweep_threads())  # the worker's share of the cores, no more
     torch.manual_seed(int(spec["seed"]))
     net = zoo.paper_cnn(spec["activation"], (3, s, s)) if spec["model"] == "paper_cnn" else zoo.resnet18(1)
     return adapter.TorchModel(net), np.ascontiguousarray(X.T.reshape(n, 3, s, s))
