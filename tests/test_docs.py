@@ -348,3 +348,37 @@ def test_plain_text_docstrings_are_made_safe_for_rst():
         "",
         "after",
     ]
+
+
+@needs_docs
+def test_the_pages_name_only_what_exists():
+    """Every `linnet.…`, `theory.…` or `validation.…` name written in the pages and the README
+    imports (a rename must update the docs)."""
+    import importlib
+
+    def exists(dotted: str) -> bool:
+        parts = dotted.split(".")
+        for i in range(len(parts), 0, -1):
+            try:
+                obj = importlib.import_module(".".join(parts[:i]))
+            except ImportError:
+                continue
+            try:
+                for p in parts[i:]:
+                    obj = getattr(obj, p)
+            except AttributeError:
+                return False
+            return True
+        return False
+
+    pages = [README, *DOCS.glob("*.md"), *DOCS.glob("guides/*.md")]
+    missing = sorted(
+        {
+            (m.group(1), p.name)
+            for p in pages
+            if p.name != "findings.md" and p.exists()
+            for m in re.finditer(r"`((?:linnet|theory|validation)(?:\.\w+)+)", p.read_text(encoding="utf-8"))
+            if not exists(m.group(1))
+        }
+    )
+    assert not missing, f"names in the docs that do not exist: {missing}"
