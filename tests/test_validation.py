@@ -42,6 +42,17 @@ def test_quick_suite_end_to_end(tmp_path):
     assert len(card) == len(all_rules()) and {e["verdict"] for e in card} <= set(VERDICTS)
     assert md.index("## Scorecard") < md.index("## ps_eos") and "id='scorecard-table'" in html
     assert all(e["verdict"] == "not applicable" for e in card if e["anchor"] not in summary["experiments"])
+    # every reproduction the suite judged was also judged on its control, and the §3 rows name
+    # their claim and network
+    judged = [e for e in card if e["kind"] == "reproduction" and e["verdict"] in ("reproduced", "differs")]
+    assert judged and all(e["control_verdict"] in VERDICTS for e in judged), [
+        e["claim"] for e in judged if e["control_verdict"] is None]
+    assert not [e for e in card if e["kind"] == "reproduction" and e["control_verdict"] == "reproduced"]
+    from theory.claims import CLAIMS
+
+    s3_rows = [e for e in card if e["claim_id"].startswith("s3.")]
+    assert {e["network"] for e in s3_rows} >= {"linear", "fc-tanh", "fc-relu", "fc-elu"}
+    assert all(e["claim_id"] in CLAIMS for e in card if e["claim_id"])
     assert "identities (not run)" in md  # --quick leaves the SymPy identities out
     # trajectories beside the report, readable alone; the Fig. 1 run is in the EoS
     import linnet
@@ -155,12 +166,22 @@ def _large_init(verdict, reason="", move=0.01, regime=None, loss_end=1e-4):
                 loss_end=loss_end, max_eta_lambda=2.3)
 
 
+# the spectrum's control: Gaussian samples, no outlier
+_GAUSSIAN_SPECTRUM = {
+    "lambda1_over_lambda2_gaussian_raw": 1.01,
+    "max_ratio_i>1_top100_gaussian_raw": 1.02,
+    "lambda1_over_lambda2_gaussian_mean_subtracted": 1.01,
+}
+
 _CASES = [  # rule, facts that reproduce, that differ, that are not comparable (None: no gate)
     (
         "gd_follows_flow",
-        dict(gd_vs_flow=dict(max_rel_loss_dev=0.01, regimes={"theory": _regime()})),
-        dict(gd_vs_flow=dict(max_rel_loss_dev=0.4, regimes={"theory": _regime()})),
-        dict(gd_vs_flow=dict(max_rel_loss_dev=0.01, regimes={"theory": _SHORT_PS})),
+        dict(gd_vs_flow=dict(max_rel_loss_dev=0.01, max_rel_loss_dev_twice_the_time=0.5,
+                             regimes={"theory": _regime()})),
+        dict(gd_vs_flow=dict(max_rel_loss_dev=0.4, max_rel_loss_dev_twice_the_time=0.5,
+                             regimes={"theory": _regime()})),
+        dict(gd_vs_flow=dict(max_rel_loss_dev=0.01, max_rel_loss_dev_twice_the_time=0.5,
+                             regimes={"theory": _SHORT_PS})),
     ),
     (
         "k_spectrum",
@@ -169,6 +190,7 @@ _CASES = [  # rule, facts that reproduce, that differ, that are not comparable (
                 "lambda1_over_lambda2_raw": 4.0,
                 "max_ratio_i>1_top100_raw": 2.0,
                 "lambda1_over_lambda2_mean_subtracted": 2.5,
+                **_GAUSSIAN_SPECTRUM,
             }
         ),
         dict(
@@ -176,6 +198,7 @@ _CASES = [  # rule, facts that reproduce, that differ, that are not comparable (
                 "lambda1_over_lambda2_raw": 1.5,
                 "max_ratio_i>1_top100_raw": 2.0,
                 "lambda1_over_lambda2_mean_subtracted": 1.2,
+                **_GAUSSIAN_SPECTRUM,
             }
         ),
         None,
@@ -194,9 +217,10 @@ _CASES = [  # rule, facts that reproduce, that differ, that are not comparable (
     ),
     (
         "gaussian_data",
-        dict(gaussian=dict(gaussian=_below(2.0, 20), images=_below(4.0, 300))),
-        dict(gaussian=dict(gaussian=_below(5.0, 20), images=_below(4.0, 300))),
-        dict(gaussian=dict(gaussian=_below(2.0, 20), images=_below(4.0, None, "ηΛ reached 2 at step 90"))),
+        dict(gaussian=dict(gaussian=_below(2.0, 20), images=_below(4.0, 300), images_reinit=_below(4.1, 310))),
+        dict(gaussian=dict(gaussian=_below(5.0, 20), images=_below(4.0, 300), images_reinit=_below(4.1, 310))),
+        dict(gaussian=dict(gaussian=_below(2.0, 20), images=_below(4.0, None, "ηΛ reached 2 at step 90"),
+                           images_reinit=_below(4.1, 310))),
     ),
     (
         "label_alignment",
@@ -247,6 +271,9 @@ def test_scorecard_rule_reproduced_differs_not_comparable_and_missing(rule, good
     [na] = sc.score({}, [sc.Rule("c", "p", "a", fn)])
     assert (ok.verdict, no.verdict, na.verdict) == ("reproduced", "differs", "not applicable")
     assert ok.number is not None and ok.threshold != "—"
+    # a reproduction is judged on its control too, which (here) says the phenomenon is absent
+    if ok.kind == "reproduction":
+        assert ok.control is not None and ok.control["verdict"] != "reproduced", ok.control
     if outside is not None:
         [nc] = sc.score(_facts(**outside), [sc.Rule("c", "p", "a", fn)])
         assert nc.verdict == "not comparable" and nc.reason
@@ -254,6 +281,31 @@ def test_scorecard_rule_reproduced_differs_not_comparable_and_missing(rule, good
     exp, met = next(iter(good.items()))
     [p] = sc.score(_facts(**{exp: {k: None for k in met}}), [sc.Rule("c", "p", "a", fn)])
     assert p.verdict == "not applicable"
+
+
+@pytest.mark.parametrize(
+    "rule, facts, why",
+    [
+        # GD as close to the flow at twice the time: the rule cannot tell following the flow apart
+        ("gd_follows_flow", dict(gd_vs_flow=dict(max_rel_loss_dev=0.01, max_rel_loss_dev_twice_the_time=0.05,
+                                                 regimes={"theory": _regime()})), "2ηk"),
+        # Gaussian samples with an outlier too: the rule does not need the images' mean direction
+        ("k_spectrum", dict(spectrum={"lambda1_over_lambda2_raw": 4.0, "max_ratio_i>1_top100_raw": 2.0,
+                                      "lambda1_over_lambda2_mean_subtracted": 2.5,
+                                      "lambda1_over_lambda2_gaussian_raw": 3.0,
+                                      "max_ratio_i>1_top100_gaussian_raw": 1.1,
+                                      "lambda1_over_lambda2_gaussian_mean_subtracted": 1.5}), "Gaussian"),
+        # the images from another init sharpen less than the images too: no data difference needed
+        ("gaussian_data", dict(gaussian=dict(gaussian=_below(2.0, 20), images=_below(4.0, 300),
+                                             images_reinit=_below(3.0, 200))), "another init"),
+    ],
+)
+def test_a_rule_that_holds_on_its_control_is_consistency(rule, facts, why):
+    from validation import scorecard as sc
+
+    [e] = sc.score(_facts(**facts), [sc.Rule("c", "p", "a", _RULE_FUNCTIONS[rule])])
+    assert e.verdict == "reproduced" and e.control["verdict"] == "reproduced" and why in e.control["what"]
+    assert e.kind == "consistency" and "holds on its control" in e.reason
 
 
 def test_large_init_trained_out_without_eos_differs():

@@ -145,9 +145,10 @@ def checked_lambda0(lam0, run: str) -> float:
     return lam0
 
 
-def torch_run(ctx, X, Y, m, c, steps, *, W_scale=1.0, **kw):
-    """PyTorch's init at width m (W scaled by ``W_scale``), α = 1, η = c/Λ(0): the trajectory."""
-    W, a = linnet.init_params(m, X, scheme="torch", seed=ctx.seed, alpha=1.0)
+def torch_run(ctx, X, Y, m, c, steps, *, W_scale=1.0, seed=None, **kw):
+    """PyTorch's init at width m (W scaled by ``W_scale``; init seed ``seed``, default the suite's),
+    α = 1, η = c/Λ(0): the trajectory."""
+    W, a = linnet.init_params(m, X, scheme="torch", seed=ctx.seed if seed is None else seed, alpha=1.0)
     W = W_scale * W
     eta = c / checked_lambda0(linnet.sharpness(W, a, X, alpha=1.0), f"a width-{m} run")
     return ctx.train(X, Y, eta=eta, steps=steps, W0=W, a0=a, alpha=1.0, e_hat_every=0, **kw)
