@@ -114,6 +114,7 @@ def test_every_guide_has_a_gallery_example():
         refs = re.findall(r"auto_gallery/(plot_\w+)", g.read_text(encoding="utf-8"))
         assert refs, f"{g.name} links no gallery example"
         assert set(refs) <= names, (g.name, set(refs) - names)
+    assert sorted(_ext().GALLERY_ORDER) == sorted(p.name for p in GALLERY), "update GALLERY_ORDER"
 
 
 @needs_docs

@@ -350,6 +350,34 @@ def _write_if_changed(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
 
 
+# ---- the gallery's order: the guides' --------------------------------------------------------
+
+GALLERY_ORDER = [
+    "plot_linear_net.py",
+    "plot_property_tests.py",
+    "plot_mlp.py",
+    "plot_torch.py",
+    "plot_sweeps.py",
+    "plot_validation_suite.py",
+    "plot_own_model.py",
+]
+
+
+class GalleryOrder:
+    """sphinx-gallery's ``within_subsection_order``: the examples in the guides' order, any other
+    after them by name."""
+
+    def __init__(self, src_dir):
+        self.src_dir = src_dir
+
+    def __call__(self, filename) -> tuple[int, str]:
+        name = Path(filename).name
+        return (GALLERY_ORDER.index(name) if name in GALLERY_ORDER else len(GALLERY_ORDER), name)
+
+    def __repr__(self) -> str:  # sphinx-gallery hashes the configuration by repr
+        return "GalleryOrder()"
+
+
 # ---- the docstrings: plain text with Unicode mathematics, made safe for reStructuredText ----------
 
 _LITERAL = re.compile(r"(``.+?``|`[^`]+`)")
