@@ -157,17 +157,6 @@ CLAIMS: dict[str, Claim] = {
             "a deep fully connected tanh network with its first layers frozen, trained by full-batch GD",
         ),
         Claim(
-            "d3.freezing",
-            "freezing layers: PS slower, oscillations weaker",
-            "App. D.3, Figs. 23–24",
-            REPRODUCTION,
-            "In our experiment, while the sharpness is still calculated by the gradient of all "
-            "parameters, we freeze some of the layers in the training process. The experimental results "
-            "show that the more layers we freeze, the slower progressive sharpening happens and the "
-            "weaker the oscillation of the sharpness is",
-            "a deep fully connected tanh network with its first layers frozen, trained by full-batch GD",
-        ),
-        Claim(
             "d14.gd_flow",
             "GD follows gradient flow during PS (A3.3)",
             "App. D.1.4, Fig. 16",
