@@ -664,3 +664,41 @@ def test_choose_eta_lambda0_takes_the_first_c_whose_probe_keeps_a_progressive_ps
         0.25, [(0.5, 10)])
     # the smallest when every candidate crosses early: the gate then says so
     assert choose_eta_lambda0((0.5, 0.25), probe_crossing_at({0.5: 4, 0.25: 30})) == (0.25, [(0.5, 4)])
+
+
+def _summary(folder, rows, data="d"):
+    folder.mkdir()
+    header = dict(data=data, mode="full", seeds=[0, 1, 2], seed=0, seconds=1.0)
+    (folder / "summary.json").write_text(json.dumps(dict(header=header, scorecard=rows)))
+    return folder
+
+
+def _row(claim_id, network, verdict, kind="reproduction", seeds="3/3", **kw):
+    return dict(claim=f"title of {claim_id}", claim_id=claim_id, network=network, anchor="a", verdict=verdict,
+                kind=kind, seeds=seeds, reason=f"{verdict} because", number=1.0, threshold="the rule", **kw)
+
+
+def test_compare_lists_the_rows_that_moved_between_two_reports(tmp_path):
+    from validation.compare import moved, table
+
+    a = _summary(tmp_path / "a", [_row("s3.a35", "fc-tanh", "reproduced"), _row("s3.a35", "fc-relu", "differs"),
+                                  _row("s3.a32", "linear", "reproduced"), _row("gone", "linear", "differs")])
+    b = _summary(tmp_path / "b", [_row("s3.a35", "fc-tanh", "reproduced", kind="consistency"),
+                                  _row("s3.a35", "fc-relu", "differs"), _row("s3.a32", "linear", "reproduced"),
+                                  _row("new", "linear", "reproduced")], data="other")
+    pairs = moved(a, b)
+    assert [((x or {}).get("claim_id"), (y or {}).get("claim_id")) for x, y in pairs] == [
+        ("s3.a35", "s3.a35"), (None, "new"), ("gone", None)]
+    md = table(a, b)
+    assert "3 rows moved" in md and "| reproduced (reproduction, 3/3) | reproduced (consistency, 3/3) |" in md
+
+
+def test_the_findings_name_the_robust_disagreements():
+    from validation.readme import robust_differs
+
+    card = [_row("s3.a35", "fc-relu", "differs"), _row("s3.a32", "fc-relu", "differs", seeds="2/3"),
+            _row("s3.a31.ps", "fc-tanh", "differs", kind="consistency"), _row("x", "linear", "differs", seeds="1/1")]
+    lines = "\n".join(robust_differs(card))
+    assert "disagreements with the paper" in lines and ": 1." in lines
+    assert "title of s3.a35 (fc-relu; 3/3 seeds)" in lines and "s3.a32" not in lines
+    assert "none" in "\n".join(robust_differs(card[1:]))
