@@ -220,3 +220,29 @@ def test_unmeasured_quantities_are_not_applicable():
 def test_a_verdict_outside_the_four_is_refused():
     with pytest.raises(ValueError, match="verdict="):
         Verdict("x", "t", "p", "reproduction", "held", None, "", "", "")
+
+
+def test_a_run_that_recorded_no_step_is_not_comparable_not_a_crash():
+    ev = run(diverged=True)
+    empty = dataclasses.replace(
+        ev.traj,
+        **{
+            k: getattr(ev.traj, k)[:0]
+            for k in (
+                "step",
+                "loss",
+                "a_norm2",
+                "sharpness_step",
+                "sharpness",
+                "sharpness_residual",
+                "u1_overlap_init",
+                "u1_v1_overlap",
+                "d_u1",
+                "ga_step",
+                "ga_norm",
+            )
+        },
+    )
+    for v in section3.judge_run(section3.Evidence.of(empty)):
+        assert v.verdict in (NOT_COMPARABLE, NOT_APPLICABLE), (v.claim, v.reason)
+        assert v.verdict == NOT_APPLICABLE or "diverged" in v.reason, (v.claim, v.reason)

@@ -1,5 +1,6 @@
-"""``python -m validation.readme REPORT_DIR``: the README's "What the suite found" section, from a
-report's summary.json (so that the README's tables are those of a real run, not typed by hand)."""
+"""``python -m validation.readme REPORT_DIR > docs/findings.md``: the documentation's findings page
+("What the suite found"), from a report's summary.json, so that its tables are those of a real run,
+never typed by hand."""
 
 from __future__ import annotations
 

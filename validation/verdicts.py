@@ -14,6 +14,7 @@ exceeds 2, the upward crossings of 2/η after it, whether the run diverged.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -59,7 +60,7 @@ class Regime:
         first = first_above(S, eta)
         return cls(
             eta=eta,
-            eta_lambda0=float(eta * S[0]),
+            eta_lambda0=float(eta * S[0]) if S.size else math.nan,  # nan: the run recorded no step
             steps=traj.steps,
             first_crossing=None if first >= S.size else int(first),
             crossings=tuple(int(t) for t in upward_crossings(S, eta)),
@@ -75,6 +76,8 @@ class Regime:
         steps to the first crossing of 2/η, and no divergence."""
         if self.diverged:
             return f"the run diverged ({self.stopped})"
+        if not math.isfinite(self.eta_lambda0):
+            return f"the run recorded no step ({self.stopped or 'no sharpness measured'})"
         if self.eta_lambda0 >= 2:
             return f"ηΛ(0) = {self.eta_lambda0:.3g} ≥ 2: the run starts above 2/η, with no PS"
         if self.first_crossing is None:
