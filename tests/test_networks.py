@@ -98,11 +98,8 @@ HEADLINE_KEYS = {
     "fc_activations": {"tanh_a31_rate", "relu_a31_rate", "elu_a31_rate", "relu_dead"},
     "ga_vs_g": {"linear_median_ga_over_g", "linear_max_ga_over_g", "tanh_median_ga_over_g",
                 "tanh_max_ga_over_g"},
-    "freezing": {"ps_slower_with_freezing", "oscillations_weaker_with_freezing", "claim_held",
-                 "ps_window_steps", "frozen_2_ps_slope", "frozen_2_oscillation_amplitude",
-                 "oscillation_not_comparable"},
     "a31_anomalies": {"a31_rate", "kind_trend_change", "kind_oscillation", "kind_late", "kind_other",
-                      "ps_eos_held", "eos_hovering", "loss_rises"},
+                      "agreeing_kind_trend_change", "agreeing_kind_other"},
 }
 
 

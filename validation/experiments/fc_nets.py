@@ -39,9 +39,9 @@ from ..a31 import (  # noqa: F401 - AGREE, DIFFER, TIE, DEAD: the codes, re-expo
     classify_disagreements,
 )
 from ..figures import new, save, shade_phases, two_over_eta
-from ..rules import NotComparable, Rule, headline, regime_gate, s3_matrix, verdict_of
+from ..rules import s3_matrix
 from ..section3 import Evidence, FirstOrderObserver, judge_run
-from ..verdicts import DEEP_NET_C, MIN_CROSSINGS, MIN_PS_STEPS, choose_eta_lambda0
+from ..verdicts import DEEP_NET_C, MIN_PS_STEPS, choose_eta_lambda0
 from .common import checked_lambda0
 from .context import ExperimentResult
 
@@ -57,7 +57,7 @@ FULL = dict(n=1000, d=3072, width=200, hidden=4, steps=800)
 # half of float64's at paper size: benchmarks/bench_precision.py, which also measures Λ's float32
 # error against float64). The linear net's exact identities keep float64.
 DTYPE = "float32"
-# the Hessian's λ_max beside the Gram's Λ every this many steps of the unfrozen runs (the hover
+# the Hessian's λ_max beside the Gram's Λ every this many steps of the runs (the hover
 # band is judged on Λ, the sharpness §2 defines; the report gives the Hessian's value beside it)
 HESSIAN_EVERY = 100
 
@@ -82,10 +82,10 @@ def _data(ctx):
     return ctx.cached("nets:data", load)
 
 
-def _model(ctx, ds, activation, frozen=()):
+def _model(ctx, ds, activation):
     sz = _sizes(ctx)
     widths = (ds.X.shape[0],) + (sz["width"],) * sz["hidden"] + (1,)
-    return linnet.MLP(widths, activation=activation, init="torch", seed=ctx.seed, frozen=frozen)
+    return linnet.MLP(widths, activation=activation, init="torch", seed=ctx.seed)
 
 
 def _eta(ctx, ds, activation):
@@ -108,34 +108,30 @@ def _eta(ctx, ds, activation):
     return ctx.cached(f"nets:eta:{activation}", choose)
 
 
-def _run(ctx, activation, frozen=(), eta=None):
-    """The run (cached): the trajectory and its facts. The unfrozen run also carries its §3
-    evidence (``info["evidence"]``), with A3.2's first-order ratios every step."""
+def _run(ctx, activation):
+    """The run (cached): the trajectory and its facts, with its §3 evidence
+    (``info["evidence"]``: A3.2's first-order ratios every step)."""
 
     def run():
         ds = _data(ctx)
-        eta0, h0, g0, c, dropped = _eta(ctx, ds, activation)
-        step_size = eta0 if eta is None else eta
+        eta, h0, g0, c, dropped = _eta(ctx, ds, activation)
         steps = _sizes(ctx)["steps"]
-        observers = [] if frozen else [FirstOrderObserver(step_size)]
+        fo = FirstOrderObserver(eta)
         tr = ctx.train(
             ds.X,
             ds.Y,
-            eta=step_size,
+            eta=eta,
             steps=steps,
-            model=_model(ctx, ds, activation, frozen),
+            model=_model(ctx, ds, activation),
             dtype=DTYPE,
-            observers=observers,
-            hessian_every=0 if frozen else HESSIAN_EVERY,
+            observers=[fo],
+            hessian_every=HESSIAN_EVERY,
         )
-        info = dict(
-            eta=step_size, hessian0=h0, gram0=g0, steps=steps, eta_lambda0=c, eta_lambda0_dropped=dropped
-        )
-        if not frozen:
-            info["evidence"] = Evidence.of(tr, observers[0])
+        info = dict(eta=eta, hessian0=h0, gram0=g0, steps=steps, eta_lambda0=c, eta_lambda0_dropped=dropped)
+        info["evidence"] = Evidence.of(tr, fo)
         return tr, info
 
-    return ctx.cached(f"nets:run:{activation}:{tuple(frozen)}", run)
+    return ctx.cached(f"nets:run:{activation}", run)
 
 
 def _judged(ev, network):
@@ -333,113 +329,6 @@ def ga_vs_g(ctx):
     )
 
 
-FREEZES = ((), (0,), (0, 1))
-# App. D.3: "while the sharpness is still calculated by the gradient of all parameters, we freeze
-# some of the layers [...] the more layers we freeze, the slower progressive sharpening happens and
-# the weaker the oscillation of the sharpness is". Both are read off the whole network's Λ: PS speed
-# as the mean rise of ηΛ per step over the unfrozen run's PS (the same window for all three);
-# oscillation as the mean |second difference| of ηΛ over each run's EoS (from its first crossing of
-# 2/η by the trained layers' Λ, which sets GD's stability: a frozen net's whole Λ can grow far past
-# 2/η smoothly, which is not oscillation). A run that has not oscillated (fewer than MIN_CROSSINGS
-# crossings of the trained layers' Λ) leaves "weaker" not comparable. "Slower"/"weaker": each more
-# frozen layer lowers the number by more than FREEZE_TOL of the value before it.
-FREEZE_TOL = 0.05
-
-
-def freezing(ctx):
-    """Figs. 23–24: tanh FC net with 0, 1, 2 frozen first layers (same η, from the unfrozen net).
-    The claim is about the whole network's sharpness Λ (App. D.3); the trained layers' Λ_trained,
-    which sets GD's stability, is plotted beside it."""
-    tr0, info = _run(ctx, "tanh")
-    eta = info["eta"]
-    fig, ax = new(1, 2, w=5.0, h=3.6)
-    a, b = ax[0, 0], ax[0, 1]
-    metrics, rows = {}, []
-    regimes = {}
-    t_ps = first_above(tr0.sharpness, eta)  # the unfrozen run's PS: the window every run is read on
-    k = int(t_ps) if t_ps < tr0.sharpness.size else tr0.steps
-    for j, fr in enumerate(FREEZES):
-        tr = tr0 if fr == () else _run(ctx, "tanh", fr, eta=eta)[0]
-        regimes[f"frozen {len(fr)}"] = Evidence.of(tr).regime.as_dict()
-        lam_tr = np.asarray(tr.specific.get("trained_sharpness", tr.sharpness) if fr else tr.sharpness)
-        el = eta * np.asarray(tr.sharpness)
-        slope = float((el[k] - el[0]) / max(k, 1))
-        half = el[el.size // 2 :]
-        trained_cross = upward_crossings(lam_tr, eta)
-        eos = el[int(trained_cross[0]) :] if trained_cross.size else el[:0]
-        amplitude = float(np.mean(np.abs(np.diff(eos, 2)))) if eos.size > 2 else None
-        s = dict(
-            _eos_summary(tr, eta),
-            max_eta_lambda=float(el.max()),
-            median_eta_lambda_last_half=float(np.median(half)),
-            std_eta_lambda_last_half=float(np.std(half)),
-            trained_max_eta_lambda=float(eta * lam_tr.max()),
-        )
-        key = f"frozen_{len(fr)}"
-        metrics[key] = dict(
-            frozen=list(fr),
-            ps_slope_eta_lambda=slope,
-            trained_crossings=int(trained_cross.size),
-            oscillation_amplitude=amplitude,
-            **s,
-        )
-        rows.append((len(fr), slope, amplitude, int(trained_cross.size)))
-        a.plot(eta * lam_tr, lw=1, color=f"C{j}", label=f"{len(fr)} frozen")
-        b.plot(el, lw=1, color=f"C{j}", label=f"{len(fr)} frozen")
-    for x, yl in ((a, "ηΛ_trained (trained layers' Gram)"), (b, "ηΛ (whole network: the claim's)")):
-        two_over_eta(x, 1.0, label="2")
-        x.set_xlabel("GD step")
-        x.set_ylabel(yl)
-        x.legend(fontsize=8)
-    slopes = [r[1] for r in rows]
-    amps = [r[2] for r in rows]
-    not_oscillating = [
-        f"{r[0]} frozen: {r[3]} crossing(s) of 2/η by the trained layers' Λ in {tr0.steps} steps"
-        for r in rows
-        if r[3] < MIN_CROSSINGS
-    ]
-    slower = all(slopes[i + 1] < (1 - FREEZE_TOL) * slopes[i] for i in range(len(rows) - 1))
-    weaker = (
-        None
-        if not_oscillating
-        else all(amps[i + 1] < (1 - FREEZE_TOL) * amps[i] for i in range(len(rows) - 1))
-    )
-    headline = dict(
-        ps_slower_with_freezing=bool(slower),
-        oscillations_weaker_with_freezing=weaker,
-        oscillation_not_comparable="; ".join(not_oscillating) or None,
-        claim_held=bool(slower and weaker),
-        ps_window_steps=k,
-        **{f"frozen_{r[0]}_ps_slope": r[1] for r in rows},
-        **{f"frozen_{r[0]}_oscillation_amplitude": r[2] for r in rows},
-    )
-    metrics["headline"] = headline
-    metrics.update(
-        regimes=regimes, first_crossing_step={k_: r["first_crossing_step"] for k_, r in regimes.items()}
-    )
-    a.set_title(f"freezing the first layers: PS slower {slower}, oscillations weaker {weaker}")
-    notes = (
-        f"η = {eta:.3g} for all three (the unfrozen net's {info['eta_lambda0']:g}/Λ(0)), "
-        f"{_sizes(ctx)['steps']} steps. As App. D.3 says, the sharpness is the whole network's Λ "
-        "(right); "
-        "Λ_trained, λ_max of the trained layers' Gram, which sets GD's stability, is on the left. PS "
-        f"speed: the mean rise of ηΛ per step over the unfrozen run's PS (steps 0–{k}); oscillation: "
-        "the mean |second difference| of ηΛ from the run's first crossing of 2/η by the trained "
-        "layers' Λ (a run with fewer than three such crossings has not oscillated: 'weaker' is then not "
-        f"comparable). 'Slower' and 'weaker': each more frozen layer lowers the number by more than "
-        f"{FREEZE_TOL:.0%}."
-    )
-    return ExperimentResult(
-        "freezing",
-        "Freezing layers: slower PS, weaker oscillation",
-        "Fig. 23–24",
-        _config(ctx, eta=eta, frozen=[list(f) for f in FREEZES]),
-        [save(fig, ctx.fig("freezing"))],
-        metrics,
-        notes=notes,
-    )
-
-
 def a31_anomalies(ctx):
     """App. B.2: classify the tanh run's A3.1 disagreements; plus the PS → EoS check."""
     tr, info = _run(ctx, "tanh")
@@ -493,41 +382,8 @@ def a31_anomalies(ctx):
 EXPERIMENTS = {
     "fc_activations": fc_activations,
     "ga_vs_g": ga_vs_g,
-    "freezing": freezing,
     "a31_anomalies": a31_anomalies,
 }
 
 
-def fc_freezing(f):
-    regime_gate(f, "freezing", "frozen 0", gate="eos")
-    slower, k = headline(f, "freezing", "ps_slower_with_freezing", "ps_window_steps")
-    head = f["freezing"]["metrics"]["headline"]
-    rule = (
-        f"with 0, 1, 2 frozen layers, the whole network's ηΛ rises more slowly over the unfrozen run's "
-        "PS and oscillates less in the EoS (mean |second difference|), each by more than "
-        f"{FREEZE_TOL:.0%}"
-    )
-    if head.get("oscillation_not_comparable"):
-        raise NotComparable(
-            f"PS slower: {bool(slower)} (over {k} steps); the oscillations cannot be "
-            "compared: " + head["oscillation_not_comparable"]
-        )
-    weaker = head["oscillations_weaker_with_freezing"]
-    return (
-        verdict_of(bool(slower) and bool(weaker)),
-        f"PS slower: {bool(slower)}, weaker: {bool(weaker)}",
-        rule,
-        f"over a PS of {k} steps",
-    )
-
-
-RULES = s3_matrix("fc_activations", {a: f"fc-{a}" for a in ACTIVATIONS}, paper="§3, App. B.2, Figs. 5–7") + [
-    Rule(
-        "freezing layers: PS slower, oscillations weaker",
-        "Figs. 23–24",
-        "freezing",
-        fc_freezing,
-        claim_id="d3.freezing",
-        network="fc-tanh",
-    ),
-]
+RULES = s3_matrix("fc_activations", {a: f"fc-{a}" for a in ACTIVATIONS}, paper="§3, App. B.2, Figs. 5–7")
