@@ -100,6 +100,17 @@ def _browser_check(out):
             assert [h for h in links if page.query_selector(f"[id='{h[1:]}']") is None] == []
             assert page.query_selector("#scorecard-table") is not None
             assert page.eval_on_selector_all("#scorecard-table tr", "r => r.length") > 10
+            # the banner: a coloured badge per verdict and kind, its counts those of the scorecard
+            badges = page.eval_on_selector_all("#banner .badge", "els => els.map(e => e.innerText)")
+            summary = json.loads((out / "summary.json").read_text())
+            n = sum(int(b.split()[0]) for b in badges)
+            assert len(badges) == 8 and n == len(summary["scorecard"])
+            colour = page.eval_on_selector("#banner .v-reproduced", "e => getComputedStyle(e).background")
+            assert "rgb(216, 243, 220)" in colour  # VERDICT_STYLE's reproduced
+            # the claims × networks matrix, a row per §3 claim, a cell per network
+            assert page.eval_on_selector_all("#claims-matrix tr", "r => r.length") >= 9
+            page.set_viewport_size({"width": 1366, "height": 768})  # a laptop screen
+            page.screenshot(path=str(out / "screenshot.png"))
             widths = page.eval_on_selector_all("img", "els => els.map(e => e.complete ? e.naturalWidth : 0)")
             assert widths and min(widths) > 0
         finally:

@@ -24,7 +24,17 @@ DATA_NOTE = (
 
 
 # the networks' order in the claims × networks matrix
-NETWORKS = ("linear", "fc-tanh", "fc-relu", "fc-elu", "cnn-tanh", "cnn-relu", "cnn-elu", "resnet18")
+NETWORKS = (
+    "linear",
+    "linear-theory",
+    "fc-tanh",
+    "fc-relu",
+    "fc-elu",
+    "cnn-tanh",
+    "cnn-relu",
+    "cnn-elu",
+    "resnet18",
+)
 
 
 def matrix_md(card) -> list[str]:
@@ -155,12 +165,23 @@ def write(out, results, *, header: dict, extra_cards: dict | None = None):
     card = score(facts_of(results))
     if extra_cards:
         card = combine(card, extra_cards, main_seed=header["seed"])
+    counts = verdict_counts(card)
+    reduced = [f"{r.name} ({r.reduced})" for r in results if r.reduced]
     md = [
         "# linnet validation report",
         "",
+        *banner_md(counts),
         f"{header['mode']} suite, {len(results)} experiments, {header['seconds']:.0f} s, "
-        f"seed {header['seed']}, "
-        f"backend {header['backend']}, data: {header['data']}.",
+        f"seed {header['seed']}"
+        + (
+            f" (verdicts across seeds {', '.join(map(str, header['seeds']))})"
+            if len(header.get("seeds", [])) > 1
+            else ""
+        )
+        + f", backend {header['backend']}. **Data:** {header['data']}. **Sizes:** the paper's"
+        + (f", except {'; '.join(reduced)}" if reduced else "")
+        + (f"; the extra seeds at {header['extra_seeds_at']}" if header.get("extra_seeds_at") else "")
+        + ".",
         "",
         "**Exact identities and rigorous inequalities: "
         f"{'all held' if not failures else f'{len(failures)} FAILED'}.**",
@@ -217,7 +238,7 @@ def write(out, results, *, header: dict, extra_cards: dict | None = None):
     with open(os.path.join(out, "index.md"), "w") as fh:
         fh.write("\n".join(md))
     with open(os.path.join(out, "index.html"), "w") as fh:
-        fh.write(_html(md))
+        fh.write(_html(md, counts))
     with open(os.path.join(out, "summary.json"), "w") as fh:
         json.dump(
             dict(
@@ -243,6 +264,25 @@ def write(out, results, *, header: dict, extra_cards: dict | None = None):
     return failures
 
 
+def verdict_counts(card) -> dict[str, dict[str, int]]:
+    """{kind: {verdict: rows}} of the scorecard, for the banner."""
+    from .verdicts import VERDICTS
+
+    return {
+        kind: {v: sum(_get(e, "kind") == kind and _get(e, "verdict") == v for e in card) for v in VERDICTS}
+        for kind in ("reproduction", "consistency")
+    }
+
+
+def banner_md(counts) -> list[str]:
+    """The verdicts' counts as the report's first lines (the HTML shows them as coloured badges)."""
+    out = []
+    for kind, c in counts.items():
+        title = "Reproductions" if kind == "reproduction" else "Consistency checks"
+        out += [f"**{title}:** " + " · ".join(f"{n} {v}" for v, n in c.items()) + ".", ""]
+    return out
+
+
 def _files(names):
     if len(names) > 8:
         return ", ".join(f"`{n}`" for n in names[:3]) + f", … ({len(names)} files, `{names[-1]}` last)"
@@ -253,19 +293,44 @@ def _anchor(name):
     return name.lower().replace(" ", "-")
 
 
-def _html(md_lines):
+def _banner_html(counts) -> str:
+    rows = []
+    for kind, c in counts.items():
+        badges = "".join(
+            f"<span class='badge v-{v.replace(' ', '-')}'><b>{n}</b> {html.escape(v)}</span>"
+            for v, n in c.items()
+        )
+        title = "reproductions of the paper's claims" if kind == "reproduction" else "consistency checks"
+        rows.append(f"<div class='banner-row'><span class='banner-kind'>{title}</span>{badges}</div>")
+    return "<div id='banner'>" + "".join(rows) + "</div>"
+
+
+def _html(md_lines, counts=None):
     """A small Markdown-to-HTML pass for exactly what :func:`write` emits (headings, lists, tables,
-    images)."""
+    images), with the verdicts' counts (``counts``, :func:`verdict_counts`) as a banner of coloured
+    badges under the title."""
     out = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>linnet validation report</title>",
-        "<style>body{font-family:sans-serif;max-width:1500px;margin:auto;padding:1em;line-height:1.35}"
-        "table{border-collapse:collapse;margin:.5em 0;font-size:90%}"
-        "td,th{border:1px solid #ccc;padding:2px 6px}"
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        "<title>linnet validation report</title>",
+        "<style>body{font-family:system-ui,sans-serif;max-width:1500px;margin:auto;padding:1em;"
+        "line-height:1.35;font-size:15px}"
+        "table{border-collapse:collapse;margin:.5em 0;font-size:85%;display:block;overflow-x:auto}"
+        "td,th{border:1px solid #ccc;padding:2px 6px;vertical-align:top}"
+        "th{background:#f6f6f6;position:sticky;top:0}"
         "img{width:100%;max-width:1450px;height:auto;display:block;margin:.5em 0}"
         "code{background:#f3f3f3;padding:0 2px}"
-        + "".join(f"td.v-{k.replace(' ', '-')}{{background:{c}}}" for k, c in VERDICT_STYLE.items())
+        "#banner{margin:.5em 0 1em}.banner-row{margin:.25em 0}"
+        ".banner-kind{display:inline-block;min-width:19em;font-weight:600}"
+        ".badge{display:inline-block;border-radius:1em;padding:.1em .8em;margin:0 .3em;border:1px solid #bbb}"
+        "@media (max-width:1400px){body{font-size:14px}table{font-size:80%}}"
+        + "".join(
+            f"td.v-{k.replace(' ', '-')},.badge.v-{k.replace(' ', '-')}{{background:{c}}}"
+            for k, c in VERDICT_STYLE.items()
+        )
         + "</style></head><body>",
     ]
+    banner = counts is not None
     rows, items = [], []
 
     def flush():
@@ -288,7 +353,12 @@ def _html(md_lines):
                     cls = f" class='v-{v.replace(' ', '-')}'" if tag == "td" and v else ""
                     tds.append(f"<{tag}{cls}>{_inline(c)}</{tag}>")
                 body.append("<tr>" + "".join(tds) + "</tr>")
-            ident = " id='scorecard-table'" if cells and cells[0][0].strip() == "claim" else ""
+            first = cells[0][0].strip() if cells else ""
+            ident = ""
+            if first == "claim" and "scorecard-table" not in "".join(out):
+                ident = " id='scorecard-table'"
+            elif first == "§3 claim":
+                ident = " id='claims-matrix'"
             out.append(f"<table{ident}>" + "".join(body) + "</table>")
             rows.clear()
         if items:
@@ -310,6 +380,10 @@ def _html(md_lines):
             out.append(f"<h2 id='{html.escape(_anchor(name))}'>{html.escape(name)}</h2>")
         elif line.startswith("# "):
             out.append(f"<h1>{html.escape(line[2:])}</h1>")
+            if banner:
+                out.append(_banner_html(counts))
+        elif banner and line.startswith(("**Reproductions:**", "**Consistency checks:**")):
+            continue  # shown as the banner
         elif line.startswith("!["):
             src = line[line.index("(") + 1 : -1]
             out.append(f"<img src='{html.escape(src)}' alt='{html.escape(src)}'>")
