@@ -21,12 +21,12 @@ def robust_differs(card) -> list[str]:
         if e["kind"] == "reproduction" and e["verdict"] == "differs" and n and k == n and int(n) >= 2:
             rows.append(e)
     if not rows:
-        return ["**Robust disagreements with the paper** (\"differs\" on every seed): none.", ""]
-    out = [f"**Robust disagreements with the paper** (\"differs\" on every seed judged): {len(rows)}.", ""]
+        return ['**Robust disagreements with the paper** ("differs" on every seed): none.', ""]
+    out = [f'**Robust disagreements with the paper** ("differs" on every seed judged): {len(rows)}.', ""]
     for e in rows:
         out.append(
             f"- {e['claim']} ({e.get('network') or '—'}; {e['seeds']} seeds): {fmt(e['number'])} against "
-            f"\"{e['threshold']}\" — {e['reason']}"
+            f'"{e["threshold"]}" — {e["reason"]}'
         )
     return out + [""]
 
@@ -120,9 +120,35 @@ def section(report_dir, *, machine="this 2-core machine") -> str:
     return "\n".join(out) + "\n"
 
 
+def against(report_dir, other_dir) -> str:
+    """The findings' check on other real images: the rows that moved between the report and one on
+    other data (:func:`validation.compare.table`)."""
+    from .compare import table
+
+    return (
+        "\n## The same suite on other photographs\n\n"
+        "Every row whose verdict or kind moves between the run above (A) and the same suite on "
+        "photographs the built-in data share none with (B: `python -m benchmarks.natural32 FOLDER`, then "
+        "`python -m validation --data cifar10:FOLDER`); a verdict that moves with the data rests on "
+        "those data, not on the paper's claim alone.\n\n" + table(report_dir, other_dir)
+    )
+
+
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    sys.stdout.write(section(argv[0] if argv else "report"))
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m validation.readme", description=__doc__)
+    p.add_argument("report", nargs="?", default="report", help="the report folder (its summary.json)")
+    p.add_argument(
+        "--against",
+        metavar="OTHER",
+        help="a report of the same suite on other data: add the rows that moved between the two",
+    )
+    p.add_argument("--machine", default="this 2-core machine", help="where the run's seconds were measured")
+    args = p.parse_args(argv)
+    sys.stdout.write(section(args.report, machine=args.machine))
+    if args.against:
+        sys.stdout.write(against(args.report, args.against))
     return 0
 
 
