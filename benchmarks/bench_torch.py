@@ -27,9 +27,20 @@ Three figures:
   extrapolated from the same mode's previous n (∝ n; ∝ n² for J by vjp rows), exceeds
   ``max_step_s`` is reported "skipped" with that extrapolation and not run.
 
-Every run's η is 0.8/Λ(0) (Λ = λ_max(G) at the start), so runs move into progressive sharpening
-like the validation suite's; the first step's cold eigen-solve is included (a 2-step warm-up run
-comes first, not timed). Times are wall-clock, best of ``reps``.
+* ``--table`` (issue 32): per model — ``cnn2`` (2 conv layers of 16 channels, ELU, max-pool 2,
+  Linear(1024, 1)), the paper's CNN (tanh) and ResNet18 — on n = 1,000 CIFAR-like 3×32×32 images,
+  in float32 and float64: seconds per step of GD alone, GD + Λ and ‖G_A‖ every step, and + λ_max(∇²L)
+  every k steps (``hessian_tol`` 1e-4, as ``python -m validation --model``), beside the plain
+  PyTorch full-batch step (forward, MSE, backward, in-place update) of the same module and data;
+  "before" rows run an older linnet (``--before FOLDER``, e.g. ``git archive <commit> linnet``
+  unpacked there) in the same session. Each row is a child process with the same torch threads
+  (``--threads``, default 1); the mean over the timed steps excludes the first state's cold solves;
+  the load average is recorded before and after (``--json benchmarks/results/torch.json``); η is
+  fixed per model (``STEP_ETA``).
+
+Outside ``--table``, every run's η is 0.8/Λ(0) (Λ = λ_max(G) at the start), so runs move into
+progressive sharpening like the validation suite's; the first step's cold eigen-solve is included
+(a 2-step warm-up run comes first, not timed). Times are wall-clock, best of ``reps``.
 """
 
 from __future__ import annotations
@@ -745,6 +756,155 @@ def print_memory_table(res: dict, file=None) -> None:
             p(f"| {arch} | {n}{mark} | " + " | ".join(texts) + f" | {auto} |")
 
 
+# -- issue 32's table: per model, GD alone / + Λ / + λ_max(∇²L) every k, against a plain step ----------
+STEP_MODELS = ("cnn2", "paper_cnn", "resnet18")
+STEP_ETA = {"cnn2": 1e-3, "paper_cnn": 1e-3, "resnet18": 1e-4}
+STEP_ROWS = ("plain", "gd", "lambda", "hessian")  # the floor, GD alone, GD + Λ (and ‖G_A‖), + λ_max
+# one measurement in a child process, on the linnet found at ``root`` (this tree, or an old commit's
+# worktree for "before"); only APIs both versions have: the module is built in the run's dtype, so
+# neither version converts or copies it, and the step clock is an observer run after the others
+STEP_CHILD = """
+import json, math, sys, time
+root, arch, dtype, row, steps, k, threads, htol, n, STEP_ETA = json.loads(sys.argv[1])
+sys.path.insert(0, root)
+import numpy as np, torch
+from torch import nn
+import linnet
+from linnet.run.observers import BaseObserver
+from linnet.torch import TorchModel, paper_cnn, resnet18
+torch.set_num_threads(threads)
+tdt = getattr(torch, dtype)
+d = 3 * 32 * 32
+X, Y = linnet.make_data("cifar-like", n=n, d=d, seed=0, column_norm=0.5 * math.sqrt(d))
+X = np.ascontiguousarray(X.T.reshape(n, 3, 32, 32))
+torch.manual_seed(0)
+if arch == "cnn2":
+    net = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ELU(), nn.MaxPool2d(2),
+                        nn.Conv2d(16, 16, 3, padding=1), nn.ELU(), nn.MaxPool2d(2), nn.Flatten(),
+                        nn.Linear(16 * 8 * 8, 1, bias=False))
+else:
+    net = paper_cnn("tanh") if arch == "paper_cnn" else resnet18(1)
+net = net.to(tdt).train()
+eta = STEP_ETA[arch]
+if row == "plain":
+    Xt, Yt = torch.as_tensor(X, dtype=tdt), torch.as_tensor(Y, dtype=tdt)
+    ts = []
+    for t in range(steps + 1):
+        t0 = time.perf_counter()
+        net.zero_grad(set_to_none=True)
+        D = net(Xt).reshape(-1) - Yt
+        ((D @ D) / (2 * n)).backward()
+        with torch.no_grad():
+            for p in net.parameters():
+                p -= eta * p.grad
+        ts.append(time.perf_counter() - t0)
+    out = dict(step_s=ts[1:])
+else:
+    class Clock(BaseObserver):
+        def __init__(self):
+            self.t = []
+        def observe(self, t, obs, engine):
+            self.t.append(time.perf_counter())
+    clock = Clock()
+    kw = dict(sharpness_every=0 if row == "gd" else 1, ga_every=0 if row == "gd" else 1,
+              hessian_every=k if row == "hessian" else 0, hessian_tol=htol)
+    tr = linnet.train(X, Y, eta=eta, steps=steps, model=TorchModel(net), dtype=dtype, observers=[clock],
+                      progress=False, **kw)
+    out = dict(step_s=np.diff(clock.t).tolist(), gram=tr.config["gram"], dtype_run=tr.config["dtype"],
+               hessian=tr.hessian_sharpness.tolist(), sharpness=tr.sharpness[:2].tolist())
+print(json.dumps(out))
+"""
+
+
+def step_cell(root, arch, dtype, row, *, steps, k, threads, htol, n=1000, timeout=600.0) -> dict:
+    """One row of :func:`step_table` on the linnet at ``root``, in a child process: the per-step
+    seconds (the state after the first: the first state's cold solves are not in them)."""
+    arg = json.dumps([root, arch, dtype, row, steps, k, threads, htol, n, STEP_ETA])
+    t0 = time.perf_counter()
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", STEP_CHILD, arg], capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        return dict(error=f"over {timeout:.0f} s")
+    if out.returncode:
+        return dict(error=out.stderr.strip().splitlines()[-1][:300])
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    res["mean_s"] = float(np.mean(res["step_s"]))
+    res["wall_s"] = time.perf_counter() - t0
+    return res
+
+
+def step_table(*, models, dtypes, roots, steps, k=5, threads=1, htol=1e-4, n=1000, log=print) -> dict:
+    """Issue 32's benchmark: per model, dtype and code version (``roots``: name → the folder whose
+    ``linnet`` runs), the mean seconds per step of GD alone, GD + Λ (and ‖G_A‖) every step, and
+    + λ_max(∇²L) every ``k`` steps at ``hessian_tol=htol``, each beside the plain PyTorch
+    full-batch step (forward, MSE, backward, in-place update) of the same module and data, with
+    the load average before and after."""
+    res: dict = dict(
+        n=n,
+        image="3x32x32",
+        k=k,
+        threads=threads,
+        hessian_tol=htol,
+        loadavg_before=list(os.getloadavg()),
+        machine=platform.platform(),
+        cores=len(os.sched_getaffinity(0)),
+        rows=[],
+    )
+    for arch in models:
+        for dtype in dtypes:
+            st = steps[arch] if isinstance(steps, dict) else steps
+            plain = step_cell(
+                roots["after"], arch, dtype, "plain", steps=st, k=k, threads=threads, htol=htol, n=n
+            )
+            log(f"{arch} {dtype} plain: {plain.get('mean_s', plain.get('error'))}")
+            for version, root in roots.items():
+                for row in STEP_ROWS[1:]:
+                    if (version, row) == ("before", "gd"):
+                        continue  # GD alone is the same code before and after
+                    r = step_cell(root, arch, dtype, row, steps=st, k=k, threads=threads, htol=htol, n=n)
+                    r.update(model=arch, dtype=dtype, version=version, row=row, steps=st)
+                    if "mean_s" in r and "mean_s" in plain:
+                        r["plain_s"] = plain["mean_s"]
+                        r["x_plain"] = r["mean_s"] / plain["mean_s"]
+                    res["rows"].append(r)
+                    log(f"  {version} {row}: {r.get('mean_s', r.get('error'))}")
+            res["rows"].append(dict(model=arch, dtype=dtype, version="floor", row="plain", steps=st, **plain))
+    res["loadavg_after"] = list(os.getloadavg())
+    return res
+
+
+def step_table_markdown(res: dict) -> str:
+    """The table as Markdown: seconds per step and × the plain float32 step of the same model."""
+    head = (
+        f"n = {res['n']}, {res['image']}, {res['threads']} torch thread(s), λ_max(∇²L) every {res['k']} "
+        f"steps at hessian_tol {res['hessian_tol']:g}; load average before {res['loadavg_before'][0]:.2f}, "
+        f"after {res['loadavg_after'][0]:.2f} ({res['cores']} cores)\n\n"
+        "| model | dtype | version | row | s/step | plain (s) | × plain (its dtype) | × plain float32 |\n"
+        "|---|---|---|---|---|---|---|---|\n"
+    )
+    f32 = {
+        r["model"]: r["mean_s"]
+        for r in res["rows"]
+        if r["row"] == "plain" and r["dtype"] == "float32" and "mean_s" in r
+    }
+    lines = []
+    for r in res["rows"]:
+        if "mean_s" not in r:
+            lines.append(
+                f"| {r['model']} | {r['dtype']} | {r['version']} | {r['row']} | {r.get('error')} | | | |"
+            )
+            continue
+        base = f32.get(r["model"])
+        lines.append(
+            f"| {r['model']} | {r['dtype']} | {r['version']} | {r['row']} | {r['mean_s']:.3f} | "
+            f"{r.get('plain_s', r['mean_s']):.3f} | {r.get('x_plain', 1.0):.2f} | "
+            + (f"{r['mean_s'] / base:.2f} |" if base else " |")
+        )
+    return head + "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m benchmarks.bench_torch",
@@ -772,11 +932,41 @@ def main(argv=None) -> int:
         help="--memory: skip cells extrapolated to take longer a step",
     )
     ap.add_argument("--cell", help=argparse.SUPPRESS)  # one cell as JSON, run by --memory's children
+    ap.add_argument(
+        "--table",
+        action="store_true",
+        help="issue 32's table: GD, + Λ, + λ_max(∇²L) every k against a plain step, before and after",
+    )
+    ap.add_argument("--models", default=",".join(STEP_MODELS), help=f"--table: of {STEP_MODELS}")
+    ap.add_argument("--dtypes", default="float32,float64", help="--table: run dtypes")
+    ap.add_argument("--before", help="--table: a folder holding the old linnet (e.g. a git worktree)")
+    ap.add_argument(
+        "--steps", default="cnn2:10,paper_cnn:5,resnet18:1", help="--table: steps timed per model"
+    )
+    ap.add_argument("--k", type=int, default=5, help="--table: λ_max(∇²L) every k steps")
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     ap.add_argument("--json", help="also write the numbers to this file")
     args = ap.parse_args(argv)
     if args.cell:
         print(json.dumps(cell(**json.loads(args.cell))))
+        return 0
+    if args.table:
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        roots = {"after": root, **({"before": os.path.abspath(args.before)} if args.before else {})}
+        res = step_table(
+            models=tuple(args.models.split(",")),
+            dtypes=tuple(args.dtypes.split(",")),
+            roots=roots,
+            steps={m: int(v) for m, v in (kv.split(":") for kv in args.steps.split(","))},
+            k=args.k,
+            threads=args.threads or 1,
+            log=lambda m: print(m, file=sys.stderr, flush=True),
+        )
+        print(step_table_markdown(res))
+        if args.json:
+            os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+            with open(args.json, "w") as fh:
+                json.dump(res, fh, indent=1)
         return 0
     if args.memory:
         res = memory_table(
