@@ -211,7 +211,7 @@ def run_series(traj: linnet.Trajectory) -> dict | None:
     ``eta``, ``symmetric_init`` (the run's W0, a0 pair neurons, so F(0) = 0), ``float64`` (the
     run's precision) and, where Λ was tracked at every step, ``sharpness`` and ``u1_overlap_init``
     |⟨u₁(t), u₁(0)⟩| (else None); None where the trajectory does not hold Λ̃ at every step."""
-    lt = traj.specific.get("lambda_tilde") if traj.family == "linear2" else None
+    lt = traj.specific.get("lambda_tilde")  # the linear net's alone (Trajectory's LINEAR2_SPECIFIC)
     rows = traj.loss.shape[0]
     if lt is None or np.asarray(lt).shape[0] != rows:
         return None
@@ -450,6 +450,7 @@ def record_family_run(
         sharpness_every=0,
         ga_every=0,
         observers=[replay],
+        dtype="float64",  # the replay is exact: a float32 PyTorch module is replayed on a float64 copy
     )
     return replay.record()
 

@@ -205,6 +205,8 @@ class _Run:
     u1_overlaps: list = dataclasses.field(default_factory=list)
     u1_reference: Any = None
     dropped: list = dataclasses.field(default_factory=list)  # (c, steps to the crossing) tried before
+    # A3.2's control: the ratios with the previous step's first-order term (FirstOrderObserver)
+    first_order_stale: list = dataclasses.field(default_factory=list)
 
     @property
     def steps(self) -> int:
@@ -280,6 +282,7 @@ class _Checkpoint:
         np.savez(
             os.path.join(tmp, "extras.npz"),
             first_order=np.asarray(run.first_order, dtype=float),
+            first_order_stale=np.asarray(run.first_order_stale, dtype=float),
             u1_steps=np.asarray(run.u1_steps, dtype=np.int64),
             u1_overlaps=np.asarray(run.u1_overlaps, dtype=float),
             u1_reference=np.asarray(run.u1_reference if run.u1_reference is not None else [], dtype=float),
@@ -316,6 +319,7 @@ class _Checkpoint:
             list(ex["u1_overlaps"]),
             ref if ref.size else None,
             [tuple(d) for d in st["dropped"]],
+            list(ex["first_order_stale"]) if "first_order_stale" in ex else [],
         )
         return run, {k[len("state__") :]: v for k, v in ex.items() if k.startswith("state__")}
 
@@ -339,6 +343,7 @@ def _piece(subject, X, Y, run: _Run, steps: int, hessian_every: int) -> None:
     )
     off = run.steps
     run.first_order += fo.ratios
+    run.first_order_stale += fo.stale_ratios
     new = [(s, o) for s, o in zip(u1.steps, u1.overlaps, strict=True) if not (off and s == 0)]
     run.u1_steps += [s + off for s, _ in new]
     run.u1_overlaps += [o for _, o in new]
@@ -450,7 +455,9 @@ def check_model(
         ck.save(run, subject.state())
         say(_progress(run, steps, t0))
     assert run.traj is not None
-    ev = section3.Evidence.of(run.traj, run.first_order, np.asarray(run.u1_overlaps))
+    ev = section3.Evidence.of(
+        run.traj, run.first_order, np.asarray(run.u1_overlaps), first_order_stale=run.first_order_stale
+    )
     settings = dict(
         eta_lambda0=run.c,
         eta=run.eta,
@@ -465,7 +472,7 @@ def check_model(
             else f"the first of {list(DEFAULT_C)} with ≥ {MIN_PS_STEPS} steps of PS"
         ),
     )
-    card = Scorecard(section3.judge_run(ev), ev.regime, subject.description, data, settings)
+    card = Scorecard(section3.judge_run(ev, "your model"), ev.regime, subject.description, data, settings)
     if out is not None:
         from .own_report import write_report
 

@@ -103,6 +103,8 @@ class Evidence:
         elif first_order is not None:
             fo = np.asarray(first_order, dtype=float)
             stale = np.zeros(0) if first_order_stale is None else np.asarray(first_order_stale, dtype=float)
+            if stale.size != fo.size:  # not measured along the whole run: no control
+                stale = np.zeros(0)
         ov = traj.u1_overlap_init if u1_overlap is None else u1_overlap
         v1 = np.asarray(traj.u1_v1_overlap, dtype=float)
         return cls(traj, Regime.of(traj), fo, np.asarray(ov, dtype=float), stale, v1)
