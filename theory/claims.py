@@ -26,6 +26,11 @@ class Claim:
     scope: str  # the runs it is about
 
 
+# App. B.1's sentence on A3.1, judged in its two windows apart (PS; the first few oscillations)
+_A31_QUOTE = (
+    "the sharpness is positively correlated to the dynamics output layer norm (A-norm) most of "
+    "the time in the progressive sharpening stage and the first few oscillations."
+)
 _S3_NETS = "any network whose last layer is linear, trained by full-batch GD on the MSE loss"
 _LINEAR = "the two-layer linear network f(x) = α aᵀWx (App. B.1.1, C.1), trained by full-batch GD"
 
@@ -55,8 +60,7 @@ CLAIMS: dict[str, Claim] = {
             "‖A‖² moves with the sharpness (A3.1) in PS",
             "§3.2, App. B.1, Figs. 2, 5–10",
             REPRODUCTION,
-            "the sharpness is positively correlated to the dynamics output layer norm (A-norm) most of "
-            "the time in the progressive sharpening stage and the first few oscillations.",
+            _A31_QUOTE,
             _S3_NETS,
         ),
         Claim(
@@ -64,8 +68,7 @@ CLAIMS: dict[str, Claim] = {
             "‖A‖² moves with the sharpness (A3.1) in the first oscillations",
             "§3.2, App. B.1, Figs. 2, 5–10",
             REPRODUCTION,
-            "the sharpness is positively correlated to the dynamics output layer norm (A-norm) most of "
-            "the time in the progressive sharpening stage and the first few oscillations.",
+            _A31_QUOTE,
             _S3_NETS,
         ),
         Claim(

@@ -159,41 +159,24 @@ def record_run(
     a0 = np.asarray(a0, dtype=np.float64)
     sp = data_spectrum(X, Y) if spectrum is None else spectrum
     al = linnet.resolve_alpha(alpha, W0.shape[0])
+    # the same loop and engine as the run (float64, spectral), no eigensolves
+    bare = dict(eta=eta, alpha=alpha, spectrum=sp, top_k=1, sharpness_every=0, e_hat_every=0, ga_every=0)
     if start:
-        pre = linnet.train(
-            X,
-            Y,
-            eta=eta,
-            steps=start,
-            W0=W0,
-            a0=a0,
-            alpha=alpha,
-            spectrum=sp,
-            top_k=1,
-            sharpness_every=0,
-            e_hat_every=0,
-            ga_every=0,
-        )
+        pre = linnet.train(X, Y, steps=start, W0=W0, a0=a0, **bare)
         if pre.steps != start:
             raise ValueError(f"the run stopped at step {pre.steps} before the window's start {start}")
         W0 = np.asarray(pre.W_final, dtype=np.float64)
         a0 = np.asarray(pre.a_final, dtype=np.float64)
     replay = ReplayObserver(sp, eta, al, _is_symmetric(W0, a0))
-    # the same loop and engine as the run (float64, spectral): only this observer measures
+    # only this observer measures
     linnet.train(
         X,
         Y,
-        eta=eta,
         steps=steps,
         W0=W0,
         a0=a0,
-        alpha=alpha,
-        spectrum=sp,
-        top_k=1,
-        sharpness_every=0,
-        e_hat_every=0,
-        ga_every=0,
         observers=[replay],
+        **bare,
     )
     rec = dataclasses.replace(replay.record(), start=int(start))
     if run is not None:
