@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -53,3 +55,16 @@ def cupy_with_gpu():
     except Exception:  # noqa: BLE001 — no driver or no device
         pytest.skip("no CUDA GPU visible")
     return cupy
+
+
+def headless_chromium():
+    """(playwright's sync_playwright, the Chromium executable) for the browser tests; skips the
+    calling test, saying what to install, where either is absent."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright is not installed (pip install playwright)")
+    exe = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if os.path.exists(p)), None)
+    if exe is None:
+        pytest.skip("no Chromium at /usr/bin/chromium (apt-get install -y chromium)")
+    return sync_playwright, exe

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from small_problems import headless_chromium
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 README = ROOT / "README.md"
@@ -293,13 +295,7 @@ HREFS = "els => els.map(e => e.getAttribute('href'))"
 def test_pages_open_in_a_browser(site, tmp_path):
     """Every page loads in headless Chromium with its title, no broken internal link target, and every
     image decoded; the start page is screenshot. Skipped only where no browser is installed."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright is not installed (pip install playwright)")
-    exe = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if os.path.exists(p)), None)
-    if exe is None:
-        pytest.skip("no Chromium at /usr/bin/chromium (apt-get install -y chromium)")
+    sync_playwright, exe = headless_chromium()
     skip = ("_", "genindex", "search", "py-modindex")
     pages = sorted(
         p

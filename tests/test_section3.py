@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from linnet.run.trajectory import Trajectory
+from linnet.run.trajectory import COMMON, Trajectory
 from validation import section3
 from validation.verdicts import DIFFERS, NOT_APPLICABLE, NOT_COMPARABLE, REPRODUCED, Regime, Verdict
 
@@ -226,22 +226,7 @@ def test_a_run_that_recorded_no_step_is_not_comparable_not_a_crash():
     ev = run(diverged=True)
     empty = dataclasses.replace(
         ev.traj,
-        **{
-            k: getattr(ev.traj, k)[:0]
-            for k in (
-                "step",
-                "loss",
-                "a_norm2",
-                "sharpness_step",
-                "sharpness",
-                "sharpness_residual",
-                "u1_overlap_init",
-                "u1_v1_overlap",
-                "d_u1",
-                "ga_step",
-                "ga_norm",
-            )
-        },
+        **{k: getattr(ev.traj, k)[:0] for k in COMMON},
     )
     for v in section3.judge_run(section3.Evidence.of(empty)):
         assert v.verdict in (NOT_COMPARABLE, NOT_APPLICABLE), (v.claim, v.reason)

@@ -13,6 +13,8 @@ from validation.__main__ import main
 from validation.experiments import EXPERIMENTS, Context
 from validation.rules import s3
 
+from small_problems import headless_chromium
+
 
 def test_quick_suite_end_to_end(tmp_path):
     out = tmp_path / "report"
@@ -79,13 +81,7 @@ def test_quick_suite_end_to_end(tmp_path):
 def _browser_check(out):
     """Render the report in headless Chromium (Playwright): it loads, every TOC link resolves to an
     anchor, the scorecard table is there, every <img> decoded. Skipped where either is absent."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright is not installed (pip install playwright)")
-    exe = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if os.path.exists(p)), None)
-    if exe is None:
-        pytest.skip("no Chromium at /usr/bin/chromium (apt-get install -y chromium)")
+    sync_playwright, exe = headless_chromium()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])
         try:
